@@ -1,0 +1,101 @@
+/**
+ * The in-memory view the REST API serves (SPEC §1, STYLE rule 4):
+ * network → collectors → this view → pre-serialised REST bodies.
+ * These are the shapes every folder agrees on; see ./README or SPEC §1 for the JSON.
+ */
+
+/** `server` object of a heartbeat, exactly the fields of SPEC §1 `/v1/get_heartbeat`. */
+export interface HeartbeatServer {
+  state: 'OFFLINE' | 'JOINING' | 'ONLINE'
+  /** Upper-case role name, e.g. `VALIDATOR`. */
+  role: string
+  throughput: number
+  public_name: string | null
+  version: string
+  using_relay: boolean
+  /** Peer id → round-trip seconds, or null. */
+  next_pings: Record<string, number> | null
+}
+
+/** One element of `/v1/get_heartbeat`'s `value`. */
+export interface HeartbeatEntry {
+  peer_id: string
+  server: HeartbeatServer
+  /** Unix seconds, float. */
+  expiration_time: number
+}
+
+/** A peer known to the node (connected, or seen within the peer TTL). */
+export interface PeerEntry {
+  peerId: string
+  /** Listen multiaddrs without `/p2p/<id>`, as strings, IPv4 and IPv6 and dns*. */
+  multiaddrs: string[]
+  /** Unix ms of when the peer was last connected or seen. */
+  lastSeen: number
+}
+
+/** ip-api.com shaped location object (SPEC §1); unknown string fields are "". */
+export type Location = Record<string, string | number>
+
+/** `/v1/get_peers_info` value: peer id → { <ip>: { location }, multiaddrs }. */
+export type PeersInfo = Record<string, Record<string, { location: Location } | string[]>>
+
+/** An immutable snapshot of everything the routes serve. */
+export interface ViewSnapshot {
+  /** Increases by one every time the content changes. */
+  readonly version: number
+  /** Unix ms when this snapshot was built. */
+  readonly builtAt: number
+  readonly heartbeats: readonly HeartbeatEntry[]
+  readonly peersInfo: Readonly<PeersInfo>
+  /** Own dialable multiaddrs, each ending in `/p2p/<own id>`. */
+  readonly bootnodes: readonly string[]
+  /** Own peer id, or null before the node has started. */
+  readonly peerId: string | null
+  /** True once the node listens and the DHT is up (healthz 200). */
+  readonly ready: boolean
+  /** Number of peers known (for healthz/metrics). */
+  readonly peerCount: number
+}
+
+/** What the API reads: the current snapshot and change notifications. */
+export interface ViewSource {
+  current: () => ViewSnapshot
+  /** Called after every new snapshot; returns an unsubscribe function. */
+  onChange: (listener: (snapshot: ViewSnapshot) => void) => () => void
+}
+
+export const EMPTY_SNAPSHOT: ViewSnapshot = Object.freeze({
+  version: 0,
+  builtAt: 0,
+  heartbeats: [],
+  peersInfo: {},
+  bootnodes: [],
+  peerId: null,
+  ready: false,
+  peerCount: 0
+})
+
+/** A ViewSource whose snapshot is replaced by `set`; used by the view builder and by tests. */
+export interface MutableViewSource extends ViewSource {
+  set: (snapshot: Omit<ViewSnapshot, 'version' | 'builtAt'>) => ViewSnapshot
+}
+
+export function createStaticView (initial?: Omit<ViewSnapshot, 'version' | 'builtAt'>): MutableViewSource {
+  let snapshot: ViewSnapshot = EMPTY_SNAPSHOT
+  const listeners = new Set<(s: ViewSnapshot) => void>()
+  const set = (next: Omit<ViewSnapshot, 'version' | 'builtAt'>): ViewSnapshot => {
+    snapshot = Object.freeze({ ...next, version: snapshot.version + 1, builtAt: Date.now() })
+    for (const l of listeners) l(snapshot)
+    return snapshot
+  }
+  if (initial !== undefined) set(initial)
+  return {
+    current: () => snapshot,
+    onChange: (listener) => {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    },
+    set
+  }
+}
