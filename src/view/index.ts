@@ -99,3 +99,14 @@ export function createStaticView (initial?: Omit<ViewSnapshot, 'version' | 'buil
     set
   }
 }
+
+/**
+ * Turns IPs into ip-api shaped locations (SPEC §1). Implemented by src/geo; used by the
+ * view builder when peers or addresses appear, never by a route. Results are cached inside.
+ */
+export interface Locator {
+  /** Locate many IPs at once; every input IP gets an entry (fail objects included). Never rejects. */
+  locate: (ips: readonly string[]) => Promise<Map<string, Location>>
+  /** Releases files, timers and sockets; idempotent. */
+  stop: () => Promise<void>
+}
