@@ -1,0 +1,96 @@
+/**
+ * `subnet-bootnode demo` (SPEC §4): the embedded default. On 127.0.0.1 only, with no network
+ * beyond it: the sidecar plus `--peers N` publishing peers on subnet `demo`, a demo key
+ * (owner `demo`, added only if that owner is absent), and ready-to-paste curl lines.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { untilSignal } from './cli/bootnode.js'
+import { startPeer } from './heartbeat/index.js'
+import { generateApiKey, updateKeyFile } from './keys/index.js'
+import { createSidecar } from './sidecar.js'
+import type { Config } from './config/index.js'
+import type { Logger } from './log/index.js'
+
+export const DEMO_OWNER = 'demo'
+
+type DemoConfig = Extract<Config, { command: 'demo' }>
+
+/** Adds the `demo` owner with a fresh key unless present; returns the demo owner's key. */
+async function ensureDemoKey (keysFile: string): Promise<string> {
+  let key = ''
+  await updateKeyFile(keysFile, (entries) => {
+    const existing = entries.find(e => e.owner === DEMO_OWNER)
+    if (existing !== undefined) {
+      key = existing.key
+      return entries
+    }
+    key = generateApiKey(DEMO_OWNER)
+    return [...entries, { owner: DEMO_OWNER, key, active: true, created_at: new Date().toISOString() }]
+  })
+  return key
+}
+
+function banner (key: string, base: string, keysFile: string, rate: string, peers: number, dataDir: string, tempDir: boolean): string {
+  const routes = ['get_heartbeat', 'get_bootnodes', 'get_peers_info']
+  return [
+    '',
+    `subnet-bootnode demo: ${peers} peers and the sidecar on subnet "demo", 127.0.0.1 only`,
+    `  API        ${base}   (rate limit ${rate} per key and client IP)`,
+    `  key file   ${keysFile}`,
+    `  data dir   ${dataDir}${tempDir ? ' (temporary, removed on exit)' : ''}`,
+    `  demo key   ${key}`,
+    '',
+    'Try:',
+    ...routes.map(r => `  curl -s -H 'X-API-Key: ${key}' ${base}/v1/${r}`),
+    `  curl -s ${base}/healthz`,
+    '',
+    'Ctrl-C stops everything.',
+    ''
+  ].join('\n')
+}
+
+export async function runDemo (config: DemoConfig, logger: Logger): Promise<void> {
+  const tempDir = config.dataDir === undefined
+  const dataDir = config.dataDir ?? await mkdtemp(join(tmpdir(), 'subnet-bootnode-demo-'))
+  const keysFile = config.keysFile
+  const cleanups: Array<() => Promise<void>> = []
+  if (tempDir) cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try { await fn() } catch (err) { logger.warn('demo cleanup failed', { err }) }
+    }
+    cleanups.length = 0
+  }
+
+  try {
+    const key = await ensureDemoKey(keysFile)
+    const sidecar = await createSidecar({ ...config, dataDir: join(dataDir, 'bootnode') }, logger.child('sidecar'))
+    await sidecar.start()
+    cleanups.push(sidecar.stop)
+
+    const bootstrap = sidecar.node.bootnodeAddrs()
+    const peers = await Promise.all(Array.from({ length: config.peers }, async (_, i) => {
+      const peer = await startPeer({
+        subnetId: config.subnetId,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap,
+        allowPrivateAddrs: true,
+        role: config.role,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        publicName: config.publicName ?? `demo-peer-${i + 1}`,
+        version: config.versionString,
+        logger: logger.child(`peer-${i + 1}`)
+      })
+      cleanups.push(peer.stop)
+      return peer
+    }))
+
+    const { host, port } = sidecar.api.address()
+    process.stdout.write(banner(key, `http://${host}:${port}`, keysFile, config.rateLimit.text, peers.length, dataDir, tempDir))
+    await untilSignal(logger, cleanup)
+  } finally {
+    await cleanup()
+  }
+}

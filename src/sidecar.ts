@@ -1,0 +1,128 @@
+/**
+ * The composition root (STYLE rule 2): builds every component of `subnet-bootnode run`
+ * from one typed config, starts them in order and stops them in reverse (SPEC §4).
+ *
+ *   key store watcher → geolocator → subnet node → heartbeat + peer collectors → view → REST API
+ *
+ * Data flows one way: network → collectors → view → pre-serialised REST bodies.
+ */
+import { createApiServer } from './api/index.js'
+import { createLocator } from './geo/index.js'
+import { createHeartbeatCollector } from './heartbeat/index.js'
+import { createKeyStoreWatcher } from './keys/index.js'
+import { createSubnetNode } from './p2p/index.js'
+import { createPeerCollector } from './peers/index.js'
+import { createViewBuilder } from './view/builder.js'
+import type { ApiServer } from './api/index.js'
+import type { ApiConfig, CommonConfig } from './config/index.js'
+import type { Logger } from './log/index.js'
+import type { SubnetNode } from './p2p/index.js'
+import type { ViewSource } from './view/index.js'
+
+export type SidecarConfig = CommonConfig & ApiConfig
+
+export interface Sidecar {
+  readonly node: SubnetNode
+  readonly api: ApiServer
+  readonly view: ViewSource
+  /** Starts every component in order; on failure stops what was started and rethrows. */
+  start: () => Promise<void>
+  /** Stops HTTP first, then the view, collectors, node, geolocator and key watcher; idempotent. */
+  stop: () => Promise<void>
+}
+
+interface Part { name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void }
+
+export async function createSidecar (config: SidecarConfig, logger: Logger): Promise<Sidecar> {
+  const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
+  const locator = createLocator({ mode: config.geo, geoDbPath: config.geoDb, logger: logger.child('geo') })
+  const node = await createSubnetNode({
+    subnetId: config.subnetId,
+    listen: config.listen,
+    announce: config.announce,
+    bootstrap: config.bootstrap,
+    identityPath: config.identityPath,
+    dataDir: config.dataDir,
+    allowPrivateAddrs: config.allowPrivateAddrs,
+    logger: logger.child('p2p')
+  })
+  // The API is created last but the collector reports DHT query latency to its metrics.
+  let observeDhtQuery: (seconds: number) => void = () => {}
+  const heartbeats = createHeartbeatCollector({ logger: logger.child('heartbeat') }, {
+    node,
+    onDhtQuery: (seconds) => { observeDhtQuery(seconds) }
+  })
+  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, logger: logger.child('peers') }, { node })
+  const view = createViewBuilder({ refreshIntervalMs: config.refreshIntervalMs, logger: logger.child('view') }, {
+    node, heartbeats, peers, locator
+  })
+  const api = createApiServer({
+    host: config.apiHost,
+    port: config.apiPort,
+    rateLimit: config.rateLimit,
+    authFailLimit: config.authFailLimit,
+    trustProxy: config.trustProxy,
+    redisUrl: config.redisUrl,
+    metrics: config.metrics,
+    logger: logger.child('api'),
+    heartbeatRejections: () => heartbeats.rejections()
+  }, { view, keys })
+
+  const parts: Part[] = [
+    { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
+    { name: 'geo', start: () => {}, stop: async () => { await locator.stop() } },
+    { name: 'node', start: async () => { await node.start() }, stop: async () => { await node.stop() } },
+    { name: 'heartbeats', start: async () => { await heartbeats.start() }, stop: async () => { await heartbeats.stop() } },
+    { name: 'peers', start: async () => { await peers.start() }, stop: async () => { await peers.stop() } },
+    { name: 'view', start: async () => { await view.start() }, stop: async () => { await view.stop() } },
+    {
+      name: 'api',
+      start: async () => {
+        await api.start()
+        observeDhtQuery = (seconds) => { api.api.observeDhtQuery(seconds) }
+      },
+      stop: async () => { await api.stop() }
+    }
+  ]
+
+  let started: Part[] = []
+  let stopping: Promise<void> | undefined
+
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const part of [...started].reverse()) {
+        try {
+          await part.stop()
+        } catch (err) {
+          logger.warn('component failed to stop cleanly', { component: part.name, err })
+        }
+      }
+      started = []
+    })()
+    await stopping
+  }
+
+  return {
+    node,
+    api,
+    view,
+    start: async () => {
+      if (started.length > 0) return
+      stopping = undefined
+      try {
+        for (const part of parts) {
+          await part.start()
+          started.push(part)
+        }
+      } catch (err) {
+        await stop()
+        throw err
+      }
+      const { host, port } = api.address()
+      logger.info('sidecar started', {
+        peer_id: node.peerId, subnet_id: config.subnetId, api: `http://${host}:${port}`, bootnodes: node.bootnodeAddrs()
+      })
+    },
+    stop
+  }
+}

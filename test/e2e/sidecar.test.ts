@@ -1,0 +1,193 @@
+/**
+ * Issue 7: the real executables end to end, as child processes (no in-process shortcuts).
+ */
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import test from 'ava'
+import { BOOTNODE_BIN, pollUntil, runCli, startCli, tempDir } from '../helpers/cli.js'
+import type { ExecutionContext } from 'ava'
+
+interface Heartbeat { peer_id: string, server: { state: string, role: string }, expiration_time: number }
+
+async function getJson (url: string, key?: string): Promise<{ status: number, body: any }> {
+  const res = await fetch(url, { headers: key === undefined ? {} : { 'X-API-Key': key }, signal: AbortSignal.timeout(5_000) })
+  return { status: res.status, body: await res.json() }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  return port
+}
+
+/** The `sidecar started` log line of `run`, parsed. */
+async function startedLine (cli: ReturnType<typeof startCli>): Promise<{ peer_id: string, api: string, bootnodes: string[] }> {
+  const line = await cli.waitForLine(l => l.includes('"msg":"sidecar started"'), 30_000)
+  return JSON.parse(line)
+}
+
+function demoArgs (keysFile: string, peers: number): string[] {
+  return ['demo', '--api-port', '0', '--peers', String(peers), '--keys-file', keysFile, '--rate-limit', '1000/minute', '--log-level', 'warn']
+}
+
+async function waitForDemo (t: ExecutionContext, keysFile: string, peers: number): Promise<{ demo: ReturnType<typeof startCli>, base: string, key: string, dataDir: string }> {
+  const demo = startCli(t, BOOTNODE_BIN, demoArgs(keysFile, peers))
+  const apiLine = await demo.waitForLine(/^\s+API\s+http:\/\//, 40_000)
+  const base = /(http:\/\/[^\s]+)/.exec(apiLine)?.[1] ?? ''
+  const key = /demo key\s+(\S+)/.exec(await demo.waitForLine(/demo key/))?.[1] ?? ''
+  const dataDir = /data dir\s+(\S+)/.exec(await demo.waitForLine(/data dir/))?.[1] ?? ''
+  return { demo, base, key, dataDir }
+}
+
+test.serial('demo: healthy, serves every demo peer, a separate peer joins, is geolocated, and leaves on SIGTERM', async t => {
+  const dir = await tempDir(t)
+  const keysFile = join(dir, 'keys.json')
+  const { demo, base, key, dataDir } = await waitForDemo(t, keysFile, 3)
+  t.regex(key, /^key-demo-[0-9a-f]{32,}$/)
+  t.true(existsSync(dataDir), 'the demo data dir exists while it runs')
+
+  // The demo key was written, under owner `demo`.
+  const entries = JSON.parse(await readFile(keysFile, 'utf8')) as Array<{ owner: string, key: string }>
+  t.deepEqual(entries.map(e => [e.owner, e.key]), [['demo', key]])
+
+  const health = await pollUntil(async () => {
+    const r = await getJson(`${base}/healthz`)
+    return r.status === 200 ? r.body : undefined
+  }, 20_000, 'healthz 200')
+  t.is(health.status, 'ok')
+
+  const demoPeers = await pollUntil(async () => {
+    const r = await getJson(`${base}/v1/get_heartbeat`, key)
+    const online = (r.body.value as Heartbeat[]).filter(h => h.server.state === 'ONLINE')
+    return online.length === 3 ? online : undefined
+  }, 30_000, 'three ONLINE demo heartbeats')
+  t.is(demoPeers.length, 3)
+  t.true(demoPeers.every(h => h.server.role === 'VALIDATOR'))
+
+  // No key → 403 with the exact body.
+  const denied = await getJson(`${base}/v1/get_heartbeat`)
+  t.is(denied.status, 403)
+  t.deepEqual(denied.body, { detail: 'Invalid or missing API Key' })
+
+  const bootnodes = (await getJson(`${base}/v1/get_bootnodes`, key)).body.value as string[]
+  t.true(bootnodes.length > 0)
+  t.true(bootnodes.every(a => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/.test(a)), bootnodes.join(' '))
+
+  // A separate `peer` process announcing a public address joins the demo's subnet.
+  const peer = startCli(t, BOOTNODE_BIN, [
+    'peer', '--subnet-id', 'demo', '--listen', '/ip4/127.0.0.1/tcp/0', '--announce', '/ip4/8.8.8.8/tcp/4001',
+    '--bootstrap', bootnodes[0] ?? '', '--allow-private-addrs', '--heartbeat-interval', '1s', '--role', 'miner'
+  ])
+  const peerId = JSON.parse(await peer.waitForLine(l => l.includes('"msg":"peer started"'), 30_000)).peer_id as string
+  t.regex(peerId, /^12D3KooW/)
+
+  const hb = await pollUntil(async () => {
+    const r = await getJson(`${base}/v1/get_heartbeat?peer_id=${peerId}`, key)
+    const mine = (r.body.value as Heartbeat[]).find(h => h.peer_id === peerId && h.server.state === 'ONLINE')
+    return mine
+  }, 30_000, 'the separate peer ONLINE in get_heartbeat')
+  t.is(hb.server.role, 'MINER')
+
+  const info = await pollUntil(async () => {
+    const r = await getJson(`${base}/v1/get_peers_info?peer_id=${peerId}`, key)
+    const entry = r.body.value[peerId]
+    return entry?.['8.8.8.8'] !== undefined ? entry : undefined
+  }, 30_000, 'the separate peer geolocated in get_peers_info')
+  t.is(info['8.8.8.8'].location.status, 'success')
+  t.is(info['8.8.8.8'].location.countryCode, 'US')
+  t.true((info.multiaddrs as string[]).includes('/ip4/8.8.8.8/tcp/4001'))
+
+  // SIGTERM: the peer exits 0 and its heartbeat turns OFFLINE (or leaves the view).
+  peer.child.kill('SIGTERM')
+  t.is(await peer.exited, 0)
+  await pollUntil(async () => {
+    const r = await getJson(`${base}/v1/get_heartbeat?peer_id=${peerId}`, key)
+    const mine = (r.body.value as Heartbeat[]).find(h => h.peer_id === peerId)
+    return mine === undefined || mine.server.state === 'OFFLINE' ? true : undefined
+  }, 20_000, 'the stopped peer OFFLINE or gone')
+
+  // Ctrl-C: the demo exits 0 and removes its temporary data dir.
+  demo.child.kill('SIGINT')
+  t.is(await demo.exited, 0)
+  t.false(existsSync(dataDir), 'the temporary data dir is removed on exit')
+})
+
+test.serial('demo keeps an existing demo key and adds nothing when the owner exists', async t => {
+  const dir = await tempDir(t)
+  const keysFile = join(dir, 'keys.json')
+  const existing = [{ owner: 'other', key: 'key-other-1234', active: true, extra: 1 }, { owner: 'demo', key: 'key-demo-existing-0000', active: true }]
+  await writeFile(keysFile, JSON.stringify(existing), { mode: 0o600 })
+  const { demo, key } = await waitForDemo(t, keysFile, 1)
+  t.is(key, 'key-demo-existing-0000')
+  t.deepEqual(JSON.parse(await readFile(keysFile, 'utf8')), existing)
+  demo.child.kill('SIGTERM')
+  t.is(await demo.exited, 0)
+})
+
+test.serial('run: restarted with the same --identity-path keeps its peer id and get_bootnodes', async t => {
+  const dir = await tempDir(t)
+  const keysFile = join(dir, 'keys.json')
+  await writeFile(keysFile, JSON.stringify([{ owner: 'scanner', key: 'key-scanner-abcdef0123456789', active: true }]), { mode: 0o600 })
+  const port = await freePort()
+  const args = [
+    'run', '--subnet-id', 'restart-test', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--identity-path', join(dir, 'identity.key'),
+    '--data-dir', join(dir, 'data'), '--api-port', '0', '--keys-file', keysFile, '--allow-private-addrs'
+  ]
+  const views: Array<{ peerId: string, bootnodes: string[] }> = []
+  for (let i = 0; i < 2; i++) {
+    const run = startCli(t, BOOTNODE_BIN, args)
+    const started = await startedLine(run)
+    const r = await getJson(`${started.api}/v1/get_bootnodes`, 'key-scanner-abcdef0123456789')
+    t.is(r.status, 200)
+    views.push({ peerId: started.peer_id, bootnodes: r.body.value })
+    run.child.kill('SIGTERM')
+    t.is(await run.exited, 0)
+  }
+  t.is(views[0]?.peerId, views[1]?.peerId)
+  t.deepEqual(views[0]?.bootnodes, views[1]?.bootnodes)
+  t.deepEqual(views[0]?.bootnodes, [`/ip4/127.0.0.1/tcp/${port}/p2p/${views[0]?.peerId ?? ''}`])
+})
+
+test('run without --subnet-id says what is missing and exits 2', async t => {
+  const r = await runCli(BOOTNODE_BIN, ['run'])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /--subnet-id/)
+  t.notRegex(r.stderr, /\n\s+at /, 'no stack trace')
+})
+
+test('bad flag values exit 2 with one line naming the flag', async t => {
+  const cases: Array<[string[], RegExp]> = [
+    [['run', '--subnet-id', 'x', '--rate-limit', 'lots'], /--rate-limit/],
+    [['run', '--subnet-id', 'x', '--api-port', '70000'], /--api-port/],
+    [['run', '--subnet-id', 'x', '--geo', 'maybe'], /--geo/],
+    [['run', '--subnet-id', 'x', '--refresh-interval', 'soon'], /--refresh-interval/],
+    [['run', '--subnet-id', 'x', '--no-such-flag'], /no-such-flag/],
+    [['launch'], /launch/]
+  ]
+  for (const [args, pattern] of cases) {
+    const r = await runCli(BOOTNODE_BIN, args)
+    t.is(r.code, 2, args.join(' '))
+    t.regex(r.stderr.split('\n')[0] ?? '', pattern, args.join(' '))
+    t.notRegex(r.stderr, /\n\s+at /, 'no stack trace')
+  }
+})
+
+test('run with a malformed key file refuses to start with one line naming the file', async t => {
+  const dir = await tempDir(t)
+  const keysFile = join(dir, 'keys.json')
+  await writeFile(keysFile, '[{"owner": "a", "key": ""}]')
+  const r = await runCli(BOOTNODE_BIN, ['run', '--subnet-id', 'x', '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--keys-file', keysFile, '--log-level', 'error'])
+  t.is(r.code, 1)
+  t.regex(r.stderr, /keys\.json: entry 0: "key"/)
+  t.is(await readFile(keysFile, 'utf8'), '[{"owner": "a", "key": ""}]', 'the file is untouched')
+})
+
+test('--help lists the sub-commands and exits 0', async t => {
+  const r = await runCli(BOOTNODE_BIN, ['--help'])
+  t.is(r.code, 0)
+  for (const word of ['run', 'peer', 'demo', '--subnet-id', '--api-port', '--rate-limit']) t.true(r.stdout.includes(word), word)
+})
