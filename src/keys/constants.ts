@@ -1,0 +1,31 @@
+/** Defaults of the key store (SPEC §2) and its watcher (SPEC §1 "re-read when the file changes"). */
+
+/** The routes a key can be scoped to (SPEC §2 `scopes`, SPEC §1 routes without the `/v1/` prefix). */
+export const API_ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info'] as const
+
+/** Mode of a key file the store creates (SPEC §2). An existing file keeps its mode. */
+export const KEY_FILE_MODE = 0o600
+
+/**
+ * A lock whose directory has not been touched for this long belongs to a dead process
+ * (a live holder refreshes it every {@link LOCK_UPDATE_MS}). proper-lockfile's floor is
+ * 2 s; 5 s leaves a holder starved on a busy machine room to refresh before anyone
+ * steals its lock, and costs a human at most 5 s after an admin was SIGKILLed.
+ */
+export const LOCK_STALE_MS = 5_000
+
+/** How often a lock holder refreshes its lock's mtime. */
+export const LOCK_UPDATE_MS = 1_000
+
+/**
+ * Lock retries: quick at first (a write holds the lock for milliseconds), then every
+ * ≤ 200 ms, about 20 s in all: enough to outlast {@link LOCK_STALE_MS} and a queue of
+ * concurrent admins, bounded so a wedged lock ends in an error rather than a hang.
+ */
+export const LOCK_RETRIES = { retries: 100, factor: 1.3, minTimeout: 10, maxTimeout: 200, randomize: true } as const
+
+/** Watcher: how often the file is stat-ed (SPEC §1: a change takes effect within a second). */
+export const DEFAULT_POLL_INTERVAL_MS = 250
+
+/** Watcher: directory events arrive in bursts (temp file, rename); coalesce them this long. */
+export const WATCH_DEBOUNCE_MS = 20

@@ -1,0 +1,126 @@
+/**
+ * Reading and rewriting the key file (SPEC §2): validated on every read and write,
+ * written atomically (write-file-atomic: temp file, fsync, rename) under a lock
+ * (proper-lockfile), created 0600. A missing file counts as an empty store.
+ */
+import { readFile, stat } from 'node:fs/promises'
+import lockfile from 'proper-lockfile'
+import writeFileAtomic from 'write-file-atomic'
+import { KEY_FILE_MODE, LOCK_RETRIES, LOCK_STALE_MS, LOCK_UPDATE_MS } from './constants.js'
+import { KeyFileError } from './errors.js'
+import { parseKeyFileText, validateKeyEntries } from './validate.js'
+import type { ApiKeyEntry } from './types.js'
+
+function errnoCode (err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/** One line for a failed file operation, e.g. `keys.json: cannot read: permission denied`. */
+export function ioError (file: string, action: string, err: unknown): KeyFileError {
+  const code = errnoCode(err)
+  const reason = code === 'EACCES' || code === 'EPERM'
+    ? 'permission denied'
+    : code === 'ENOENT'
+      ? 'its directory does not exist'
+      : code === 'EISDIR'
+        ? 'it is a directory'
+        : code === 'EROFS'
+          ? 'read-only file system'
+          : code === 'ENOSPC'
+            ? 'no space left on device'
+            : (code ?? (err instanceof Error ? err.message : String(err)))
+  return new KeyFileError(`${file}: cannot ${action}: ${reason}`, { file }, { cause: err })
+}
+
+/** The file's text, or `undefined` when it does not exist. */
+export async function readKeyFileText (file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw ioError(file, 'read', err)
+  }
+}
+
+/** The validated entries of `file`; a missing file counts as `[]`. Throws {@link KeyFileError}. */
+export async function readKeyFile (file: string): Promise<ApiKeyEntry[]> {
+  const text = await readKeyFileText(file)
+  return text === undefined ? [] : parseKeyFileText(text, file)
+}
+
+/** The text the store writes: two-space JSON, one trailing newline. */
+export function serializeKeyEntries (entries: readonly ApiKeyEntry[]): string {
+  return JSON.stringify(entries, null, 2) + '\n'
+}
+
+export interface UpdateKeyFileOptions {
+  /** Lock staleness, ms. Default {@link LOCK_STALE_MS}. */
+  lockStaleMs?: number
+}
+
+/**
+ * Applies `mutate` to the entries of `file` under the file's lock and writes the result
+ * atomically. The file is validated before (a malformed file is never overwritten) and
+ * the result after (a change that would make it malformed is refused); both throw
+ * {@link KeyFileError} and leave the file untouched. `mutate` gets a deep copy. Nothing
+ * is written when the result serialises to the same bytes.
+ *
+ * The lock is the directory `<file>.lock` (proper-lockfile), so the key file itself may
+ * not exist yet. A lock left by a killed process is taken over once stale.
+ */
+export async function updateKeyFile (
+  file: string,
+  mutate: (entries: ApiKeyEntry[]) => ApiKeyEntry[] | Promise<ApiKeyEntry[]>,
+  options: UpdateKeyFileOptions = {}
+): Promise<ApiKeyEntry[]> {
+  let compromised: Error | undefined
+  let release: () => Promise<void>
+  try {
+    release = await lockfile.lock(file, {
+      lockfilePath: `${file}.lock`,
+      realpath: false,
+      stale: options.lockStaleMs ?? LOCK_STALE_MS,
+      update: LOCK_UPDATE_MS,
+      retries: { ...LOCK_RETRIES },
+      // The default throws from a timer; note it instead and refuse to write below.
+      onCompromised: (err) => { compromised = err }
+    })
+  } catch (err) {
+    if (errnoCode(err) === 'ELOCKED') {
+      throw new KeyFileError(`${file}: another process holds the lock ${file}.lock; try again`, { file }, { cause: err })
+    }
+    throw ioError(file, 'lock', err)
+  }
+
+  try {
+    const text = await readKeyFileText(file)
+    const before = text === undefined ? [] : parseKeyFileText(text, file)
+    const after = await mutate(structuredClone(before))
+    validateKeyEntries(after, file)
+    const next = serializeKeyEntries(after)
+    if (next === text) return after
+    if (compromised !== undefined) {
+      throw new KeyFileError(`${file}: lost the lock ${file}.lock while updating (${compromised.message}); nothing was written, try again`, { file }, { cause: compromised })
+    }
+    // New files are created 0600 (SPEC §2); an existing file keeps its mode and owner.
+    const created = text === undefined && !(await exists(file))
+    try {
+      await writeFileAtomic(file, next, created ? { mode: KEY_FILE_MODE } : {})
+    } catch (err) {
+      throw ioError(file, 'write', err)
+    }
+    return after
+  } finally {
+    await release().catch(() => {})
+  }
+}
+
+async function exists (file: string): Promise<boolean> {
+  try {
+    await stat(file)
+    return true
+  } catch {
+    return false
+  }
+}

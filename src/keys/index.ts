@@ -1,0 +1,18 @@
+/**
+ * The API-key store (SPEC §2): the file `bootnode_rest_keys.json`, its validation, its
+ * locked atomic rewrites, the read-only key set the API authenticates against, and the
+ * watcher that keeps that set in step with the file (SPEC §1).
+ */
+export { API_ROUTES, DEFAULT_POLL_INTERVAL_MS, KEY_FILE_MODE, LOCK_STALE_MS } from './constants.js'
+export { KeyFileError } from './errors.js'
+export type { KeyFileErrorDetails } from './errors.js'
+export { GENERATED_KEY_BYTES, MAX_OWNER_LENGTH, checkApiKeyText, checkOwnerName, generateApiKey } from './generate.js'
+export { readKeyFile, updateKeyFile, serializeKeyEntries } from './file.js'
+export type { UpdateKeyFileOptions } from './file.js'
+export { createKeySet, isKeyUsable, EMPTY_KEY_SET } from './key-set.js'
+export type { KeySet } from './key-set.js'
+export { parseTimestamp } from './timestamp.js'
+export type { ApiKeyEntry, ApiRoute } from './types.js'
+export { parseKeyFileText, validateKeyEntries } from './validate.js'
+export { createKeyStoreWatcher } from './watcher.js'
+export type { KeyStoreWatcher, KeyStoreWatcherInit } from './watcher.js'

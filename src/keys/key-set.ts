@@ -1,0 +1,77 @@
+/**
+ * The read-only view of the key store the API uses (SPEC §1 "Authentication"): active
+ * entries only, looked up by value with a constant-time comparison per candidate.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { parseTimestamp } from './timestamp.js'
+import type { ApiKeyEntry, ApiRoute } from './types.js'
+
+export interface KeySet {
+  /** Number of active entries. */
+  readonly size: number
+  /** Active entries only (a missing `active` counts as active), frozen. */
+  entries: () => ReadonlyArray<Readonly<ApiKeyEntry>>
+  /**
+   * The active entry holding `key`, if any. Each candidate is compared in constant time
+   * (SHA-256 digests of equal length through `crypto.timingSafeEqual`) and every
+   * candidate is compared, so the time taken says nothing about which key, or which
+   * prefix of one, came close. Expiry and scopes are checked by {@link isKeyUsable}.
+   */
+  lookup: (key: string) => Readonly<ApiKeyEntry> | undefined
+}
+
+function digest (text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest()
+}
+
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}
+
+/** A snapshot of `entries`' active keys. The input is copied; later edits do not leak in. */
+export function createKeySet (entries: readonly ApiKeyEntry[]): KeySet {
+  const active = entries
+    .filter(entry => entry.active !== false)
+    .map(entry => deepFreeze(structuredClone(entry)))
+  const frozen = Object.freeze(active) as ReadonlyArray<Readonly<ApiKeyEntry>>
+  const candidates = active.map(entry => ({ entry, digest: digest(entry.key) }))
+
+  return {
+    size: active.length,
+    entries: () => frozen,
+    lookup: (key) => {
+      if (typeof key !== 'string' || key === '') return undefined
+      const wanted = digest(key)
+      let found: Readonly<ApiKeyEntry> | undefined
+      for (const candidate of candidates) {
+        // No early exit: keys are unique, and stopping would time the position of a match.
+        if (timingSafeEqual(wanted, candidate.digest) && found === undefined) found = candidate.entry
+      }
+      return found
+    }
+  }
+}
+
+/** The empty key set: what the API sees before a key file exists. */
+export const EMPTY_KEY_SET: KeySet = createKeySet([])
+
+/**
+ * Whether `entry` may call `route` at `now` (ms, default `Date.now()`): active, not
+ * expired (`expires_at` is the first instant it is refused), and `route` among its
+ * `scopes` when it has any (SPEC §1, §2). An unreadable `expires_at` fails closed.
+ */
+export function isKeyUsable (entry: Readonly<ApiKeyEntry>, route: ApiRoute | string, now: number = Date.now()): boolean {
+  if (entry.active === false) return false
+  if (entry.expires_at !== undefined) {
+    const expires = typeof entry.expires_at === 'string' ? parseTimestamp(entry.expires_at) : undefined
+    if (expires === undefined || now >= expires) return false
+  }
+  if (entry.scopes !== undefined) {
+    if (!Array.isArray(entry.scopes) || !entry.scopes.includes(route)) return false
+  }
+  return true
+}
