@@ -1,0 +1,58 @@
+/**
+ * Defaults and bounds of `subnet-bootnode`'s flags (SPEC §4). Defaults are written as the text a
+ * user would type, and go through the same parser as a typed value, so `--help` shows exactly what
+ * is applied.
+ */
+
+/** Prefix of every flag's environment variable: `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
+export const ENV_PREFIX = 'SUBNET_BOOTNODE_'
+/** The key CLI's variable (SPEC §2), honoured by the sidecar too so both find the same file. */
+export const LEGACY_KEYS_FILE_ENV = 'BOOTNODE_KEYS_FILE'
+/** File name of the key store in the working directory when no path is given (SPEC §2). */
+export const DEFAULT_KEYS_FILE_NAME = 'bootnode_rest_keys.json'
+
+export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/31330'
+/** The demo stays on loopback and takes any free port (SPEC §4). */
+export const DEMO_LISTEN = '/ip4/127.0.0.1/tcp/0'
+export const DEMO_SUBNET_ID = 'demo'
+export const DEFAULT_LOG_LEVEL = 'info'
+
+/** A local facade by default (SPEC §1): exposing it is a deliberate act. */
+export const DEFAULT_API_HOST = '127.0.0.1'
+export const DEFAULT_API_PORT = '8000'
+export const DEFAULT_RATE_LIMIT = '5/minute'
+export const DEFAULT_AUTH_FAIL_LIMIT = '30/minute'
+export const DEFAULT_TRUST_PROXY = 'off'
+export const DEFAULT_GEO = 'offline'
+export const DEFAULT_REFRESH_INTERVAL = '10s'
+export const DEFAULT_PEER_TTL = '1h'
+
+export const DEFAULT_ROLE = 'VALIDATOR'
+export const DEFAULT_HEARTBEAT_INTERVAL = '60s'
+/** Short in the demo so the view fills within seconds (SPEC §4). */
+export const DEMO_HEARTBEAT_INTERVAL = '5s'
+export const DEFAULT_DEMO_PEERS = '5'
+
+/** Subnet ids go into protocol ids (`/subnet/<id>/kad/1.0.0`, SPEC §5): no slashes, no spaces. */
+export const SUBNET_ID_RE = /^[A-Za-z0-9._-]{1,64}$/
+/** Upper-case role names (SPEC §1 `role`). */
+export const ROLE_RE = /^[A-Z0-9_]{1,32}$/
+export const MAX_PUBLIC_NAME_LENGTH = 64
+export const MAX_VERSION_STRING_LENGTH = 32
+
+export const MIN_REFRESH_INTERVAL_MS = 100
+export const MAX_REFRESH_INTERVAL_MS = 3_600_000
+export const MIN_PEER_TTL_MS = 1_000
+/** One week: well inside the 24.8-day limit of a Node timer. */
+export const MAX_PEER_TTL_MS = 7 * 86_400_000
+/** 100 ms so tests can run fast heartbeats. */
+export const MIN_HEARTBEAT_INTERVAL_MS = 100
+/**
+ * A heartbeat expires about twice its interval ahead and no record may expire more than
+ * `MAX_HEARTBEAT_TTL` (1 h) ahead (SPEC §5), so the interval stops at 30 minutes.
+ */
+export const MAX_HEARTBEAT_INTERVAL_MS = 1_800_000
+export const MIN_DEMO_PEERS = 1
+export const MAX_DEMO_PEERS = 50
+/** More hops than this is a mistake, not a proxy chain. */
+export const MAX_TRUST_PROXY_HOPS = 255

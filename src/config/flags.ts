@@ -1,0 +1,256 @@
+/**
+ * Every flag of `subnet-bootnode` (SPEC §4) in one table: the sub-commands that take it, its
+ * kind, its default per sub-command and its help line. yargs' help, the environment variable
+ * names and the README's flag table are all generated from here.
+ */
+import {
+  DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS, DEFAULT_GEO,
+  DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEYS_FILE_NAME, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_PEER_TTL,
+  DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL,
+  DEMO_LISTEN, DEMO_SUBNET_ID, ENV_PREFIX, LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MIN_DEMO_PEERS
+} from './constants.js'
+
+export type Command = 'run' | 'peer' | 'demo'
+export const COMMANDS: readonly Command[] = ['run', 'peer', 'demo']
+
+/** `string`: one value; `list`: repeatable, or comma-separated; `boolean`: `--x` / `--no-x`. */
+export type FlagKind = 'string' | 'list' | 'boolean'
+export type FlagGroup = 'Subnet' | 'API' | 'Peer' | 'Demo'
+
+export interface FlagSpec {
+  /** Kebab-case name, without the dashes. */
+  readonly name: string
+  readonly kind: FlagKind
+  readonly group: FlagGroup
+  readonly commands: readonly Command[]
+  readonly describe: string
+  /** The default as typed text, per sub-command; absent: unset. `version-string`'s is filled in at parse time. */
+  readonly defaults?: Readonly<Partial<Record<Command, string>>>
+  /** What `--help` shows as the default where it is not a plain value. */
+  readonly shownDefaults?: Readonly<Partial<Record<Command, string>>>
+}
+
+const ALL: readonly Command[] = COMMANDS
+const API: readonly Command[] = ['run', 'demo']
+const PEER: readonly Command[] = ['peer', 'demo']
+
+const every = (value: string, commands: readonly Command[]): Partial<Record<Command, string>> =>
+  Object.fromEntries(commands.map(c => [c, value]))
+
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'subnet-id',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (A-Z a-z 0-9 . _ -, up to 64)',
+    defaults: { demo: DEMO_SUBNET_ID },
+    shownDefaults: { run: '(required)', peer: '(required)' }
+  },
+  {
+    name: 'listen',
+    kind: 'list',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Multiaddr to listen on (repeatable, or comma-separated)',
+    defaults: { run: DEFAULT_LISTEN, peer: DEFAULT_LISTEN, demo: DEMO_LISTEN }
+  },
+  {
+    name: 'announce',
+    kind: 'list',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Multiaddr to announce to peers instead of the listen addresses, e.g. the public IP (repeatable)',
+    shownDefaults: every('(the listen addresses)', ALL)
+  },
+  {
+    name: 'bootstrap',
+    kind: 'list',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Peer to join the subnet through, a multiaddr ending in /p2p/<peer id> (repeatable)',
+    shownDefaults: every('(none)', ALL)
+  },
+  {
+    name: 'identity-path',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Private key file; created (mode 0600) if missing, so the peer id survives restarts',
+    shownDefaults: every('(a new identity each start)', ALL)
+  },
+  {
+    name: 'data-dir',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Directory for the persistent peer store and records',
+    shownDefaults: { run: '(in memory)', peer: '(in memory)', demo: '(a temporary directory, removed on exit)' }
+  },
+  {
+    name: 'log-level',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'error|warn|info|debug; logs are one JSON object per line on stdout',
+    defaults: every(DEFAULT_LOG_LEVEL, ALL)
+  },
+  {
+    name: 'allow-private-addrs',
+    kind: 'boolean',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Keep loopback and private addresses in the DHT (for local and LAN subnets)',
+    defaults: { run: 'false', peer: 'false', demo: 'true' }
+  },
+  {
+    name: 'api-host',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'Address the REST API binds to; 0.0.0.0 exposes it to the network',
+    defaults: every(DEFAULT_API_HOST, API)
+  },
+  {
+    name: 'api-port',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'Port of the REST API (0: any free port)',
+    defaults: every(DEFAULT_API_PORT, API)
+  },
+  {
+    name: 'keys-file',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'API key store (JSON array), re-read when it changes',
+    shownDefaults: every(`$${LEGACY_KEYS_FILE_ENV}, else ./${DEFAULT_KEYS_FILE_NAME}`, API)
+  },
+  {
+    name: 'rate-limit',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'Requests per API key and client IP: N/second|minute|hour|day',
+    defaults: every(DEFAULT_RATE_LIMIT, API)
+  },
+  {
+    name: 'auth-fail-limit',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'Failed key checks per client IP before 429: N/second|minute|hour|day',
+    defaults: every(DEFAULT_AUTH_FAIL_LIMIT, API)
+  },
+  {
+    name: 'trust-proxy',
+    kind: 'list',
+    group: 'API',
+    commands: API,
+    describe: 'Take the client IP from X-Forwarded-For: off, a hop count, or the proxies\' IPs/CIDRs (comma-separated)',
+    defaults: every(DEFAULT_TRUST_PROXY, API)
+  },
+  {
+    name: 'redis-url',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'Shared rate-limit store for several instances: redis://host:port or rediss://…',
+    shownDefaults: every('(in memory)', API)
+  },
+  {
+    name: 'geo',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'Geolocation of peer IPs: offline (bundled database), ip-api (ip-api.com), none',
+    defaults: every(DEFAULT_GEO, API)
+  },
+  {
+    name: 'geo-db',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'MaxMind-format city database (.mmdb) to use instead of the bundled one (--geo offline)',
+    shownDefaults: every('(the bundled database)', API)
+  },
+  {
+    name: 'refresh-interval',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'How often the served view is rebuilt: 500ms, 10s, 5m, 1h, …',
+    defaults: every(DEFAULT_REFRESH_INTERVAL, API)
+  },
+  {
+    name: 'peer-ttl',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'How long a peer seen in the subnet stays in get_peers_info after it leaves',
+    defaults: every(DEFAULT_PEER_TTL, API)
+  },
+  {
+    name: 'metrics',
+    kind: 'boolean',
+    group: 'API',
+    commands: API,
+    describe: 'Serve Prometheus metrics on /metrics (--no-metrics to turn off)',
+    defaults: every('true', API)
+  },
+  {
+    name: 'role',
+    kind: 'string',
+    group: 'Peer',
+    commands: PEER,
+    describe: 'Role published in the heartbeat (A-Z 0-9 _; lower case is upper-cased)',
+    defaults: every(DEFAULT_ROLE, PEER)
+  },
+  {
+    name: 'heartbeat-interval',
+    kind: 'string',
+    group: 'Peer',
+    commands: PEER,
+    describe: 'How often the heartbeat is published; it expires about twice that ahead (100ms to 30m)',
+    defaults: { peer: DEFAULT_HEARTBEAT_INTERVAL, demo: DEMO_HEARTBEAT_INTERVAL }
+  },
+  {
+    name: 'public-name',
+    kind: 'string',
+    group: 'Peer',
+    commands: PEER,
+    describe: 'Name published in the heartbeat (public_name)',
+    shownDefaults: { peer: '(none)', demo: '(demo-peer-<n>)' }
+  },
+  {
+    name: 'version-string',
+    kind: 'string',
+    group: 'Peer',
+    commands: PEER,
+    describe: 'Version published in the heartbeat',
+    shownDefaults: every('(this package\'s version)', PEER)
+  },
+  {
+    name: 'peers',
+    kind: 'string',
+    group: 'Demo',
+    commands: ['demo'],
+    describe: `Number of demo peers (${MIN_DEMO_PEERS} to ${MAX_DEMO_PEERS})`,
+    defaults: { demo: DEFAULT_DEMO_PEERS }
+  }
+]
+
+/** `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
+export function envName (flag: string): string {
+  return ENV_PREFIX + flag.toUpperCase().replaceAll('-', '_')
+}
+
+export function flagsOf (command: Command): FlagSpec[] {
+  return FLAGS.filter(f => f.commands.includes(command))
+}
+
+/** The default `--help` shows for `flag` under `command`, if any. */
+export function shownDefault (flag: FlagSpec, command: Command): string | undefined {
+  return flag.shownDefaults?.[command] ?? flag.defaults?.[command]
+}

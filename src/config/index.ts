@@ -1,0 +1,399 @@
+/**
+ * The one typed configuration of `subnet-bootnode` (SPEC §4, STYLE rule 3): flags, then
+ * `SUBNET_BOOTNODE_*` environment variables, then defaults, parsed and validated here and nowhere
+ * else. yargs reads the command line (sub-commands, `--x=y`, `--no-x`, repeats, unknown-flag
+ * checks, help text); every value then goes through one parser of `values.ts`, so a flag and its
+ * environment variable are checked alike and a bad one fails with one line naming the flag.
+ *
+ * Nothing here prints or exits: `--help`/`--version` come back as `{ command: 'help', text }`
+ * and bad input as a thrown {@link ConfigError}; the caller writes them and picks the exit code.
+ */
+import yargs from 'yargs'
+import { ConfigError } from '../errors.js'
+import {
+  DEFAULT_KEYS_FILE_NAME, ENV_PREFIX, LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_HEARTBEAT_INTERVAL_MS,
+  MAX_PEER_TTL_MS, MAX_REFRESH_INTERVAL_MS, MIN_DEMO_PEERS, MIN_HEARTBEAT_INTERVAL_MS, MIN_PEER_TTL_MS,
+  MIN_REFRESH_INTERVAL_MS
+} from './constants.js'
+import { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
+import {
+  InvalidValue, parseBoolean, parseBootstrapAddr, parseDurationWithin, parseGeo, parseHost, parseIntegerWithin,
+  parseLogLevel, parseMultiaddr, parsePath, parsePort, parsePublicName, parseRateFlag, parseReadableFile,
+  parseRedisUrl, parseRole, parseSubnetId, parseTrustProxy, parseVersionString, quote
+} from './values.js'
+import { packageVersion } from './version.js'
+import type { Command, FlagGroup, FlagSpec } from './flags.js'
+import type { GeoMode } from './values.js'
+import type { LogLevel } from '../log/index.js'
+import type { Rate } from '../util/rate.js'
+import type { Argv } from 'yargs'
+
+export { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
+export type { Command, FlagGroup, FlagKind, FlagSpec } from './flags.js'
+export type { GeoMode } from './values.js'
+export type { Rate } from '../util/rate.js'
+export { packageVersion } from './version.js'
+
+/** Flags every sub-command takes. */
+export interface CommonConfig {
+  subnetId: string
+  /** Canonical multiaddr strings. */
+  listen: string[]
+  announce: string[]
+  /** Each ends in `/p2p/<peer id>`. */
+  bootstrap: string[]
+  /** Absolute. Unset: a new identity each start. */
+  identityPath?: string
+  /** Absolute. Unset: in memory (`demo`: the caller makes a temporary directory). */
+  dataDir?: string
+  logLevel: LogLevel
+  allowPrivateAddrs: boolean
+}
+
+/** Flags of the sidecar's REST API and view (`run`, `demo`). */
+export interface ApiConfig {
+  apiHost: string
+  apiPort: number
+  /** Absolute path of the key store. */
+  keysFile: string
+  /** Per (API key, client IP); `text` is the 429 wording, e.g. `5 per 1 minute` (SPEC §1). */
+  rateLimit: Rate
+  /** Failed key checks per client IP. */
+  authFailLimit: Rate
+  /** express `trust proxy`: a hop count, proxy addresses/CIDRs, or `false` (off). Never `true`. */
+  trustProxy: number | string[] | false
+  redisUrl?: string
+  geo: GeoMode
+  /** Absolute path of a readable file (checked at parse time); only with `geo: 'offline'`. */
+  geoDb?: string
+  refreshIntervalMs: number
+  peerTtlMs: number
+  metrics: boolean
+}
+
+/** Flags of the publishing side (`peer`, `demo`). */
+export interface PeerOptions {
+  /** Upper case. */
+  role: string
+  heartbeatIntervalMs: number
+  publicName?: string
+  versionString: string
+}
+
+/** `--help` or `--version`: print `text` on stdout and exit 0. */
+export interface HelpOutput {
+  command: 'help'
+  text: string
+}
+
+export type Config =
+  | ({ command: 'run' } & CommonConfig & ApiConfig)
+  | ({ command: 'peer' } & CommonConfig & PeerOptions)
+  | ({ command: 'demo', peers: number } & CommonConfig & ApiConfig & PeerOptions)
+  | HelpOutput
+
+const SCRIPT_NAME = 'subnet-bootnode'
+const HELP_WIDTH = 100
+
+const COMMAND_SUMMARY: Record<Command, string> = {
+  run: 'Run the sidecar: join the subnet as a DHT server, collect heartbeats and peers, serve the REST API (default)',
+  peer: 'Run a subnet member that publishes its signed heartbeat (the reference peer)',
+  demo: 'Run N local peers and the sidecar on 127.0.0.1, with a demo API key, until Ctrl-C'
+}
+
+const GROUP_TITLES: Record<FlagGroup, string> = {
+  Subnet: 'Subnet:',
+  API: 'REST API:',
+  Peer: 'Heartbeat:',
+  Demo: 'Demo:'
+}
+
+const EPILOGUE = `Every flag can also be set as an environment variable ${ENV_PREFIX}<FLAG> in upper snake case ` +
+  `(e.g. ${envName('api-port')}=8080); repeatable flags take a comma-separated list there. A flag wins over its variable.`
+
+/**
+ * Reads `argv` (without node and the script: `process.argv.slice(2)`), `env` and the defaults into
+ * one typed config. Relative paths are resolved against `cwd`. Throws {@link ConfigError} with one
+ * line naming the flag and what it accepts.
+ */
+export function parseConfig (argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): Config {
+  const first = argv[0]
+  if (first !== undefined && !first.startsWith('-') && !COMMANDS.some(c => c === first)) {
+    throw new ConfigError(`unknown sub-command ${quote(first)}: expected ${COMMANDS.join(', ')}`)
+  }
+  checkEnvNames(env)
+  checkBooleanTokens(argv)
+
+  const parsed = runYargs(argv)
+  if (parsed.output !== undefined) return { command: 'help', text: parsed.output }
+  const command = parsed.command
+  const input = new Input(command, parsed.values, env)
+
+  const subnetId = input.one('subnet-id', parseSubnetId)
+  if (subnetId === undefined) {
+    throw new ConfigError(`--subnet-id is required for '${command}' (or set ${envName('subnet-id')})`)
+  }
+  const common: CommonConfig = {
+    subnetId,
+    listen: input.list('listen', parseMultiaddr),
+    announce: input.list('announce', parseMultiaddr),
+    bootstrap: input.list('bootstrap', parseBootstrapAddr),
+    identityPath: input.one('identity-path', parsePath(cwd)),
+    dataDir: input.one('data-dir', parsePath(cwd)),
+    logLevel: input.required('log-level', parseLogLevel),
+    allowPrivateAddrs: input.bool('allow-private-addrs')
+  }
+  if (command === 'run') return { command, ...common, ...apiConfig(input, env, cwd) }
+  if (command === 'peer') return { command, ...common, ...peerOptions(input) }
+  return {
+    command,
+    peers: input.required('peers', parseIntegerWithin(MIN_DEMO_PEERS, MAX_DEMO_PEERS)),
+    ...common,
+    ...apiConfig(input, env, cwd),
+    ...peerOptions(input)
+  }
+}
+
+function apiConfig (input: Input, env: Readonly<Record<string, string | undefined>>, cwd: string): ApiConfig {
+  const geo = input.required('geo', parseGeo)
+  const geoDb = input.one('geo-db', parseReadableFile(cwd))
+  if (geoDb !== undefined && geo !== 'offline') {
+    throw new ConfigError(`${input.origin('geo-db')}: only used with --geo offline, but --geo is ${geo}`)
+  }
+  // SPEC §2's path order, shared with subnet-add-api-key: flag, then BOOTNODE_KEYS_FILE, then ./bootnode_rest_keys.json.
+  let keysFile = input.one('keys-file', parsePath(cwd))
+  const legacy = env[LEGACY_KEYS_FILE_ENV]
+  if (keysFile === undefined && legacy !== undefined && legacy !== '') {
+    keysFile = parseWith(`--keys-file (from ${LEGACY_KEYS_FILE_ENV})`, legacy, parsePath(cwd))
+  }
+  return {
+    apiHost: input.required('api-host', parseHost),
+    apiPort: input.required('api-port', parsePort),
+    keysFile: keysFile ?? parsePath(cwd)(DEFAULT_KEYS_FILE_NAME),
+    rateLimit: input.required('rate-limit', parseRateFlag),
+    authFailLimit: input.required('auth-fail-limit', parseRateFlag),
+    trustProxy: input.whole('trust-proxy', parseTrustProxy),
+    redisUrl: input.one('redis-url', parseRedisUrl),
+    geo,
+    geoDb,
+    refreshIntervalMs: input.required('refresh-interval', parseDurationWithin(MIN_REFRESH_INTERVAL_MS, MAX_REFRESH_INTERVAL_MS)),
+    peerTtlMs: input.required('peer-ttl', parseDurationWithin(MIN_PEER_TTL_MS, MAX_PEER_TTL_MS)),
+    metrics: input.bool('metrics')
+  }
+}
+
+function peerOptions (input: Input): PeerOptions {
+  return {
+    role: input.required('role', parseRole),
+    heartbeatIntervalMs: input.required('heartbeat-interval', parseDurationWithin(MIN_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEAT_INTERVAL_MS)),
+    publicName: input.one('public-name', parsePublicName),
+    versionString: input.one('version-string', parseVersionString) ?? packageVersion()
+  }
+}
+
+/** The text of one flag, where it came from (for messages), after flag > env > default. */
+interface Raw {
+  texts: string[]
+  origin: string
+}
+
+type YargsValue = string | boolean | Array<string | boolean> | undefined
+
+/** Flag values from yargs, environment variables and defaults, for one sub-command. */
+class Input {
+  constructor (
+    private readonly command: Command,
+    private readonly values: Readonly<Record<string, unknown>>,
+    private readonly env: Readonly<Record<string, string | undefined>>
+  ) {}
+
+  private spec (name: string): FlagSpec {
+    const spec = FLAGS.find(f => f.name === name && f.commands.includes(this.command))
+    if (spec === undefined) throw new Error(`flag --${name} is not defined for '${this.command}'`)
+    return spec
+  }
+
+  /** How a message names the source of `name`'s value. */
+  origin (name: string): string {
+    return this.raw(name)?.origin ?? `--${name}`
+  }
+
+  private raw (name: string): Raw | undefined {
+    const spec = this.spec(name)
+    const given = this.values[name] as YargsValue
+    if (given !== undefined) {
+      const texts = (Array.isArray(given) ? given : [given]).map(String)
+      if (spec.kind === 'string' && texts.length > 1) {
+        throw new ConfigError(`--${name}: given ${texts.length} times; it takes one value`)
+      }
+      if (spec.kind === 'list') return { texts: texts.flatMap(splitList), origin: `--${name}` }
+      // A repeated boolean (`--metrics --no-metrics`): the last one wins, as in most CLIs.
+      return { texts: texts.slice(-1), origin: `--${name}` }
+    }
+    const variable = envName(name)
+    const fromEnv = this.env[variable]
+    // An empty variable counts as unset (as compose files write `NAME=` for "not set").
+    if (fromEnv !== undefined && fromEnv !== '') {
+      return { texts: spec.kind === 'list' ? splitList(fromEnv) : [fromEnv], origin: `--${name} (from ${variable})` }
+    }
+    const fallback = spec.defaults?.[this.command]
+    if (fallback !== undefined) return { texts: splitList(fallback), origin: `--${name} (default)` }
+    return undefined
+  }
+
+  /** A one-value flag; `undefined` when unset with no default. */
+  one<T>(name: string, parse: (text: string) => T): T | undefined {
+    const raw = this.raw(name)
+    const text = raw?.texts[0]
+    return raw === undefined || text === undefined ? undefined : parseWith(raw.origin, text, parse)
+  }
+
+  /** A one-value flag that has a default. */
+  required<T>(name: string, parse: (text: string) => T): T {
+    const value = this.one(name, parse)
+    if (value === undefined) throw new Error(`flag --${name} has no default for '${this.command}'`)
+    return value
+  }
+
+  /** A repeatable flag, each item parsed. */
+  list<T>(name: string, parse: (text: string) => T): T[] {
+    const raw = this.raw(name)
+    return raw === undefined ? [] : raw.texts.map(text => parseWith(raw.origin, text, parse))
+  }
+
+  /** A repeatable flag whose items are read together (`--trust-proxy`). */
+  whole<T>(name: string, parse: (texts: readonly string[]) => T): T {
+    const raw = this.raw(name)
+    if (raw === undefined) throw new Error(`flag --${name} has no default for '${this.command}'`)
+    try {
+      return parse(raw.texts)
+    } catch (err) {
+      if (err instanceof InvalidValue) throw new ConfigError(`${raw.origin}: ${err.message}`)
+      throw err
+    }
+  }
+
+  bool (name: string): boolean {
+    const raw = this.raw(name)
+    const text = raw?.texts[0]
+    return raw !== undefined && text !== undefined && parseWith(raw.origin, text, parseBoolean)
+  }
+}
+
+function splitList (text: string): string[] {
+  return text.split(',').map(item => item.trim())
+}
+
+function parseWith<T> (origin: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text)
+  } catch (err) {
+    if (err instanceof InvalidValue) throw new ConfigError(`${origin}: ${err.message}`)
+    throw err
+  }
+}
+
+/** A `SUBNET_BOOTNODE_*` variable that no flag reads is a typo: say so rather than ignore it. */
+function checkEnvNames (env: Readonly<Record<string, string | undefined>>): void {
+  const known = new Set(FLAGS.map(f => envName(f.name)))
+  for (const name of Object.keys(env)) {
+    if (name.startsWith(ENV_PREFIX) && !known.has(name) && env[name] !== undefined) {
+      throw new ConfigError(`unknown environment variable ${name}: no flag --${name.slice(ENV_PREFIX.length).toLowerCase().replaceAll('_', '-')}`)
+    }
+  }
+}
+
+/**
+ * yargs reads `--metrics=maybe` as false; a boolean written with `=` must say true or false.
+ * (`--metrics false` is fine: yargs only takes a following `true`/`false` as the value.)
+ */
+function checkBooleanTokens (argv: readonly string[]): void {
+  const booleans = new Set(FLAGS.filter(f => f.kind === 'boolean').map(f => f.name))
+  for (const token of argv) {
+    if (token === '--') return
+    const match = /^--(?:no-)?([^=]+)=(.*)$/.exec(token)
+    if (match?.[1] !== undefined && booleans.has(match[1]) && match[2] !== 'true' && match[2] !== 'false') {
+      throw new ConfigError(`--${match[1]}: expected true or false, got ${quote(match[2] ?? '')}`)
+    }
+  }
+}
+
+interface Parsed {
+  command: Command
+  values: Record<string, unknown>
+  /** Help or version text, when asked for. */
+  output?: string
+}
+
+function runYargs (argv: readonly string[]): Parsed {
+  const version = packageVersion()
+  const parser = yargs()
+    .scriptName(SCRIPT_NAME)
+    .usage(`$0 [${COMMANDS.join('|')}] [flags]`)
+    .locale('en')
+    .detectLocale(false)
+    .wrap(HELP_WIDTH)
+    .parserConfiguration({
+      // One spelling per flag (`--api-port`, not also `--apiPort`); values stay text for our parsers.
+      'camel-case-expansion': false,
+      'dot-notation': false,
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'boolean-negation': true,
+      'duplicate-arguments-array': true
+    })
+    .strict()
+    .exitProcess(false)
+    .help()
+    .alias('h', 'help')
+    .version(version)
+    .epilogue(EPILOGUE)
+    .fail((msg: string | null, err: Error | null) => {
+      throw new ConfigError(describeFailure(msg ?? err?.message ?? 'bad command line', argv))
+    })
+  for (const command of COMMANDS) {
+    parser.command(command === 'run' ? ['run', '$0'] : command, COMMAND_SUMMARY[command], (y: Argv) => declareFlags(y, command, version))
+  }
+
+  let result: Parsed | undefined
+  // With a callback yargs hands back help/version text instead of printing it.
+  parser.parse([...argv], {}, (_err: Error | undefined, values: Record<string, unknown>, output: string) => {
+    const named = Array.isArray(values._) ? values._.map(String) : []
+    const command = COMMANDS.find(c => named[0] === c) ?? 'run'
+    // strict() lets words after `--` through; no sub-command takes positional arguments.
+    const extra = named.slice(named[0] === command ? 1 : 0)[0]
+    if (extra !== undefined) throw new ConfigError(`unexpected argument ${quote(extra)}`)
+    const asked = values.help === true || values.version === true
+    result = { command, values, output: asked ? output : undefined }
+  })
+  if (result === undefined) throw new ConfigError('bad command line')
+  return result
+}
+
+function declareFlags (y: Argv, command: Command, version: string): Argv {
+  const groups = new Map<FlagGroup, string[]>()
+  for (const flag of flagsOf(command)) {
+    y.option(flag.name, {
+      type: flag.kind === 'boolean' ? 'boolean' : 'string',
+      describe: flag.describe,
+      // `version-string`'s default is this package's version, known only at run time.
+      defaultDescription: flag.name === 'version-string' ? version : shownDefault(flag, command)
+    })
+    groups.set(flag.group, [...(groups.get(flag.group) ?? []), flag.name])
+  }
+  for (const [group, names] of groups) y.group(names, GROUP_TITLES[group])
+  return y
+}
+
+/** yargs' "Unknown argument: x" as a line that says what `x` was. */
+function describeFailure (message: string, argv: readonly string[]): string {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message)?.[1]
+  if (unknown === undefined) return message
+  const written = (token: string, flag: string): boolean => token === flag || token.startsWith(`${flag}=`)
+  return unknown.split(', ').map(name => {
+    const flag = [`--${name}`, `--no-${name}`, `-${name}`].find(f => argv.some(token => written(token, f)))
+    if (flag === undefined) return `unexpected argument ${quote(name)} (sub-commands come first: ${COMMANDS.join('|')})`
+    const owners = FLAGS.filter(f => f.name === name).flatMap(f => f.commands)
+    return owners.length > 0 ? `${flag} is a flag of ${owners.join(', ')} only` : `unknown flag ${flag}`
+  }).join('; ')
+}
