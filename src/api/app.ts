@@ -1,0 +1,383 @@
+/**
+ * The express app of the REST facade (SPEC §1). Every keyed route runs, in order:
+ * failed-auth limiter (per client IP) → key check → (key owner, client IP) limiter → prepared bytes.
+ *
+ * Per-request work is kept small (issue 5 "Speed"): no X-Powered-By, no etag/res.send/res.json
+ * re-serialising, the query parsed only when there is one; bodies are Buffers prepared once per
+ * view change and written with res.end.
+ */
+import { STATUS_CODES } from 'node:http'
+import express from 'express'
+import { ipKeyGenerator, rateLimit, type RateLimitRequestHandler, type Store } from 'express-rate-limit'
+import { RedisStore } from 'rate-limit-redis'
+import { createClient } from 'redis'
+import { ConfigError, SubnetBootnodeError } from '../errors.js'
+import { silentLogger, type Logger } from '../log/index.js'
+import { authenticate } from './auth.js'
+import { createBodies, FilterError } from './bodies.js'
+import {
+  DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE, REDIS_CONNECT_TIMEOUT_MS,
+  REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, ROUTES, type RouteName
+} from './constants.js'
+import { createApiMetrics, type ApiMetrics } from './metrics.js'
+import { negotiateEncoding } from './representation.js'
+import type { Api, ApiComponents, ApiInit, RateLimitInit } from './index.js'
+import type { NextFunction, Request, Response } from 'express'
+
+/** `res.locals` fields the pipeline passes along. */
+interface Locals {
+  /** Client IP as the limiters count it (IPv6 → its /64). */
+  clientIp?: string
+  /** Owner of the accepted key: the rate-limit identity and what logs name. Never the key. */
+  owner?: string
+}
+
+const UNITS: ReadonlyArray<[ms: number, name: string]> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1_000, 'second']]
+
+/**
+ * `5 per 1 minute`: the `limits` library's wording that slowapi put in the old server's 429
+ * (SPEC §1), derived from the configured window; same text as src/util/rate.ts produces.
+ */
+export function describeRate (limit: number, windowMs: number): string {
+  for (const [ms, name] of UNITS) {
+    if (windowMs % ms === 0) {
+      const n = windowMs / ms
+      return `${limit} per ${n} ${name}${n === 1 ? '' : 's'}`
+    }
+  }
+  return `${limit} per ${windowMs / 1000} seconds`
+}
+
+/** express-rate-limit's draft-8 policy name style, computed once (`5-in-1min`). */
+function policyName (limit: number, windowMs: number): string {
+  const s = windowMs / 1000
+  if (s < 60) return `${limit}-in-${s}sec`
+  if (s < 3600) return `${limit}-in-${s / 60}min`
+  if (s < 86_400) return `${limit}-in-${s / 3600}hr${s / 3600 > 1 ? 's' : ''}`
+  return `${limit}-in-${s / 86_400}day${s / 86_400 > 1 ? 's' : ''}`
+}
+
+function checkRate (name: string, rate: RateLimitInit | undefined, fallback: RateLimitInit): RateLimitInit {
+  const r = rate ?? fallback
+  if (!Number.isSafeInteger(r.limit) || r.limit < 1) throw new ConfigError(`${name}: limit must be an integer ≥ 1, got ${String(r.limit)}`)
+  if (!Number.isSafeInteger(r.windowMs) || r.windowMs < 1 || r.windowMs > 2 ** 31 - 1) {
+    throw new ConfigError(`${name}: window must be between 1 ms and 24 days, got ${String(r.windowMs)} ms`)
+  }
+  return { limit: r.limit, windowMs: r.windowMs }
+}
+
+/** Hop count or address/CIDR list for express's `trust proxy`; never `true` (SPEC §1). */
+function checkTrustProxy (value: ApiInit['trustProxy']): number | string[] | false {
+  if (value === undefined || value === false) return false
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(`trust proxy: hop count must be an integer ≥ 0, got ${value}`)
+    return value === 0 ? false : value
+  }
+  if (Array.isArray(value) && value.every(v => typeof v === 'string')) {
+    // the addresses themselves are checked when express compiles the setting (createApi)
+    return value.length === 0 ? false : [...value]
+  }
+  throw new ConfigError('trust proxy: give a hop count or a list of proxy addresses/CIDRs; "trust everything" is refused')
+}
+
+/** `redis://user:secret@host` → `redis://user:***@host` for messages. */
+function redactUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparseable URL)'
+  }
+}
+
+/** The logger express-rate-limit reports store errors and misconfigurations to, at most once per 10 s per message. */
+function limiterLogger (logger: Logger): { warn: (e: unknown, m?: string) => void, error: (e: unknown, m?: string) => void } {
+  const last = new Map<string, number>()
+  const emit = (level: 'warn' | 'error', err: unknown, msg?: string): void => {
+    const text = msg ?? (err instanceof Error ? err.message : String(err))
+    const now = Date.now()
+    if ((last.get(text) ?? -Infinity) > now - 10_000) return
+    if (last.size > 100) last.clear()
+    last.set(text, now)
+    logger[level](text, { err })
+  }
+  return { warn: (e, m) => { emit('warn', e, m) }, error: (e, m) => { emit('error', e, m) } }
+}
+
+type RedisClient = ReturnType<typeof createClient>
+
+async function connectRedis (url: string, logger: Logger): Promise<RedisClient> {
+  const shown = redactUrl(url)
+  let client: RedisClient
+  try {
+    client = createClient({
+      url,
+      socket: { connectTimeout: REDIS_CONNECT_TIMEOUT_MS, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5_000) }
+    })
+  } catch (err) {
+    throw new ConfigError(`--redis-url ${shown}: ${(err as Error).message}`)
+  }
+  let lastLogged = 0
+  client.on('error', (err: Error) => {
+    // the client reconnects by itself; say so at most every 10 s instead of once per retry
+    const now = Date.now()
+    if (now - lastLogged < 10_000) return
+    lastLogged = now
+    logger.error('redis connection error; rate limits pass requests until it is back', { redis: shown, err })
+  })
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      client.connect(),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => { reject(new Error(`no connection within ${REDIS_CONNECT_TIMEOUT_MS} ms`)) }, REDIS_CONNECT_TIMEOUT_MS)
+      })
+    ])
+  } catch (err) {
+    client.destroy()
+    throw new SubnetBootnodeError(`cannot connect to Redis at ${shown}: ${(err as Error).message}`, 'ERR_API_REDIS', { cause: err })
+  } finally {
+    clearTimeout(timer)
+  }
+  return client
+}
+
+function redisStore (client: RedisClient, prefix: string): Store {
+  return new RedisStore({
+    prefix,
+    sendCommand: async (...args: string[]) => await (client.sendCommand(args) as Promise<boolean | number | string | Array<boolean | number | string>>)
+  })
+}
+
+export async function createApi (init: ApiInit, components: ApiComponents): Promise<Api> {
+  const logger = init.logger ?? silentLogger
+  const rate = checkRate('rate limit', init.rateLimit, DEFAULT_RATE_LIMIT)
+  const authFail = checkRate('auth fail limit', init.authFailLimit, DEFAULT_AUTH_FAIL_LIMIT)
+  const trustProxy = checkTrustProxy(init.trustProxy)
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('etag', false)
+  // express reads NODE_ENV for this; pin it so no error page ever carries a stack trace
+  app.set('env', 'production')
+  app.set('query parser', 'simple')
+  app.set('case sensitive routing', true)
+  try {
+    app.set('trust proxy', trustProxy)
+  } catch (err) {
+    throw new ConfigError(`trust proxy: ${(err as Error).message}; give proxy addresses or CIDRs, e.g. 10.0.0.0/8`)
+  }
+
+  const { view, keys } = components
+  const startedAt = Date.now()
+  const debug = logger.level === 'debug'
+
+  const metrics: ApiMetrics = createApiMetrics({
+    snapshot: () => view.current(),
+    ...(init.heartbeatRejections === undefined ? {} : { heartbeatRejections: init.heartbeatRejections })
+  })
+  const bodies = createBodies(view, { onPrepared: metrics.prepared })
+
+  const redis = init.redisUrl === undefined ? undefined : await connectRedis(init.redisUrl, logger)
+
+  const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8')
+  const FORBIDDEN = json({ detail: 'Invalid or missing API Key' })
+  const RATE_LIMITED = json({ detail: `Rate limit exceeded: ${describeRate(rate.limit, rate.windowMs)}` })
+  const AUTH_THROTTLED = json({ detail: `Rate limit exceeded: ${describeRate(authFail.limit, authFail.windowMs)} (failed API key attempts)` })
+  const statusBodies = new Map<number, Buffer>()
+  const statusBody = (status: number): Buffer => {
+    let body = statusBodies.get(status)
+    if (body === undefined) {
+      body = json({ detail: STATUS_CODES[status] ?? 'Error' })
+      statusBodies.set(status, body)
+    }
+    return body
+  }
+
+  /** Every JSON answer but the prepared bodies goes out here, so each is counted once. */
+  const send = (res: Response, route: string, status: number, body: Buffer): void => {
+    res.statusCode = status
+    res.setHeader('Content-Type', JSON_CONTENT_TYPE)
+    res.setHeader('Content-Length', body.length)
+    res.end(body)
+    metrics.request(route, status)
+  }
+
+  const clientIp = (req: Request): string => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', IPV6_SUBNET)
+
+  const limiterLog = limiterLogger(logger)
+  const authFailLimiter: RateLimitRequestHandler = rateLimit({
+    windowMs: authFail.windowMs,
+    limit: authFail.limit,
+    // the budget is for failures: a request that was not refused for its key gives its hit back
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 403,
+    // blocked IPs are refused whatever key they send, so a blocked guesser learns nothing
+    keyGenerator: (req, res) => ((res.locals as Locals).clientIp = clientIp(req)),
+    standardHeaders: false,
+    legacyHeaders: false,
+    requestPropertyName: 'authFailLimit',
+    passOnStoreError: true,
+    logger: limiterLog,
+    ...(redis === undefined ? {} : { store: redisStore(redis, REDIS_PREFIX_AUTH_FAIL) }),
+    handler: (req, res) => {
+      const info = (req as unknown as Record<string, { used: number, resetTime?: Date }>).authFailLimit
+      const retry = Math.max(0, Math.ceil(((info?.resetTime?.getTime() ?? Date.now() + authFail.windowMs) - Date.now()) / 1000))
+      // same draft-8 shape express-rate-limit gives the key limiter's 429, for this policy
+      res.setHeader('Retry-After', String(retry))
+      res.setHeader('RateLimit', `"auth-failures"; r=0; t=${retry}`)
+      res.setHeader('RateLimit-Policy', `"auth-failures"; q=${authFail.limit}; w=${Math.ceil(authFail.windowMs / 1000)}`)
+      metrics.rateLimited('auth_fail')
+      if (info?.used === authFail.limit + 1) {
+        logger.warn('client blocked after too many failed API key attempts', { ip: (res.locals as Locals).clientIp, limit: authFail.limit })
+      }
+      send(res, routeOf(req), 429, AUTH_THROTTLED)
+    }
+  })
+
+  const keyLimiter: RateLimitRequestHandler = rateLimit({
+    windowMs: rate.windowMs,
+    limit: rate.limit,
+    // SPEC §1: per (API key, client IP) across all routes; the owner names the key, so no key reaches the store
+    keyGenerator: (_req, res) => {
+      const locals = res.locals as Locals
+      return `${locals.clientIp ?? 'unknown'}|${locals.owner ?? ''}`
+    },
+    standardHeaders: 'draft-8',
+    identifier: policyName(rate.limit, rate.windowMs),
+    legacyHeaders: false,
+    passOnStoreError: true,
+    logger: limiterLog,
+    ...(redis === undefined ? {} : { store: redisStore(redis, REDIS_PREFIX_RATE_LIMIT) }),
+    handler: (req, res) => {
+      const info = (req as unknown as Record<string, { used: number }>).rateLimit
+      metrics.rateLimited('key_ip')
+      if (info?.used === rate.limit + 1) {
+        logger.info('rate limit reached', { owner: (res.locals as Locals).owner, ip: (res.locals as Locals).clientIp, limit: rate.limit })
+      }
+      send(res, routeOf(req), 429, RATE_LIMITED)
+    }
+  })
+
+  const routeNames = new Map<string, RouteName>()
+  for (const r of ROUTES) { routeNames.set(`/v1/${r}`, r); routeNames.set(`/${r}`, r) }
+  /** The metrics label for a request: a route name, never the raw path (bounded cardinality). */
+  const routeOf = (req: Request): string => {
+    const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path
+    return routeNames.get(path) ?? (path === '/healthz' ? 'healthz' : path === '/metrics' ? 'metrics' : 'other')
+  }
+
+  const requireKey = (route: RouteName) => (req: Request, res: Response, next: NextFunction): void => {
+    const result = authenticate(keys, req.headers, route, Date.now())
+    const locals = res.locals as Locals
+    if (result.ok) {
+      locals.owner = result.entry.owner
+      next()
+      return
+    }
+    metrics.authRejected(result.reason)
+    if (debug) logger.debug('API key refused', { route, reason: result.reason, ip: locals.clientIp })
+    send(res, route, 403, FORBIDDEN)
+  }
+
+  const serve = (route: RouteName) => (req: Request, res: Response): void => {
+    let rep
+    try {
+      rep = bodies.get(route, req.url.includes('?') ? req.query as Record<string, unknown> : undefined)
+    } catch (err) {
+      if (!(err instanceof FilterError)) throw err
+      send(res, route, 400, json({ detail: err.message }))
+      return
+    }
+    const variant = rep.variant(negotiateEncoding(req.headers['accept-encoding']))
+    res.setHeader('ETag', variant.etag)
+    res.setHeader('Vary', 'Accept-Encoding')
+    // keyed data: no shared cache may keep it; clients revalidate with If-None-Match (SPEC §1)
+    res.setHeader('Cache-Control', 'private, no-cache')
+    const inm = req.headers['if-none-match']
+    if (inm !== undefined && rep.matches(inm)) {
+      res.statusCode = 304
+      res.end()
+      metrics.request(route, 304)
+      return
+    }
+    res.statusCode = 200
+    res.setHeader('Content-Type', JSON_CONTENT_TYPE)
+    res.setHeader('Content-Length', variant.body.length)
+    if (variant.encoding !== 'identity') res.setHeader('Content-Encoding', variant.encoding)
+    res.end(variant.body)
+    metrics.request(route, 200)
+    if (debug) logger.debug('served', { route, owner: (res.locals as Locals).owner, ip: (res.locals as Locals).clientIp, encoding: variant.encoding })
+  }
+
+  app.get('/healthz', (_req, res) => {
+    const s = view.current()
+    if (!s.ready) {
+      res.setHeader('Cache-Control', 'no-store')
+      send(res, 'healthz', 503, json({ status: 'starting' }))
+      return
+    }
+    res.setHeader('Cache-Control', 'no-store')
+    send(res, 'healthz', 200, json({
+      status: 'ok',
+      peer_id: s.peerId,
+      peers: s.peerCount,
+      heartbeats: s.heartbeats.length,
+      uptime_s: Math.floor((Date.now() - startedAt) / 1000)
+    }))
+  })
+  const knownPaths = ['/healthz']
+  if (init.metrics !== false) {
+    knownPaths.push('/metrics')
+    app.get('/metrics', async (_req, res) => {
+      const text = Buffer.from(await metrics.registry.metrics(), 'utf8')
+      res.statusCode = 200
+      res.setHeader('Content-Type', metrics.registry.contentType)
+      res.setHeader('Content-Length', text.length)
+      res.setHeader('Cache-Control', 'no-store')
+      res.end(text)
+      metrics.request('metrics', 200)
+    })
+  }
+  for (const route of ROUTES) {
+    const paths = [`/v1/${route}`, `/${route}`]
+    knownPaths.push(...paths)
+    app.get(paths, authFailLimiter, requireKey(route), keyLimiter, serve(route))
+  }
+  app.all(knownPaths, (req, res) => {
+    res.setHeader('Allow', 'GET, HEAD')
+    send(res, routeOf(req), 405, statusBody(405))
+  })
+  app.use((req, res) => { send(res, 'other', 404, statusBody(404)) })
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const declared = (err as { status?: unknown, statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode
+    const status = typeof declared === 'number' && declared >= 400 && declared < 500 ? declared : 500
+    // the path only: a query string may carry a key someone put there by mistake
+    if (status === 500) logger.error('request failed', { method: req.method, path: req.path, err })
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    send(res, routeOf(req), status, statusBody(status))
+  })
+
+  let closing: Promise<void> | undefined
+  return {
+    app,
+    metrics: metrics.registry,
+    observeDhtQuery: metrics.observeDhtQuery,
+    close: async () => {
+      closing ??= (async () => {
+        if (redis !== undefined) {
+          try {
+            await redis.close()
+          } catch {
+            redis.destroy()
+          }
+        }
+      })()
+      await closing
+    }
+  }
+}

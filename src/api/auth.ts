@@ -1,0 +1,54 @@
+/**
+ * API key authentication (SPEC §1 "Authentication"): the key comes from `X-API-Key`,
+ * `Authorization: X-API-Key <k>` or `Authorization: Bearer <k>`, never from the query string.
+ * The key store compares in constant time and returns active entries only; expiry and scope
+ * are checked here through `isKeyUsable`.
+ */
+import { isKeyUsable, parseTimestamp, type ApiKeyEntry, type KeySet } from '../keys/index.js'
+import { MAX_KEY_LENGTH, type RouteName } from './constants.js'
+import type { AuthRejectReason } from './metrics.js'
+import type { IncomingHttpHeaders } from 'node:http'
+
+/** Where the key store is read from on every request, so a hot reload applies at once. */
+export interface KeySource {
+  current: () => KeySet
+}
+
+export type AuthResult =
+  | { ok: true, entry: Readonly<ApiKeyEntry> }
+  | { ok: false, reason: AuthRejectReason }
+
+/** The presented key, or undefined when none of the accepted forms carries one. */
+export function presentedKey (headers: IncomingHttpHeaders): string | undefined {
+  const direct = headers['x-api-key']
+  if (typeof direct === 'string') {
+    const k = direct.trim()
+    if (k !== '') return k
+  }
+  const authorization = headers.authorization
+  if (typeof authorization === 'string') {
+    const space = authorization.indexOf(' ')
+    if (space > 0) {
+      // auth scheme names are case-insensitive (RFC 9110 §11.1)
+      const scheme = authorization.slice(0, space).toLowerCase()
+      if (scheme === 'bearer' || scheme === 'x-api-key') {
+        const k = authorization.slice(space + 1).trim()
+        if (k !== '' && !k.includes(' ')) return k
+      }
+    }
+  }
+  return undefined
+}
+
+export function authenticate (keys: KeySource, headers: IncomingHttpHeaders, route: RouteName, now: number): AuthResult {
+  const key = presentedKey(headers)
+  if (key === undefined) return { ok: false, reason: 'missing' }
+  if (key.length > MAX_KEY_LENGTH) return { ok: false, reason: 'unknown' }
+  const entry = keys.current().lookup(key)
+  if (entry === undefined) return { ok: false, reason: 'unknown' }
+  if (isKeyUsable(entry, route, now)) return { ok: true, entry }
+  // lookup() only returns active entries: an unusable one is expired or not scoped for the route
+  const expires = typeof entry.expires_at === 'string' ? parseTimestamp(entry.expires_at) : undefined
+  const expired = entry.expires_at !== undefined && !(expires !== undefined && expires > now)
+  return { ok: false, reason: expired ? 'expired' : 'scope' }
+}

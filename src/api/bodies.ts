@@ -1,0 +1,141 @@
+/**
+ * The keyed routes' bodies (SPEC §1), built from one view snapshot and kept until the next:
+ * the unfiltered ones once per snapshot, filtered ones once per distinct filter (bounded cache).
+ * Query filters are validated here; an unknown value is a 400 (issue 5), never a silent `[]`.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { FILTER_CACHE_SIZE, type RouteName } from './constants.js'
+import { createRepresentation, type Representation } from './representation.js'
+import type { ViewSnapshot, ViewSource } from '../view/index.js'
+
+const STATES = new Set(['OFFLINE', 'JOINING', 'ONLINE'])
+const ROLE_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/
+const BASE58_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{32,128}$/
+
+/** A filter value the client must fix; the message goes to the client as `detail`. */
+export class FilterError extends Error {
+  override readonly name = 'FilterError'
+}
+
+export type Query = Record<string, unknown>
+
+interface HeartbeatFilter { state?: string, role?: string, peer_id?: string }
+
+function single (query: Query, name: string): string | undefined {
+  const v = query[name]
+  if (v === undefined) return undefined
+  if (typeof v !== 'string') throw new FilterError(`${name} must be given once, as a plain value`)
+  return v
+}
+
+function checkPeerId (value: string): string {
+  if (BASE58_PATTERN.test(value)) {
+    try {
+      peerIdFromString(value)
+      return value
+    } catch {}
+  }
+  throw new FilterError('peer_id must be a base58btc libp2p peer id, e.g. 12D3KooW...')
+}
+
+export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
+  const filter: HeartbeatFilter = {}
+  const state = single(query, 'state')
+  if (state !== undefined) {
+    if (!STATES.has(state)) throw new FilterError('state must be one of OFFLINE, JOINING, ONLINE')
+    filter.state = state
+  }
+  const role = single(query, 'role')
+  if (role !== undefined) {
+    if (!ROLE_PATTERN.test(role)) throw new FilterError('role must be an upper-case role name, e.g. VALIDATOR')
+    filter.role = role
+  }
+  const peerId = single(query, 'peer_id')
+  if (peerId !== undefined) filter.peer_id = checkPeerId(peerId)
+  return filter
+}
+
+export function parsePeerFilter (query: Query): string | undefined {
+  const peerId = single(query, 'peer_id')
+  return peerId === undefined ? undefined : checkPeerId(peerId)
+}
+
+export interface Bodies {
+  /** The representation for a route and its (raw) query; throws FilterError for a bad filter. */
+  get: (route: RouteName, query: Query | undefined) => Representation
+  /** Snapshot the current bodies were built from. */
+  snapshot: () => ViewSnapshot
+}
+
+export interface BodiesHooks {
+  /** Called with the seconds spent preparing a body (serialise + hash). */
+  onPrepared?: (route: RouteName, seconds: number) => void
+}
+
+export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies {
+  let snap: ViewSnapshot | undefined
+  let whole = new Map<RouteName, Representation>()
+  let filtered = new Map<string, Representation>()
+
+  const sync = (): ViewSnapshot => {
+    const current = view.current()
+    if (current !== snap) {
+      snap = current
+      whole = new Map()
+      filtered = new Map()
+    }
+    return current
+  }
+
+  const prepare = (route: RouteName, value: unknown): Representation => {
+    const t0 = performance.now()
+    const rep = createRepresentation({ value })
+    hooks.onPrepared?.(route, (performance.now() - t0) / 1000)
+    return rep
+  }
+
+  const remember = (key: string, make: () => Representation): Representation => {
+    let rep = filtered.get(key)
+    if (rep === undefined) {
+      rep = make()
+      if (filtered.size >= FILTER_CACHE_SIZE) {
+        const oldest = filtered.keys().next().value
+        if (oldest !== undefined) filtered.delete(oldest)
+      }
+      filtered.set(key, rep)
+    }
+    return rep
+  }
+
+  const unfiltered = (route: RouteName, s: ViewSnapshot): Representation => {
+    let rep = whole.get(route)
+    if (rep === undefined) {
+      const value = route === 'get_heartbeat' ? s.heartbeats : route === 'get_bootnodes' ? s.bootnodes : s.peersInfo
+      rep = prepare(route, value)
+      whole.set(route, rep)
+    }
+    return rep
+  }
+
+  return {
+    snapshot: sync,
+    get: (route, query) => {
+      const s = sync()
+      if (query === undefined || route === 'get_bootnodes') return unfiltered(route, s)
+      if (route === 'get_heartbeat') {
+        const f = parseHeartbeatFilter(query)
+        if (f.state === undefined && f.role === undefined && f.peer_id === undefined) return unfiltered(route, s)
+        return remember(`h\n${f.state ?? ''}\n${f.role ?? ''}\n${f.peer_id ?? ''}`, () => prepare(route, s.heartbeats.filter(h =>
+          (f.state === undefined || h.server.state === f.state) &&
+          (f.role === undefined || h.server.role === f.role) &&
+          (f.peer_id === undefined || h.peer_id === f.peer_id))))
+      }
+      const peerId = parsePeerFilter(query)
+      if (peerId === undefined) return unfiltered(route, s)
+      return remember(`p\n${peerId}`, () => {
+        const info = Object.hasOwn(s.peersInfo, peerId) ? { [peerId]: s.peersInfo[peerId] } : {}
+        return prepare(route, info)
+      })
+    }
+  }
+}

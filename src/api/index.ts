@@ -1,0 +1,72 @@
+/**
+ * The REST facade (SPEC §1): an express 5 app serving the in-memory view behind API keys
+ * and rate limits, plus `/healthz` and `/metrics`, and the HTTP server that runs it.
+ */
+import type { KeySet } from '../keys/index.js'
+import type { Logger } from '../log/index.js'
+import type { ViewSource } from '../view/index.js'
+import type { Express } from 'express'
+import type { Registry } from 'prom-client'
+
+export { createApi, describeRate } from './app.js'
+export { createApiServer, ApiListenError } from './server.js'
+export { ROUTES, DEFAULT_RATE_LIMIT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_API_HOST, DEFAULT_API_PORT } from './constants.js'
+export type { RouteName } from './constants.js'
+
+/** `limit` requests per `windowMs` milliseconds. */
+export interface RateLimitInit {
+  limit: number
+  windowMs: number
+}
+
+export interface ApiInit {
+  /** Per (key owner, client IP) across all keyed routes. Default 5 per 60 s (SPEC §1). */
+  rateLimit?: RateLimitInit
+  /** Failed key checks per client IP; past it every request from that IP gets 429. Default 30 per 60 s. */
+  authFailLimit?: RateLimitInit
+  /** Hop count, or proxy addresses/CIDRs, for express `trust proxy`. Default false; `true` is refused. */
+  trustProxy?: number | string[] | false
+  /** Both limiters count in this Redis (distinct key prefixes), shared by every instance using it. */
+  redisUrl?: string
+  /** Serve `/metrics`. Default true. */
+  metrics?: boolean
+  /** Default: silent. */
+  logger?: Logger
+  /** The heartbeat collector's rejection counts by reason, read at each scrape. */
+  heartbeatRejections?: () => Record<string, number>
+}
+
+export interface ApiComponents {
+  view: ViewSource
+  /** Read on every request, so a reloaded key file applies at once (the key store watcher). */
+  keys: { current: () => KeySet }
+}
+
+export interface Api {
+  app: Express
+  metrics: Registry
+  /** Records one DHT query's latency in `subnet_bootnode_dht_query_seconds`. */
+  observeDhtQuery: (seconds: number) => void
+  /** Releases the Redis connection, if any. Idempotent. */
+  close: () => Promise<void>
+}
+
+export interface ApiServerInit extends ApiInit {
+  /** Default `127.0.0.1`; any other address is logged as a warning at start. */
+  host?: string
+  /** Default 8000; 0 picks a free port. */
+  port?: number
+  /** How long `stop()` lets in-flight requests finish. Default 5 s. */
+  shutdownGraceMs?: number
+}
+
+export interface ApiServer {
+  /** Builds the app and listens; rejects with ApiListenError (code ERR_API_LISTEN) when it cannot bind. Idempotent. */
+  start: () => Promise<void>
+  /** Stops accepting, lets in-flight requests finish (bounded by shutdownGraceMs), closes the app. Idempotent. */
+  stop: () => Promise<void>
+  /** Where it listens; throws before start(). */
+  address: () => { host: string, port: number }
+  /** The app; throws before start(). */
+  readonly api: Api
+}

@@ -1,0 +1,110 @@
+/**
+ * Prometheus series for `/metrics` (SPEC §1 "request counts by route and status, auth and
+ * rate-limit rejections, peers, heartbeats, heartbeat records rejected by reason, DHT query
+ * latency"). One Registry per API instance: no global state, so tests and several apps coexist.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { RouteName } from './constants.js'
+import type { ViewSnapshot } from '../view/index.js'
+
+export type AuthRejectReason = 'missing' | 'unknown' | 'expired' | 'scope'
+export type LimiterName = 'key_ip' | 'auth_fail'
+
+export interface ApiMetrics {
+  readonly registry: Registry
+  request: (route: string, status: number) => void
+  authRejected: (reason: AuthRejectReason) => void
+  rateLimited: (limiter: LimiterName) => void
+  prepared: (route: RouteName, seconds: number) => void
+  observeDhtQuery: (seconds: number) => void
+}
+
+export interface ApiMetricsInit {
+  snapshot: () => ViewSnapshot
+  heartbeatRejections?: () => Record<string, number>
+}
+
+export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const requests = new Counter({
+    name: 'subnet_bootnode_http_requests_total',
+    help: 'HTTP responses sent by the REST API, by route and status code',
+    labelNames: ['route', 'status'] as const,
+    registers: [registry]
+  })
+  const authRejections = new Counter({
+    name: 'subnet_bootnode_auth_rejections_total',
+    help: 'Requests refused with 403 for their API key, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry]
+  })
+  const rateLimited = new Counter({
+    name: 'subnet_bootnode_rate_limit_rejections_total',
+    help: 'Requests refused with 429, by limiter (key_ip: per key and client IP; auth_fail: failed auth attempts per IP)',
+    labelNames: ['limiter'] as const,
+    registers: [registry]
+  })
+  const prepare = new Histogram({
+    name: 'subnet_bootnode_api_body_prepare_seconds',
+    help: 'Time to serialise and hash a REST body after a view change',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry]
+  })
+  const dht = new Histogram({
+    name: 'subnet_bootnode_dht_query_seconds',
+    help: 'Latency of DHT queries made by the node',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry]
+  })
+  const view = (name: string, help: string, read: (s: ViewSnapshot) => number): void => {
+    // eslint-disable-next-line no-new
+    new Gauge({ name, help, registers: [registry], collect () { this.set(read(init.snapshot())) } })
+  }
+  view('subnet_bootnode_peers', 'Peers known to the node (connected or seen within the peer TTL)', s => s.peerCount)
+  view('subnet_bootnode_heartbeats', 'Live heartbeats in the view', s => s.heartbeats.length)
+  view('subnet_bootnode_bootnodes', 'Own dialable multiaddrs served by get_bootnodes', s => s.bootnodes.length)
+  view('subnet_bootnode_view_version', 'Version of the view snapshot being served', s => s.version)
+  view('subnet_bootnode_view_built_timestamp_seconds', 'Unix time when the served view snapshot was built', s => s.builtAt / 1000)
+  view('subnet_bootnode_ready', '1 once the node listens and the DHT is up, else 0', s => s.ready ? 1 : 0)
+
+  const readRejections = init.heartbeatRejections
+  if (readRejections !== undefined) {
+    // the collector owns the counts; mirror them at scrape time
+    // eslint-disable-next-line no-new
+    new Counter({
+      name: 'subnet_bootnode_heartbeat_rejections_total',
+      help: 'Heartbeat records rejected by the collector, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const [reason, n] of Object.entries(readRejections())) {
+          if (Number.isFinite(n) && n >= 0) this.inc({ reason }, n)
+        }
+      }
+    })
+  }
+
+  // bound children per label pair, so a request costs a Map lookup, not a label hash
+  const requestChildren = new Map<string, { inc: () => void }>()
+
+  return {
+    registry,
+    request: (route, status) => {
+      const id = `${route} ${status}`
+      let child = requestChildren.get(id)
+      if (child === undefined) {
+        child = requests.labels(route, String(status))
+        requestChildren.set(id, child)
+      }
+      child.inc()
+    },
+    authRejected: (reason) => { authRejections.inc({ reason }) },
+    rateLimited: (limiter) => { rateLimited.inc({ limiter }) },
+    prepared: (route, seconds) => { prepare.observe({ route }, seconds) },
+    observeDhtQuery: (seconds) => { if (Number.isFinite(seconds) && seconds >= 0) dht.observe(seconds) }
+  }
+}
