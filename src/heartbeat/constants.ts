@@ -1,0 +1,37 @@
+/** Defaults of the heartbeat publisher and collector (SPEC §4, §5). */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 60_000
+export const DEFAULT_ROLE = 'VALIDATOR'
+export const DEFAULT_VERSION = '1.0.0'
+export const DEFAULT_THROUGHPUT = 1.0
+/** A record expires about two intervals ahead (SPEC §5) ... */
+export const HEARTBEAT_TTL_INTERVALS = 2
+/** ... but never sooner than this, so a busy collector does not drop a fresh record ... */
+export const MIN_HEARTBEAT_TTL_S = 10
+/** ... and never later than MAX_HEARTBEAT_TTL_S minus this margin for clock skew. */
+export const HEARTBEAT_TTL_SKEW_MARGIN_S = 60
+/** `next_pings` covers up to this many other subnet peers (SPEC §5). */
+export const MAX_PING_PEERS = 5
+/** Weight of a new RTT sample in the smoothed value (exponential moving average). */
+export const PING_SMOOTHING = 0.3
+export const PING_TIMEOUT_MS = 5_000
+/** Bound of one DHT put (every put waits for a non-empty routing table). */
+export const PUT_TIMEOUT_MS = 30_000
+/** Bound of one push (dial, write, ack). */
+export const PUSH_TIMEOUT_MS = 5_000
+/** Bound of the OFFLINE round on stop (push and put together). */
+export const STOP_PUBLISH_TIMEOUT_MS = 3_000
+
+/** Collector: how often expired records are dropped and the local DHT store is scanned. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 5_000
+/** Collector: how often known-but-missing peers are looked up in the DHT. */
+export const DEFAULT_LOOKUP_INTERVAL_MS = 30_000
+/** Collector: at most this many DHT gets per lookup round, this many at a time, each bounded. */
+export const MAX_GETS_PER_ROUND = 16
+export const GET_CONCURRENCY = 2
+export const GET_TIMEOUT_MS = 10_000
+/** Collector: a push stream must deliver its record within this time. */
+export const PUSH_READ_TIMEOUT_MS = 5_000
+export const MAX_INBOUND_PUSH_STREAMS = 64
+/** Push ack bytes (docs/PROTOCOL.md). */
+export const ACK_ACCEPTED = 0x00
+export const ACK_REJECTED = 0x01

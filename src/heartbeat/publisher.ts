@@ -1,0 +1,279 @@
+/**
+ * The peer side of SPEC §5: announce JOINING at start, ONLINE once in the subnet, OFFLINE
+ * on a clean stop; every interval seal a heartbeat, put it into the DHT and push it to
+ * every connected collector. A failed put or push is logged and retried next round.
+ */
+import { byteStream, lpStream } from '@libp2p/utils'
+import { silentLogger } from '../log/index.js'
+import {
+  ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_ROLE, DEFAULT_THROUGHPUT, DEFAULT_VERSION,
+  HEARTBEAT_TTL_INTERVALS, HEARTBEAT_TTL_SKEW_MARGIN_S, MAX_PING_PEERS, MIN_HEARTBEAT_TTL_S, PING_SMOOTHING,
+  PING_TIMEOUT_MS, PUSH_TIMEOUT_MS, PUT_TIMEOUT_MS, STOP_PUBLISH_TIMEOUT_MS
+} from './constants.js'
+import { MAX_HEARTBEAT_TTL_S, heartbeatKey, sealHeartbeat } from './record.js'
+import type { HeartbeatPublisher, PublisherInit } from './index.js'
+import type { HeartbeatPayload, HeartbeatState } from './record.js'
+import type { Logger } from '../log/index.js'
+import type { SubnetNode } from '../p2p/index.js'
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
+
+export class HeartbeatPublisherImpl implements HeartbeatPublisher {
+  private readonly node: SubnetNode
+  private readonly log: Logger
+  private readonly intervalMs: number
+  private readonly role: string
+  private readonly publicName: string | null
+  private readonly version: string
+  private readonly throughput: number
+  private readonly usingRelay: boolean
+  private readonly push: boolean
+  private readonly put: boolean
+  private running = false
+  private currentState: HeartbeatState = 'JOINING'
+  private lastSeq = 0
+  private latest?: Uint8Array
+  private timer?: NodeJS.Timeout
+  private abort = new AbortController()
+  private putInFlight = false
+  private pingInFlight = false
+  private publishing?: Promise<void>
+  private readonly rtts = new Map<string, number>()
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.handleIdentify(evt.detail) }
+  private readonly onRoutingTableAdd = (): void => { this.maybeGoOnline() }
+
+  constructor (init: PublisherInit, node: SubnetNode) {
+    this.node = node
+    this.log = init.logger ?? silentLogger
+    this.intervalMs = init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
+    this.role = (init.role ?? DEFAULT_ROLE).toUpperCase()
+    this.publicName = init.publicName ?? null
+    this.version = init.version ?? DEFAULT_VERSION
+    this.throughput = init.throughput ?? DEFAULT_THROUGHPUT
+    this.usingRelay = init.usingRelay ?? false
+    this.push = init.push ?? true
+    this.put = init.dhtPut ?? true
+  }
+
+  state (): HeartbeatState {
+    return this.currentState
+  }
+
+  nextPings (): Record<string, number> | null {
+    return this.rtts.size === 0 ? null : Object.fromEntries(this.rtts)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    this.abort = new AbortController()
+    this.currentState = 'JOINING'
+    this.node.libp2p.addEventListener('peer:identify', this.onIdentify)
+    routingTableEvents(this.node)?.addEventListener('peer:add', this.onRoutingTableAdd)
+    this.maybeGoOnline()
+    this.schedule(0)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearTimeout(this.timer)
+    this.node.libp2p.removeEventListener('peer:identify', this.onIdentify)
+    routingTableEvents(this.node)?.removeEventListener('peer:add', this.onRoutingTableAdd)
+    this.abort.abort()
+    await this.publishing?.catch(() => {})
+    // A last, bounded OFFLINE round so collectors and the DHT learn of a clean shutdown.
+    this.currentState = 'OFFLINE'
+    if (this.node.isStarted()) {
+      const signal = AbortSignal.timeout(STOP_PUBLISH_TIMEOUT_MS)
+      try {
+        const envelope = await this.seal()
+        await Promise.all([
+          this.push ? this.pushToAll(envelope, signal) : undefined,
+          this.put ? this.putRecord(envelope, signal) : undefined
+        ])
+      } catch (err) {
+        this.log.warn('could not publish OFFLINE heartbeat', { err })
+      }
+    }
+  }
+
+  private schedule (delayMs: number): void {
+    clearTimeout(this.timer)
+    if (!this.running) return
+    this.timer = setTimeout(() => { void this.round() }, delayMs)
+    this.timer.unref()
+  }
+
+  /** JOINING → ONLINE as soon as the routing table holds a subnet peer; then publish at once. */
+  private maybeGoOnline (): void {
+    if (!this.running || this.currentState !== 'JOINING') return
+    if (this.node.dht.routingTable.size === 0) return
+    this.currentState = 'ONLINE'
+    this.log.info('heartbeat state ONLINE', { peer_id: this.node.peerId })
+    if (this.publishing === undefined) this.schedule(0)
+  }
+
+  private async round (): Promise<void> {
+    if (!this.running) return
+    this.publishing = this.publish()
+    try {
+      await this.publishing
+    } catch (err) {
+      this.log.warn('heartbeat round failed', { err })
+    } finally {
+      this.publishing = undefined
+    }
+    this.schedule(this.intervalMs)
+  }
+
+  private async publish (): Promise<void> {
+    this.maybeGoOnline()
+    const envelope = await this.seal()
+    const signal = this.abort.signal
+    if (this.push) void this.pushToAll(envelope, signal)
+    if (this.put && !this.putInFlight) {
+      // One put at a time: a slow lookup must not pile up behind itself.
+      this.putInFlight = true
+      void this.putRecord(envelope, AbortSignal.any([signal, AbortSignal.timeout(Math.min(PUT_TIMEOUT_MS, Math.max(this.intervalMs, 1000)))]))
+        .finally(() => { this.putInFlight = false })
+    }
+    if (!this.pingInFlight) {
+      this.pingInFlight = true
+      void this.measurePings(signal).finally(() => { this.pingInFlight = false })
+    }
+  }
+
+  private async seal (): Promise<Uint8Array> {
+    const now = Date.now()
+    // Strictly increasing even if the clock has not moved or went back (SPEC §5).
+    this.lastSeq = Math.max(now, this.lastSeq + 1)
+    const ttl = Math.min(
+      Math.max(HEARTBEAT_TTL_INTERVALS * this.intervalMs / 1000, MIN_HEARTBEAT_TTL_S),
+      MAX_HEARTBEAT_TTL_S - HEARTBEAT_TTL_SKEW_MARGIN_S
+    )
+    const payload: HeartbeatPayload = {
+      subnet_id: this.node.subnetId,
+      peer_id: this.node.peerId,
+      seq: this.lastSeq,
+      server: {
+        state: this.currentState,
+        role: this.role,
+        throughput: this.throughput,
+        public_name: this.publicName,
+        version: this.version,
+        using_relay: this.usingRelay,
+        next_pings: this.nextPings()
+      },
+      expiration_time: now / 1000 + ttl
+    }
+    this.latest = await sealHeartbeat(payload, this.node.privateKey)
+    return this.latest
+  }
+
+  /** Connected peers whose identify lists the collector protocol. */
+  private async collectors (): Promise<PeerId[]> {
+    const seen = new Set<string>()
+    const out: PeerId[] = []
+    for (const conn of this.node.libp2p.getConnections()) {
+      const id = conn.remotePeer
+      if (seen.has(id.toString())) continue
+      seen.add(id.toString())
+      try {
+        const peer = await this.node.libp2p.peerStore.get(id)
+        if (peer.protocols.includes(this.node.heartbeatProtocol)) out.push(id)
+      } catch {}
+    }
+    return out
+  }
+
+  private async pushToAll (envelope: Uint8Array, signal: AbortSignal): Promise<void> {
+    const targets = await this.collectors()
+    await Promise.all(targets.map(async (peer) => { await this.pushTo(peer, envelope, signal) }))
+  }
+
+  private async pushTo (peer: PeerId, envelope: Uint8Array, outer: AbortSignal): Promise<void> {
+    const signal = AbortSignal.any([outer, AbortSignal.timeout(PUSH_TIMEOUT_MS)])
+    try {
+      const stream = await this.node.libp2p.dialProtocol(peer, this.node.heartbeatProtocol, { signal })
+      try {
+        const lp = lpStream(stream)
+        await lp.write(envelope, { signal })
+        const ack = await byteStream(lp.unwrap()).read({ bytes: 1, signal })
+        await stream.close({ signal })
+        if (ack.get(0) !== ACK_ACCEPTED) {
+          this.log.warn('collector rejected our heartbeat', { peer: peer.toString(), ack: ack.get(0) })
+        } else {
+          this.log.debug('heartbeat pushed', { peer: peer.toString() })
+        }
+      } catch (err) {
+        stream.abort(err as Error)
+        throw err
+      }
+    } catch (err) {
+      if (!outer.aborted || !this.running) this.log.debug('heartbeat push failed; retrying next round', { peer: peer.toString(), err })
+    }
+  }
+
+  private async putRecord (envelope: Uint8Array, signal: AbortSignal): Promise<void> {
+    try {
+      for await (const event of this.node.dht.put(heartbeatKey(this.node.peerId), envelope, { signal })) {
+        void event
+      }
+      this.log.debug('heartbeat put into the DHT')
+    } catch (err) {
+      this.log.debug('heartbeat DHT put failed; retrying next round', { err })
+    }
+  }
+
+  /** A collector that just identified gets our latest record without waiting a round. */
+  private handleIdentify (result: IdentifyResult): void {
+    if (!this.running || !this.push || this.latest === undefined) return
+    if (!result.protocols.includes(this.node.heartbeatProtocol)) return
+    void this.pushTo(result.peerId, this.latest, this.abort.signal)
+  }
+
+  /** Smoothed RTTs (seconds) to up to MAX_PING_PEERS connected subnet peers (SPEC §5 next_pings). */
+  private async measurePings (signal: AbortSignal): Promise<void> {
+    const candidates: PeerId[] = []
+    const seen = new Set<string>()
+    for (const conn of this.node.libp2p.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (seen.has(id)) continue
+      seen.add(id)
+      try {
+        const peer = await this.node.libp2p.peerStore.get(conn.remotePeer)
+        if (peer.protocols.includes(this.node.kadProtocol)) candidates.push(conn.remotePeer)
+      } catch {}
+    }
+    // Keep peers we already measure, then fill up in a stable order.
+    candidates.sort((a, b) => {
+      const ka = this.rtts.has(a.toString()) ? 0 : 1
+      const kb = this.rtts.has(b.toString()) ? 0 : 1
+      return ka - kb || a.toString().localeCompare(b.toString())
+    })
+    const chosen = candidates.slice(0, MAX_PING_PEERS)
+    const chosenIds = new Set(chosen.map(String))
+    for (const id of this.rtts.keys()) if (!chosenIds.has(id)) this.rtts.delete(id)
+    await Promise.all(chosen.map(async (peer) => {
+      try {
+        const ms = await this.node.libp2p.services.ping.ping(peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(PING_TIMEOUT_MS)]) })
+        const sample = ms / 1000
+        const prev = this.rtts.get(peer.toString())
+        this.rtts.set(peer.toString(), prev === undefined ? sample : prev + PING_SMOOTHING * (sample - prev))
+      } catch (err) {
+        this.log.debug('ping failed', { peer: peer.toString(), err })
+      }
+    }))
+  }
+}
+
+interface EventTargetLike {
+  addEventListener: (type: string, listener: () => void) => void
+  removeEventListener: (type: string, listener: () => void) => void
+}
+
+/** kad-dht's routing table emits `peer:add`, though its public type only exposes `size`. */
+function routingTableEvents (node: SubnetNode): EventTargetLike | undefined {
+  const rt = node.dht.routingTable as unknown as Partial<EventTargetLike>
+  return typeof rt.addEventListener === 'function' ? rt as EventTargetLike : undefined
+}

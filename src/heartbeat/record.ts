@@ -1,0 +1,346 @@
+/**
+ * The heartbeat record (SPEC §5, docs/PROTOCOL.md): a libp2p signed envelope (RFC 0002)
+ * with domain `subnet-heartbeat` around a JSON payload, stored in the DHT under
+ * `/heartbeat/<peer id>` and pushed over `/subnet/<id>/heartbeat/1.0.0`.
+ *
+ * This module is a leaf (it imports nothing else from the project but errors), so both
+ * src/p2p (the DHT validator and selector) and the collector can use the one validation
+ * function without an import cycle between the p2p and heartbeat folders.
+ */
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { RecordEnvelope } from '@libp2p/peer-record'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { SubnetBootnodeError } from '../errors.js'
+import type { HeartbeatEntry, HeartbeatServer } from '../view/index.js'
+import type { PrivateKey, Record as Libp2pRecordLike } from '@libp2p/interface'
+
+/** Signature domain of the envelope (RFC 0002 domain separation). */
+export const HEARTBEAT_DOMAIN = 'subnet-heartbeat'
+/** Envelope `payload_type`: the UTF-8 bytes of this string (docs/PROTOCOL.md). */
+export const HEARTBEAT_PAYLOAD_TYPE_STRING = '/subnet-heartbeat/json/1'
+export const HEARTBEAT_PAYLOAD_TYPE = uint8ArrayFromString(HEARTBEAT_PAYLOAD_TYPE_STRING)
+/** DHT key namespace; validator and selector are registered under it (no slashes). */
+export const HEARTBEAT_NAMESPACE = 'heartbeat'
+/** A marshalled envelope larger than this is rejected before it is parsed (SPEC §5). */
+export const MAX_HEARTBEAT_BYTES = 8 * 1024
+/** A record may not expire further ahead than this (SPEC §5). */
+export const MAX_HEARTBEAT_TTL_S = 60 * 60
+export const HEARTBEAT_STATES = ['OFFLINE', 'JOINING', 'ONLINE'] as const
+export type HeartbeatState = typeof HEARTBEAT_STATES[number]
+
+/** Payload limits (docs/PROTOCOL.md §Payload). */
+export const MAX_SUBNET_ID_LENGTH = 128
+export const MAX_PEER_ID_LENGTH = 128
+export const MAX_ROLE_LENGTH = 64
+export const MAX_PUBLIC_NAME_LENGTH = 128
+export const MAX_VERSION_LENGTH = 64
+export const MAX_NEXT_PINGS = 16
+const ROLE_PATTERN = /^[A-Z0-9_-]{1,64}$/
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
+
+/** Stable rejection codes, counted by reason (SPEC §5) and documented in docs/PROTOCOL.md. */
+export type HeartbeatRejectReason =
+  | 'oversized' // marshalled envelope > MAX_HEARTBEAT_BYTES
+  | 'bad-envelope' // not an RFC 0002 envelope, unknown key type, or wrong payload type
+  | 'unsigned' // envelope with an empty signature
+  | 'bad-signature' // signature does not verify for the `subnet-heartbeat` domain
+  | 'forged' // signed by another peer than the DHT key / push stream / payload names
+  | 'bad-key' // DHT key is not `/heartbeat/<valid peer id>`
+  | 'malformed' // payload is not JSON of the documented shape and limits
+  | 'wrong-subnet' // payload `subnet_id` is another subnet
+  | 'expired' // `expiration_time` is not in the future
+  | 'too-far-future' // `expiration_time` is more than MAX_HEARTBEAT_TTL_S ahead
+
+export const HEARTBEAT_REJECT_REASONS: readonly HeartbeatRejectReason[] = [
+  'oversized', 'bad-envelope', 'unsigned', 'bad-signature', 'forged', 'bad-key', 'malformed',
+  'wrong-subnet', 'expired', 'too-far-future'
+]
+
+export class HeartbeatRejectedError extends SubnetBootnodeError {
+  readonly reason: HeartbeatRejectReason
+
+  constructor (reason: HeartbeatRejectReason, detail: string) {
+    super(`heartbeat rejected (${reason}): ${detail}`, 'ERR_HEARTBEAT_REJECTED')
+    this.reason = reason
+  }
+}
+
+/** The JSON payload of a heartbeat envelope. */
+export interface HeartbeatPayload {
+  subnet_id: string
+  peer_id: string
+  /** Strictly increasing per peer; milliseconds since the epoch by convention. */
+  seq: number
+  server: HeartbeatServer
+  /** Unix seconds, float. */
+  expiration_time: number
+}
+
+/** A record that passed `validateHeartbeat`. */
+export interface ValidHeartbeat {
+  payload: HeartbeatPayload
+  /** The marshalled envelope, as received (forwardable, storable). */
+  envelope: Uint8Array
+}
+
+/** The DHT key of a peer's heartbeat: UTF-8 `/heartbeat/<peer id>` (SPEC §5). */
+export function heartbeatKey (peerId: string): Uint8Array {
+  return uint8ArrayFromString(`/${HEARTBEAT_NAMESPACE}/${peerId}`)
+}
+
+/** The peer id named by a DHT key, or undefined if the key is not a heartbeat key. */
+export function peerIdFromHeartbeatKey (key: Uint8Array): string | undefined {
+  const text = uint8ArrayToString(key)
+  const prefix = `/${HEARTBEAT_NAMESPACE}/`
+  if (!text.startsWith(prefix)) return undefined
+  const id = text.slice(prefix.length)
+  try {
+    return peerIdFromString(id).toString() === id ? id : undefined
+  } catch {
+    return undefined
+  }
+}
+
+class HeartbeatRecord implements Libp2pRecordLike {
+  readonly domain = HEARTBEAT_DOMAIN
+  readonly codec = HEARTBEAT_PAYLOAD_TYPE
+  private readonly bytes: Uint8Array
+
+  constructor (bytes: Uint8Array) {
+    this.bytes = bytes
+  }
+
+  marshal (): Uint8Array { return this.bytes }
+
+  equals (other: Libp2pRecordLike): boolean {
+    return other instanceof HeartbeatRecord && uint8ArrayToString(other.bytes) === uint8ArrayToString(this.bytes)
+  }
+}
+
+/**
+ * Seals a payload into a marshalled envelope with `privateKey`. No validation: the
+ * publisher builds valid payloads, and tests use this to build invalid ones on purpose.
+ * `payload` may be any JSON value or raw bytes (tests of malformed payloads).
+ */
+export async function sealHeartbeat (payload: HeartbeatPayload | unknown, privateKey: PrivateKey): Promise<Uint8Array> {
+  const bytes = payload instanceof Uint8Array ? payload : uint8ArrayFromString(JSON.stringify(payload))
+  const envelope = await RecordEnvelope.seal(new HeartbeatRecord(bytes), privateKey)
+  return envelope.marshal()
+}
+
+export interface ValidateHeartbeatOptions {
+  /** The subnet this node belongs to. */
+  subnetId: string
+  /** The peer the record must be signed by (from the DHT key or the push stream's remote peer). */
+  expectedPeerId?: string
+  /** Unix ms; default `Date.now()`. */
+  now?: number
+}
+
+/**
+ * The one validation function (SPEC §5), used by the DHT validator, the push handler and
+ * the collector's store scan. Resolves with the payload or rejects with a
+ * `HeartbeatRejectedError` whose `reason` is a stable code. Cheap checks come first;
+ * the size check comes before any parsing.
+ */
+export async function validateHeartbeat (bytes: Uint8Array, options: ValidateHeartbeatOptions): Promise<ValidHeartbeat> {
+  if (bytes.byteLength > MAX_HEARTBEAT_BYTES) {
+    throw new HeartbeatRejectedError('oversized', `${bytes.byteLength} bytes > ${MAX_HEARTBEAT_BYTES}`)
+  }
+  let envelope: RecordEnvelope
+  try {
+    envelope = RecordEnvelope.createFromProtobuf(bytes)
+  } catch (err) {
+    throw new HeartbeatRejectedError('bad-envelope', `not a signed envelope: ${(err as Error).message}`)
+  }
+  if (uint8ArrayToString(envelope.payloadType) !== HEARTBEAT_PAYLOAD_TYPE_STRING) {
+    throw new HeartbeatRejectedError('bad-envelope', 'unexpected payload type')
+  }
+  if (envelope.signature == null || envelope.signature.byteLength === 0) {
+    throw new HeartbeatRejectedError('unsigned', 'envelope has no signature')
+  }
+  let signer: string
+  try {
+    signer = peerIdFromPublicKey(envelope.publicKey).toString()
+  } catch (err) {
+    throw new HeartbeatRejectedError('bad-envelope', `unusable public key: ${(err as Error).message}`)
+  }
+  if (options.expectedPeerId !== undefined && signer !== options.expectedPeerId) {
+    throw new HeartbeatRejectedError('forged', `signed by ${signer}, expected ${options.expectedPeerId}`)
+  }
+  let verified = false
+  try {
+    verified = await envelope.validate(HEARTBEAT_DOMAIN)
+  } catch {
+    verified = false
+  }
+  if (!verified) {
+    throw new HeartbeatRejectedError('bad-signature', `signature does not verify for domain ${HEARTBEAT_DOMAIN}`)
+  }
+  const payload = parsePayload(envelope.payload)
+  if (payload.peer_id !== signer) {
+    throw new HeartbeatRejectedError('forged', `payload names ${payload.peer_id}, signed by ${signer}`)
+  }
+  if (payload.subnet_id !== options.subnetId) {
+    throw new HeartbeatRejectedError('wrong-subnet', `subnet ${JSON.stringify(payload.subnet_id)}`)
+  }
+  const nowS = (options.now ?? Date.now()) / 1000
+  if (payload.expiration_time <= nowS) {
+    throw new HeartbeatRejectedError('expired', `expired at ${payload.expiration_time}`)
+  }
+  if (payload.expiration_time > nowS + MAX_HEARTBEAT_TTL_S) {
+    throw new HeartbeatRejectedError('too-far-future', `expires ${Math.round(payload.expiration_time - nowS)} s ahead, max ${MAX_HEARTBEAT_TTL_S}`)
+  }
+  return { payload, envelope: bytes }
+}
+
+/**
+ * Reads `seq` and `peer_id` without checking the signature: for the DHT selector (kad-dht
+ * validates every candidate before it selects) and for skipping records already seen.
+ */
+export function peekHeartbeat (bytes: Uint8Array): { seq: number, peerId: string } | undefined {
+  try {
+    const envelope = RecordEnvelope.createFromProtobuf(bytes)
+    const json = JSON.parse(uint8ArrayToString(envelope.payload)) as { seq?: unknown, peer_id?: unknown }
+    if (typeof json.seq !== 'number' || typeof json.peer_id !== 'string') return undefined
+    return { seq: json.seq, peerId: json.peer_id }
+  } catch {
+    return undefined
+  }
+}
+
+/** The view's shape of a valid payload (SPEC §1 `/v1/get_heartbeat`). */
+export function toHeartbeatEntry (payload: HeartbeatPayload): HeartbeatEntry {
+  return { peer_id: payload.peer_id, server: payload.server, expiration_time: payload.expiration_time }
+}
+
+function malformed (detail: string): never {
+  throw new HeartbeatRejectedError('malformed', detail)
+}
+
+function checkString (value: unknown, field: string, min: number, max: number): string {
+  if (typeof value !== 'string') malformed(`${field} must be a string`)
+  if (value.length < min || value.length > max) malformed(`${field} must be ${min}..${max} characters`)
+  if (CONTROL_CHARS.test(value)) malformed(`${field} contains control characters`)
+  return value
+}
+
+function checkNumber (value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) malformed(`${field} must be a finite number >= 0`)
+  return value
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Checks types and limits; unknown fields are ignored (forward compatibility) and dropped. */
+function parsePayload (bytes: Uint8Array): HeartbeatPayload {
+  let json: unknown
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    malformed('payload is not UTF-8 JSON')
+  }
+  if (!isPlainObject(json)) malformed('payload must be a JSON object')
+  const subnetId = checkString(json.subnet_id, 'subnet_id', 1, MAX_SUBNET_ID_LENGTH)
+  const peerId = checkString(json.peer_id, 'peer_id', 1, MAX_PEER_ID_LENGTH)
+  if (typeof json.seq !== 'number' || !Number.isSafeInteger(json.seq) || json.seq < 0) malformed('seq must be a non-negative integer')
+  const expiration = checkNumber(json.expiration_time, 'expiration_time')
+  const s = json.server
+  if (!isPlainObject(s)) malformed('server must be an object')
+  if (typeof s.state !== 'string' || !(HEARTBEAT_STATES as readonly string[]).includes(s.state)) {
+    malformed(`server.state must be one of ${HEARTBEAT_STATES.join(', ')}`)
+  }
+  const role = checkString(s.role, 'server.role', 1, MAX_ROLE_LENGTH)
+  if (!ROLE_PATTERN.test(role)) malformed('server.role must be upper-case letters, digits, _ or -')
+  const throughput = checkNumber(s.throughput, 'server.throughput')
+  const publicName = s.public_name === null || s.public_name === undefined
+    ? null
+    : checkString(s.public_name, 'server.public_name', 0, MAX_PUBLIC_NAME_LENGTH)
+  const version = checkString(s.version, 'server.version', 0, MAX_VERSION_LENGTH)
+  if (typeof s.using_relay !== 'boolean') malformed('server.using_relay must be a boolean')
+  let nextPings: Record<string, number> | null = null
+  if (s.next_pings !== null && s.next_pings !== undefined) {
+    if (!isPlainObject(s.next_pings)) malformed('server.next_pings must be an object or null')
+    const entries = Object.entries(s.next_pings)
+    if (entries.length > MAX_NEXT_PINGS) malformed(`server.next_pings has more than ${MAX_NEXT_PINGS} entries`)
+    nextPings = {}
+    for (const [k, v] of entries) {
+      checkString(k, 'server.next_pings key', 1, MAX_PEER_ID_LENGTH)
+      nextPings[k] = checkNumber(v, `server.next_pings[${k}]`)
+    }
+  }
+  return {
+    subnet_id: subnetId,
+    peer_id: peerId,
+    seq: json.seq,
+    server: {
+      state: s.state as HeartbeatState,
+      role,
+      throughput,
+      public_name: publicName,
+      version,
+      using_relay: s.using_relay,
+      next_pings: nextPings
+    },
+    expiration_time: expiration
+  }
+}
+
+/** Counts rejections by reason; `record` also logs at debug level (SPEC §5). */
+export interface RejectionCounter {
+  record: (reason: HeartbeatRejectReason) => void
+  counts: () => Record<string, number>
+}
+
+export function createRejectionCounter (): RejectionCounter {
+  const counts = new Map<string, number>()
+  return {
+    record: (reason) => { counts.set(reason, (counts.get(reason) ?? 0) + 1) },
+    counts: () => Object.fromEntries(counts)
+  }
+}
+
+/** Adds several `counts()` results together. */
+export function sumRejections (...parts: Array<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const part of parts) {
+    for (const [k, v] of Object.entries(part)) out[k] = (out[k] ?? 0) + v
+  }
+  return out
+}
+
+/**
+ * kad-dht validator for the `heartbeat` namespace: throwing rejects the record.
+ * `onReject` counts and logs.
+ */
+export function createHeartbeatDhtValidator (subnetId: string, onReject: (err: HeartbeatRejectedError) => void): (key: Uint8Array, value: Uint8Array) => Promise<void> {
+  return async (key, value) => {
+    try {
+      const expectedPeerId = peerIdFromHeartbeatKey(key)
+      if (expectedPeerId === undefined) throw new HeartbeatRejectedError('bad-key', 'key is not /heartbeat/<peer id>')
+      await validateHeartbeat(value, { subnetId, expectedPeerId })
+    } catch (err) {
+      const rejection = err instanceof HeartbeatRejectedError ? err : new HeartbeatRejectedError('malformed', String(err))
+      onReject(rejection)
+      throw rejection
+    }
+  }
+}
+
+/** kad-dht selector: the candidate with the highest `seq` wins (SPEC §5). */
+export function heartbeatDhtSelector (_key: Uint8Array, records: Uint8Array[]): number {
+  let best = 0
+  let bestSeq = -1
+  records.forEach((record, i) => {
+    const seq = peekHeartbeat(record)?.seq ?? -1
+    if (seq > bestSeq) {
+      best = i
+      bestSeq = seq
+    }
+  })
+  return best
+}

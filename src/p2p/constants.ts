@@ -1,0 +1,18 @@
+/** Defaults of the subnet node (SPEC §4, §5). */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/31330']
+/**
+ * libp2p allows 5 inbound connections per second per IP by default; a bootnode behind NAT or
+ * next to many nodes on one host needs far more (SPEC §5, connection limits).
+ */
+export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
+export const DEFAULT_MAX_CONNECTIONS = 1000
+export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 100
+/** First re-dial of the bootstrap list while the routing table is empty; doubles up to the max. */
+export const BOOTSTRAP_RETRY_MIN_MS = 500
+export const BOOTSTRAP_RETRY_MAX_MS = 30_000
+export const BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
+/** Protocol IDs per subnet (SPEC §5). */
+export const kadProtocol = (subnetId: string): string => `/subnet/${subnetId}/kad/1.0.0`
+export const heartbeatProtocol = (subnetId: string): string => `/subnet/${subnetId}/heartbeat/1.0.0`
+/** Subnet ids become part of protocol ids and datastore keys: keep them to a safe alphabet. */
+export const SUBNET_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/

@@ -1,0 +1,83 @@
+/**
+ * The subnet node (SPEC §5): a libp2p node (TCP, Noise, Yamux, identify, ping) that joins
+ * one subnet's Kademlia DHT as a server on `/subnet/<subnet-id>/kad/1.0.0`, with a
+ * persistent identity and, optionally, a persistent peer store.
+ */
+import { createSubnetNodeImpl } from './node.js'
+import type { HeartbeatRejectReason } from '../heartbeat/record.js'
+import type { Logger } from '../log/index.js'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Datastore } from 'interface-datastore'
+
+export {
+  DEFAULT_LISTEN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, kadProtocol, heartbeatProtocol
+} from './constants.js'
+export { IdentityError, loadOrCreateIdentity } from './identity.js'
+
+export interface SubnetServices extends Record<string, unknown> {
+  identify: Identify
+  identifyPush: IdentifyPush
+  ping: Ping
+  dht: KadDHT
+}
+
+export interface SubnetNodeInit {
+  /** The subnet id; becomes part of the protocol ids (1-128 of `A-Za-z0-9._-`). */
+  subnetId: string
+  /** Listen multiaddrs. Default `['/ip4/0.0.0.0/tcp/31330']`. */
+  listen?: string[]
+  /** Addresses announced instead of the listen addresses (public IP, DNS name). Default none. */
+  announce?: string[]
+  /** `/…/p2p/<id>` multiaddrs, dialled at start and re-dialled (with back-off) while the routing table is empty. */
+  bootstrap?: string[]
+  /** Protobuf private key file, created 0600 if missing. */
+  identityPath?: string
+  /** A private key to use instead of `identityPath` (tests, embedding). A new one is generated if neither is given. */
+  privateKey?: PrivateKey
+  /** Persistent datastore directory (peer store and DHT records); in memory if absent. */
+  dataDir?: string
+  /** Keep loopback and private addresses in the DHT (passthrough peer-info mapper). Default false. */
+  allowPrivateAddrs?: boolean
+  /** Inbound connections accepted per second per IP. Default 100 (libp2p's own default is 5). */
+  inboundConnectionThreshold?: number
+  /** Maximum open connections. Default 1000. */
+  maxConnections?: number
+  logger?: Logger
+}
+
+export interface SubnetNode {
+  /** The libp2p node; exists from creation, listens only after `start()`. */
+  readonly libp2p: Libp2p<SubnetServices>
+  readonly peerId: string
+  readonly privateKey: PrivateKey
+  readonly subnetId: string
+  /** `/subnet/<subnet-id>/kad/1.0.0` */
+  readonly kadProtocol: string
+  /** `/subnet/<subnet-id>/heartbeat/1.0.0`, the collector's push protocol. */
+  readonly heartbeatProtocol: string
+  /** The datastore behind the peer store and the DHT's records. */
+  readonly datastore: Datastore
+  /** The DHT service (routing table included). */
+  readonly dht: SingleKadDHT
+  /** Idempotent. */
+  start: () => Promise<void>
+  /** Idempotent. */
+  stop: () => Promise<void>
+  isStarted: () => boolean
+  /** Own multiaddrs, each ending in `/p2p/<id>` (announce addresses if set, else listen addresses); [] when stopped. */
+  bootnodeAddrs: () => string[]
+  /** Listening, and the routing table is non-empty (or no bootstrap list was configured). */
+  isDhtReady: () => boolean
+  /** Heartbeat records rejected by this node's DHT validator, by reason. */
+  heartbeatRejections: () => Record<string, number>
+  /** Called on every DHT validator rejection; returns an unsubscribe function. */
+  onHeartbeatRejected: (listener: (reason: HeartbeatRejectReason) => void) => () => void
+}
+
+/** Loads or creates the identity and builds (but does not start) the node. */
+export async function createSubnetNode (init: SubnetNodeInit): Promise<SubnetNode> {
+  return createSubnetNodeImpl(init)
+}

@@ -1,0 +1,274 @@
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify, identifyPush } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryDatastore } from 'datastore-core'
+import { LevelDatastore } from 'datastore-level'
+import { createLibp2p } from 'libp2p'
+import { ConfigError } from '../errors.js'
+import { silentLogger } from '../log/index.js'
+import {
+  HEARTBEAT_NAMESPACE, createHeartbeatDhtValidator, createRejectionCounter, heartbeatDhtSelector
+} from '../heartbeat/record.js'
+import {
+  BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, SUBNET_ID_PATTERN,
+  heartbeatProtocol, kadProtocol
+} from './constants.js'
+import { isTooOpen, loadOrCreateIdentity } from './identity.js'
+import type { SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
+import type { HeartbeatRejectReason, HeartbeatRejectedError, RejectionCounter } from '../heartbeat/record.js'
+import type { Logger } from '../log/index.js'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
+
+export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<SubnetNode> {
+  const logger = init.logger ?? silentLogger
+  if (!SUBNET_ID_PATTERN.test(init.subnetId)) {
+    throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid: use 1-128 of A-Z a-z 0-9 . _ -`)
+  }
+  const bootstrap = parseMultiaddrs(init.bootstrap ?? [], 'bootstrap', true)
+  const listen = parseMultiaddrs(init.listen ?? DEFAULT_LISTEN, 'listen', false)
+  const announce = parseMultiaddrs(init.announce ?? [], 'announce', false)
+
+  let privateKey: PrivateKey
+  if (init.privateKey !== undefined) {
+    privateKey = init.privateKey
+  } else if (init.identityPath !== undefined) {
+    privateKey = await loadOrCreateIdentity(init.identityPath, logger)
+    if (await isTooOpen(init.identityPath)) {
+      logger.warn('identity file is readable by others; chmod 600 it', { path: init.identityPath })
+    }
+  } else {
+    privateKey = await generateKeyPair('Ed25519')
+  }
+
+  const rejections = createRejectionCounter()
+  const rejectionListeners = new Set<(reason: HeartbeatRejectReason) => void>()
+  const onReject = (err: HeartbeatRejectedError): void => {
+    rejections.record(err.reason)
+    logger.debug('DHT heartbeat record rejected', { reason: err.reason, detail: err.message })
+    for (const l of rejectionListeners) l(err.reason)
+  }
+  // The datastore holds the peer store and the DHT records; on disk under --data-dir so the
+  // bootnode remembers peers across restarts. We keep a handle on it: the heartbeat
+  // collector scans the DHT records stored here (SPEC §5, collecting).
+  const store: Datastore = init.dataDir !== undefined ? new LevelDatastore(join(init.dataDir, 'datastore')) : new MemoryDatastore()
+  const node = await createLibp2p({
+    privateKey,
+    datastore: store,
+    addresses: {
+      listen: listen.map(String),
+      announce: announce.map(String)
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      inboundConnectionThreshold: init.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    },
+    services: {
+      identify: identify(),
+      // Tells connected peers when our protocols change (the collector registers its push
+      // protocol after the node has started).
+      identifyPush: identifyPush(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: kadProtocol(init.subnetId),
+        clientMode: false,
+        // The default mapper drops loopback and private addresses: a local subnet would
+        // never form. Keep them only when asked (SPEC §5, --allow-private-addrs).
+        peerInfoMapper: init.allowPrivateAddrs === true ? passthroughMapper : removePrivateAddressesMapper,
+        validators: { [HEARTBEAT_NAMESPACE]: createHeartbeatDhtValidator(init.subnetId, onReject) },
+        selectors: { [HEARTBEAT_NAMESPACE]: heartbeatDhtSelector },
+        logPrefix: `libp2p:subnet:${init.subnetId}:kad-dht`
+      })
+    },
+    start: false
+  })
+
+  return new SubnetNodeImpl(init, { privateKey, bootstrap, logger, node, store, rejections, rejectionListeners })
+}
+
+function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: boolean): Multiaddr[] {
+  return values.map((value) => {
+    let ma: Multiaddr
+    try {
+      ma = multiaddr(value)
+    } catch {
+      throw new ConfigError(`--${flag} ${JSON.stringify(value)} is not a multiaddr (e.g. /ip4/1.2.3.4/tcp/31330${needPeerId ? '/p2p/12D3KooW...' : ''})`)
+    }
+    if (needPeerId && ma.getComponents().find((c) => c.name === 'p2p')?.value === undefined) {
+      throw new ConfigError(`--${flag} ${JSON.stringify(value)} must end in /p2p/<peer id>`)
+    }
+    return ma
+  })
+}
+
+interface Resolved {
+  privateKey: PrivateKey
+  bootstrap: Multiaddr[]
+  logger: Logger
+  node: Libp2p<SubnetServices>
+  store: Datastore
+  rejections: RejectionCounter
+  rejectionListeners: Set<(reason: HeartbeatRejectReason) => void>
+}
+
+class SubnetNodeImpl implements SubnetNode {
+  readonly subnetId: string
+  readonly privateKey: PrivateKey
+  readonly peerId: string
+  readonly kadProtocol: string
+  readonly heartbeatProtocol: string
+  readonly libp2p: Libp2p<SubnetServices>
+  readonly datastore: Datastore
+  private readonly init: SubnetNodeInit
+  private readonly bootstrap: Multiaddr[]
+  private readonly log: Logger
+  private readonly rejections: RejectionCounter
+  private readonly rejectionListeners: Set<(reason: HeartbeatRejectReason) => void>
+  private running = false
+  private transition?: Promise<void>
+  private bootstrapTimer?: NodeJS.Timeout
+  private bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
+  private bootstrapAbort?: AbortController
+
+  constructor (init: SubnetNodeInit, resolved: Resolved) {
+    this.init = init
+    this.subnetId = init.subnetId
+    this.privateKey = resolved.privateKey
+    this.peerId = peerIdFromPrivateKey(resolved.privateKey).toString()
+    this.kadProtocol = kadProtocol(init.subnetId)
+    this.heartbeatProtocol = heartbeatProtocol(init.subnetId)
+    this.libp2p = resolved.node
+    this.datastore = resolved.store
+    this.bootstrap = resolved.bootstrap
+    this.log = resolved.logger
+    this.rejections = resolved.rejections
+    this.rejectionListeners = resolved.rejectionListeners
+  }
+
+  get dht (): SingleKadDHT {
+    return this.libp2p.services.dht as SingleKadDHT
+  }
+
+  isStarted (): boolean {
+    return this.running
+  }
+
+  async start (): Promise<void> {
+    await this.transition
+    if (this.running) return
+    this.transition = this.doStart()
+    try { await this.transition } finally { this.transition = undefined }
+  }
+
+  async stop (): Promise<void> {
+    await this.transition
+    if (!this.running) return
+    this.transition = this.doStop()
+    try { await this.transition } finally { this.transition = undefined }
+  }
+
+  private async doStart (): Promise<void> {
+    const store = this.datastore
+    if (store instanceof LevelDatastore) {
+      try {
+        await store.open()
+      } catch (err) {
+        throw new ConfigError(`--data-dir ${this.init.dataDir ?? ''}: cannot open the datastore (${(err as Error).message}); is another node using it?`, { cause: err })
+      }
+    }
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      try { await this.libp2p.stop() } catch {}
+      if (store instanceof LevelDatastore) await store.close().catch(() => {})
+      throw err
+    }
+    this.running = true
+    this.log.info('subnet node started', {
+      peer_id: this.peerId, subnet_id: this.subnetId, addrs: this.libp2p.getMultiaddrs().map(String)
+    })
+    if (this.bootstrap.length > 0) {
+      this.bootstrapAbort = new AbortController()
+      this.bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
+      void this.bootstrapRound()
+    }
+  }
+
+  private async doStop (): Promise<void> {
+    this.running = false
+    clearTimeout(this.bootstrapTimer)
+    this.bootstrapAbort?.abort()
+    try {
+      await this.libp2p.stop()
+    } finally {
+      const store = this.datastore
+      if (store instanceof LevelDatastore) {
+        await store.close().catch((err: unknown) => { this.log.warn('datastore close failed', { err }) })
+      }
+      this.log.info('subnet node stopped', { peer_id: this.peerId })
+    }
+  }
+
+  /** Dials the bootstrap list while the routing table is empty; backs off while it stays empty. */
+  private async bootstrapRound (): Promise<void> {
+    if (!this.running) return
+    const node = this.libp2p
+    if (this.dht.routingTable.size === 0) {
+      const signal = AbortSignal.any([AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS), this.bootstrapAbort?.signal ?? new AbortController().signal])
+      await Promise.all(this.bootstrap.map(async (ma) => {
+        if (ma.getComponents().find((c) => c.name === 'p2p')?.value === this.peerId) return
+        try {
+          await node.dial(ma, { signal })
+          this.log.debug('dialled bootstrap peer', { addr: ma.toString() })
+        } catch (err) {
+          this.log.debug('bootstrap dial failed', { addr: ma.toString(), err })
+        }
+      }))
+      this.bootstrapDelay = Math.min(this.bootstrapDelay * 2, BOOTSTRAP_RETRY_MAX_MS)
+    } else {
+      this.bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
+    }
+    if (!this.running) return
+    const wait = this.dht.routingTable.size === 0 ? this.bootstrapDelay : BOOTSTRAP_RETRY_MAX_MS
+    this.bootstrapTimer = setTimeout(() => { void this.bootstrapRound() }, wait)
+    this.bootstrapTimer.unref()
+  }
+
+  bootnodeAddrs (): string[] {
+    if (!this.running) return []
+    const suffix = `/p2p/${this.peerId}`
+    return this.libp2p.getMultiaddrs().map((ma) => {
+      const s = ma.toString()
+      return s.endsWith(suffix) ? s : `${s}${suffix}`
+    })
+  }
+
+  isDhtReady (): boolean {
+    if (!this.running) return false
+    if (this.libp2p.getMultiaddrs().length === 0) return false
+    return this.bootstrap.length === 0 || this.dht.routingTable.size > 0
+  }
+
+  heartbeatRejections (): Record<string, number> {
+    return this.rejections.counts()
+  }
+
+  onHeartbeatRejected (listener: (reason: HeartbeatRejectReason) => void): () => void {
+    this.rejectionListeners.add(listener)
+    return () => { this.rejectionListeners.delete(listener) }
+  }
+}
