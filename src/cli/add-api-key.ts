@@ -1,5 +1,394 @@
-/** `subnet-add-api-key` (SPEC §3). */
-export function main (_argv: readonly string[]): void {
-  process.stderr.write('subnet-add-api-key: not implemented yet\n')
-  process.exitCode = 1
+/**
+ * `subnet-add-api-key` (SPEC §3): the admin CLI of the key file (SPEC §2).
+ *
+ * Output contract, so scripts can rely on it: a generated key is the only thing written
+ * to stdout (one line); `--list` writes its table to stdout; every other message goes to
+ * stderr. Exit codes: 0 done, 1 a bad file or a refused change (one line on stderr),
+ * 2 bad usage (one line on stderr). Nothing ever prints a stack trace.
+ */
+import { stat } from 'node:fs/promises'
+import yargs from 'yargs'
+import {
+  API_ROUTES,
+  KeyFileError,
+  checkApiKeyText,
+  checkOwnerName,
+  generateApiKey,
+  parseTimestamp,
+  readKeyFile,
+  updateKeyFile
+} from '../keys/index.js'
+import { DURATION_HINT, parseDuration } from '../util/duration.js'
+import type { ApiKeyEntry, ApiRoute } from '../keys/index.js'
+
+const PROGRAM = 'subnet-add-api-key'
+
+/** SPEC §2: the key file when neither `--keys-file` nor `BOOTNODE_KEYS_FILE` names one. */
+export const DEFAULT_KEYS_FILE = './bootnode_rest_keys.json'
+
+export const EXIT_OK = 0
+export const EXIT_REFUSED = 1
+export const EXIT_USAGE = 2
+
+/** Bad usage: exit 2. */
+class UsageError extends Error {}
+/** A change the file's content does not allow (unknown owner, key held by another): exit 1. */
+class RefusedError extends Error {}
+
+export interface AddApiKeyIo {
+  /** The environment, for `BOOTNODE_KEYS_FILE`. */
+  env: Readonly<Record<string, string | undefined>>
+  stdout: { write: (text: string) => unknown }
+  stderr: { write: (text: string) => unknown }
+  /** Clock, ms. Default `Date.now`. */
+  now?: () => number
+}
+
+const BOOLEAN_FLAGS = ['inactive', 'rotate', 'list', 'remove', 'help'] as const
+
+interface Options {
+  owner?: string
+  inactive: boolean
+  key?: string
+  rotate: boolean
+  keysFile: string
+  /** `null`: remove the expiry (`--expires-in never`). */
+  expiresInMs?: number | null
+  /** `null`: remove the restriction (`--scopes all`). */
+  scopes?: ApiRoute[] | null
+  /** `''`: remove the note. */
+  note?: string
+  list: boolean
+  remove: boolean
+}
+
+function buildParser (): ReturnType<typeof yargs> {
+  return yargs()
+    .scriptName(PROGRAM)
+    .usage([
+      `Usage: ${PROGRAM} --owner <name> [options]`,
+      `       ${PROGRAM} --list [--keys-file <path>]`,
+      '',
+      'Manages the API keys of the bootnode REST API in bootnode_rest_keys.json.',
+      'A new owner gets a fresh key, printed once on stdout; a known owner is (re)activated with its existing key.'
+    ].join('\n'))
+    .options({
+      owner: { type: 'string', describe: 'Owner of the key: 1-64 characters, no whitespace or control characters' },
+      inactive: { type: 'boolean', describe: 'Deactivate the owner\'s key without removing it' },
+      key: { type: 'string', describe: 'Set this exact key for the owner (replaces its key; refused if another owner holds it)' },
+      rotate: { type: 'boolean', describe: 'Replace the owner\'s key with a fresh one, printed on stdout' },
+      'keys-file': { type: 'string', describe: `Key file [default: env BOOTNODE_KEYS_FILE, else ${DEFAULT_KEYS_FILE}]` },
+      'expires-in': { type: 'string', describe: 'Expire the key this long from now (e.g. 90d, 12h, 30m); "never" removes the expiry' },
+      scopes: { type: 'string', describe: `Comma-separated routes the key may call (${API_ROUTES.join(', ')}); "all" removes the restriction` },
+      note: { type: 'string', describe: 'Free-text note stored with the key; "" removes it' },
+      list: { type: 'boolean', describe: 'List owners, active flag, created/expiry dates, scopes, with keys masked but the last 4 characters' },
+      remove: { type: 'boolean', describe: 'Remove the owner and its key from the file' }
+    })
+    .example(`${PROGRAM} --owner party1`, 'new key for party1 (printed), or reactivate its existing key')
+    .example(`${PROGRAM} --owner party1 --inactive`, 'deactivate party1\'s key')
+    .example(`${PROGRAM} --owner party1 --rotate --expires-in 90d`, 'new key for party1, valid 90 days')
+    .example(`${PROGRAM} --owner scanner --scopes get_heartbeat,get_peers_info`, 'key limited to two routes')
+    .example(`${PROGRAM} --list`, 'show every owner, keys masked')
+    .epilogue('Exit codes: 0 done; 1 bad key file or refused change; 2 bad usage.')
+    .strict()
+    .exitProcess(false)
+    .version(false)
+    .help('help')
+    .alias('help', 'h')
+    .wrap(100) as unknown as ReturnType<typeof yargs>
+}
+
+interface Parsed { help?: string, argv?: Record<string, unknown> }
+
+async function parseArgs (args: readonly string[]): Promise<Parsed> {
+  const parser = buildParser()
+  return await new Promise<Parsed>((resolve, reject) => {
+    void parser.parse([...args], {}, (err: Error | undefined, argv: Record<string, unknown>, output: string) => {
+      if (err != null) { reject(new UsageError(err.message)); return }
+      if (argv.help === true) { resolve({ help: output }); return }
+      resolve({ argv })
+    })
+  })
+}
+
+function stringOption (argv: Record<string, unknown>, name: string): string | undefined {
+  const value = argv[name]
+  if (value === undefined) return undefined
+  if (Array.isArray(value)) throw new UsageError(`--${name} given more than once`)
+  if (typeof value !== 'string') throw new UsageError(`--${name} needs a value`)
+  return value
+}
+
+function parseScopes (text: string): ApiRoute[] | null {
+  if (text.trim() === 'all') return null
+  const names = text.split(',').map(s => s.trim()).filter(s => s !== '')
+  if (names.length === 0) throw new UsageError(`--scopes needs route names: ${API_ROUTES.join(', ')} (or "all")`)
+  for (const name of names) {
+    if (!(API_ROUTES as readonly string[]).includes(name)) {
+      throw new UsageError(`--scopes: unknown route "${name}"; routes are ${API_ROUTES.join(', ')} (or "all")`)
+    }
+  }
+  return [...new Set(names)] as ApiRoute[]
+}
+
+function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], env: AddApiKeyIo['env']): Options {
+  // yargs reads `--inactive=yes` as false; a typo must not silently flip the meaning.
+  for (const arg of rawArgs) {
+    const m = /^--(?:no-)?([a-z-]+)=(.*)$/.exec(arg)
+    if (m !== null && (BOOLEAN_FLAGS as readonly string[]).includes(m[1] ?? '') && !['true', 'false'].includes(m[2] ?? '')) {
+      throw new UsageError(`--${m[1]} is a switch and takes no value`)
+    }
+  }
+
+  const given = (name: string): boolean => argv[name] !== undefined && argv[name] !== false
+  const owner = stringOption(argv, 'owner')
+  const key = stringOption(argv, 'key')
+  const keysFileFlag = stringOption(argv, 'keys-file')
+  const expiresIn = stringOption(argv, 'expires-in')
+  const scopesText = stringOption(argv, 'scopes')
+  const note = stringOption(argv, 'note')
+  const list = argv.list === true
+  const remove = argv.remove === true
+  const inactive = argv.inactive === true
+  const rotate = argv.rotate === true
+
+  if (list) {
+    const others = ['owner', 'inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note', 'remove'].filter(given)
+    if (others.length > 0) throw new UsageError(`--list takes no other option than --keys-file (got --${others.join(', --')})`)
+  } else {
+    if (owner === undefined) throw new UsageError('--owner is required (or --list)')
+    const problem = checkOwnerName(owner)
+    if (problem !== undefined) throw new UsageError(`--owner ${problem}`)
+  }
+  if (remove) {
+    const others = ['inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note'].filter(given)
+    if (others.length > 0) throw new UsageError(`--remove cannot be combined with --${others.join(', --')}`)
+  }
+  if (rotate && key !== undefined) throw new UsageError('--rotate and --key cannot be combined: --rotate generates the key, --key sets it')
+  if (key !== undefined) {
+    const problem = checkApiKeyText(key)
+    if (problem !== undefined) throw new UsageError(`--key ${problem}`)
+  }
+
+  let expiresInMs: number | null | undefined
+  if (expiresIn !== undefined) {
+    if (expiresIn.trim() === 'never') {
+      expiresInMs = null
+    } else {
+      const ms = parseDuration(expiresIn.trim())
+      if (ms === undefined || ms <= 0) throw new UsageError(`--expires-in expects ${DURATION_HINT} (or "never"), got "${expiresIn}"`)
+      expiresInMs = ms
+    }
+  }
+  const scopes = scopesText === undefined ? undefined : parseScopes(scopesText)
+
+  const envFile = env.BOOTNODE_KEYS_FILE
+  if (keysFileFlag === '') throw new UsageError('--keys-file needs a path')
+  const keysFile = keysFileFlag ?? (envFile !== undefined && envFile !== '' ? envFile : DEFAULT_KEYS_FILE)
+
+  return {
+    ...(owner === undefined ? {} : { owner }),
+    inactive,
+    ...(key === undefined ? {} : { key }),
+    rotate,
+    keysFile,
+    ...(expiresInMs === undefined ? {} : { expiresInMs }),
+    ...(scopes === undefined ? {} : { scopes }),
+    ...(note === undefined ? {} : { note }),
+    list,
+    remove
+  }
+}
+
+/** `****` and the last 4 characters; keys under 12 characters are fully masked (4 would give too much away). */
+export function maskKey (key: string): string {
+  return key.length >= 12 ? `****${key.slice(-4)}` : '****'
+}
+
+function formatTable (rows: string[][]): string {
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, [...cell].length) })
+  return rows.map(row => row.map((cell, i) => i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+async function list (opts: Options, io: AddApiKeyIo, now: number): Promise<void> {
+  const entries = await readKeyFile(opts.keysFile)
+  if (entries.length === 0) {
+    io.stderr.write(`${PROGRAM}: no keys in ${opts.keysFile}\n`)
+    return
+  }
+  const rows = [['OWNER', 'ACTIVE', 'CREATED', 'EXPIRES', 'SCOPES', 'KEY', 'NOTE']]
+  for (const e of entries) {
+    const expires = e.expires_at === undefined ? '-' : e.expires_at + ((parseTimestamp(e.expires_at) ?? 0) <= now ? ' (expired)' : '')
+    rows.push([
+      e.owner,
+      e.active === false ? 'no' : 'yes',
+      e.created_at ?? '-',
+      expires,
+      e.scopes === undefined ? 'all' : e.scopes.join(','),
+      maskKey(e.key),
+      // One row per entry: a note's line breaks would break the table.
+      (e.note ?? '').replace(/[\r\n\t]+/g, ' ')
+    ])
+  }
+  io.stdout.write(formatTable(rows))
+}
+
+interface ChangeResult {
+  /** The key to print on stdout: set only when one was generated. */
+  printKey?: string
+  message: string
+  warnings: string[]
+}
+
+function isoIn (now: number, ms: number): string {
+  const when = new Date(now + ms)
+  if (Number.isNaN(when.getTime())) throw new UsageError('--expires-in is too far in the future')
+  return when.toISOString()
+}
+
+function applyOptionalFields (entry: ApiKeyEntry, opts: Options, now: number): void {
+  if (opts.expiresInMs === null) delete entry.expires_at
+  else if (opts.expiresInMs !== undefined) entry.expires_at = isoIn(now, opts.expiresInMs)
+  if (opts.scopes === null) delete entry.scopes
+  else if (opts.scopes !== undefined) entry.scopes = [...opts.scopes]
+  if (opts.note === '') delete entry.note
+  else if (opts.note !== undefined) entry.note = opts.note
+}
+
+function freshKey (owner: string, entries: readonly ApiKeyEntry[]): string {
+  // 128 random bits never collide in practice; the check is there so the file stays valid regardless.
+  for (let i = 0; i < 3; i++) {
+    const key = generateApiKey(owner)
+    if (!entries.some(e => e.key === key)) return key
+  }
+  throw new RefusedError('could not generate a unique key')
+}
+
+async function change (opts: Options, io: AddApiKeyIo, now: number): Promise<ChangeResult> {
+  const owner = opts.owner as string
+  let result: ChangeResult | undefined
+  // Validation of the mutation's input: a usage error found while parsing the options
+  // (e.g. --expires-in too far) is thrown before the lock is taken.
+  if (opts.expiresInMs !== undefined && opts.expiresInMs !== null) isoIn(now, opts.expiresInMs)
+
+  await updateKeyFile(opts.keysFile, (entries) => {
+    const index = entries.findIndex(e => e.owner === owner)
+    const existing = index === -1 ? undefined : entries[index]
+    const warnings: string[] = []
+
+    if (opts.remove) {
+      if (existing === undefined) throw new RefusedError(`owner "${owner}" is not in ${opts.keysFile}; nothing removed`)
+      result = { message: `removed owner "${owner}"`, warnings }
+      return entries.filter((_, i) => i !== index)
+    }
+
+    if (opts.key !== undefined) {
+      const holder = entries.find(e => e.key === opts.key && e.owner !== owner)
+      if (holder !== undefined) throw new RefusedError(`refused: that key is already held by owner "${holder.owner}"`)
+      if (opts.key.length < 16) warnings.push('warning: a key shorter than 16 characters is easy to guess')
+    }
+
+    if (existing === undefined) {
+      if (opts.rotate) throw new RefusedError(`owner "${owner}" is not in ${opts.keysFile}; run without --rotate to create it`)
+      const key = opts.key ?? freshKey(owner, entries)
+      const entry: ApiKeyEntry = { owner, key, active: !opts.inactive, created_at: new Date(now).toISOString() }
+      applyOptionalFields(entry, opts, now)
+      result = {
+        ...(opts.key === undefined ? { printKey: key } : {}),
+        message: `added owner "${owner}" (${opts.inactive ? 'inactive' : 'active'})${opts.key === undefined ? '' : ' with the given key'}`,
+        warnings
+      }
+      return [...entries, entry]
+    }
+
+    const entry: ApiKeyEntry = { ...existing }
+    let keyNote = 'its existing key kept'
+    if (opts.rotate) {
+      entry.key = freshKey(owner, entries)
+      keyNote = 'new key generated'
+    } else if (opts.key !== undefined) {
+      keyNote = opts.key === existing.key ? 'the given key is already its key' : 'key replaced by the given key'
+      entry.key = opts.key
+    }
+    const wasActive = existing.active !== false
+    entry.active = !opts.inactive
+    applyOptionalFields(entry, opts, now)
+    const state = opts.inactive ? (wasActive ? 'deactivated' : 'already inactive') : (wasActive ? 'already active' : 're-activated')
+    if (!opts.inactive && entry.expires_at !== undefined && (parseTimestamp(entry.expires_at) ?? 0) <= now) {
+      warnings.push(`warning: the key of "${owner}" expired at ${entry.expires_at}; use --expires-in to extend it`)
+    }
+    result = {
+      ...(opts.rotate ? { printKey: entry.key } : {}),
+      message: `owner "${owner}" ${state}, ${keyNote} (key ${maskKey(entry.key)})`,
+      warnings
+    }
+    const next = [...entries]
+    next[index] = entry
+    return next
+  })
+  if (result === undefined) throw new Error('update finished without a result')
+  return result
+}
+
+async function warnIfExposed (file: string, io: AddApiKeyIo): Promise<void> {
+  try {
+    const s = await stat(file)
+    if (process.platform !== 'win32' && (s.mode & 0o077) !== 0) {
+      io.stderr.write(`${PROGRAM}: warning: ${file} is readable by other users (mode ${(s.mode & 0o777).toString(8)}); chmod 600 it\n`)
+    }
+  } catch {
+    // Removed meanwhile, or not stat-able: nothing to warn about.
+  }
+}
+
+/**
+ * Runs the CLI on `args` (the arguments after the program name) and returns the exit
+ * code. Never throws; never writes a stack trace.
+ */
+export async function runAddApiKey (args: readonly string[], io: AddApiKeyIo): Promise<number> {
+  const now = (io.now ?? Date.now)()
+  try {
+    const parsed = await parseArgs(args)
+    if (parsed.help !== undefined) {
+      io.stdout.write(parsed.help.endsWith('\n') ? parsed.help : parsed.help + '\n')
+      return EXIT_OK
+    }
+    const opts = toOptions(parsed.argv ?? {}, args, io.env)
+    if (opts.list) {
+      await list(opts, io, now)
+      return EXIT_OK
+    }
+    const result = await change(opts, io, now)
+    if (result.printKey !== undefined) io.stdout.write(result.printKey + '\n')
+    io.stderr.write(`${PROGRAM}: ${result.message} in ${opts.keysFile}\n`)
+    for (const warning of result.warnings) io.stderr.write(`${PROGRAM}: ${warning}\n`)
+    await warnIfExposed(opts.keysFile, io)
+    return EXIT_OK
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`${PROGRAM}: ${oneLine(err.message)} (see --help)\n`)
+      return EXIT_USAGE
+    }
+    if (err instanceof RefusedError || err instanceof KeyFileError) {
+      io.stderr.write(`${PROGRAM}: ${oneLine(err.message)}\n`)
+      return EXIT_REFUSED
+    }
+    const message = err instanceof Error ? err.message : String(err)
+    io.stderr.write(`${PROGRAM}: unexpected error: ${oneLine(message)}\n`)
+    return EXIT_REFUSED
+  }
+}
+
+function oneLine (text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim()
+}
+
+/** Entry point used by `bin/subnet-add-api-key.js`: `main(process.argv)`. Sets `process.exitCode`. */
+export async function main (argv: readonly string[]): Promise<void> {
+  try {
+    process.exitCode = await runAddApiKey(argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr })
+  } catch {
+    process.exitCode = EXIT_REFUSED
+  }
 }
