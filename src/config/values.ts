@@ -31,6 +31,7 @@ function expected (what: string, text: string): never {
 }
 
 function formatMs (ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
   if (ms % 60_000 === 0) return `${ms / 60_000}m`
   if (ms % 1000 === 0) return `${ms / 1000}s`

@@ -1,0 +1,421 @@
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { parseConfig } from '../../src/config/index.js'
+import { packageVersion } from '../../src/config/version.js'
+import { ConfigError } from '../../src/errors.js'
+import type { Config } from '../../src/config/index.js'
+import type { ExecutionContext } from 'ava'
+
+const CWD = '/srv/bootnode'
+const PEER_ID = '12D3KooWGQmdpzHXCqLno4mMxWXKNFQHASBeF99gTm2JR8Vu5Bdc'
+const BOOTSTRAP = `/ip4/1.2.3.4/tcp/31330/p2p/${PEER_ID}`
+
+type Env = Record<string, string | undefined>
+
+function parse (argv: string[], env: Env = {}, cwd = CWD): Config {
+  return parseConfig(argv, env, cwd)
+}
+
+function run (argv: string[], env: Env = {}): Extract<Config, { command: 'run' }> {
+  const config = parse(['run', '--subnet-id', 'sn', ...argv], env)
+  if (config.command !== 'run') throw new Error(`expected run, got ${config.command}`)
+  return config
+}
+
+function peer (argv: string[], env: Env = {}): Extract<Config, { command: 'peer' }> {
+  const config = parse(['peer', '--subnet-id', 'sn', ...argv], env)
+  if (config.command !== 'peer') throw new Error(`expected peer, got ${config.command}`)
+  return config
+}
+
+function demo (argv: string[], env: Env = {}): Extract<Config, { command: 'demo' }> {
+  const config = parse(['demo', ...argv], env)
+  if (config.command !== 'demo') throw new Error(`expected demo, got ${config.command}`)
+  return config
+}
+
+/** Asserts a ConfigError (code ERR_CONFIG) with one line containing every `parts` entry; returns the line. */
+function refused (t: ExecutionContext, fn: () => unknown, ...parts: string[]): string {
+  const err = t.throws(fn, { instanceOf: ConfigError })
+  if (err === undefined) return ''
+  t.is(err.code, 'ERR_CONFIG')
+  t.false(err.message.includes('\n'), `one line: ${err.message}`)
+  for (const part of parts) t.true(err.message.includes(part), `"${err.message}" should mention ${part}`)
+  return err.message
+}
+
+test('run: every default of SPEC §4', t => {
+  t.deepEqual(parse(['--subnet-id', 'sn']), {
+    command: 'run',
+    subnetId: 'sn',
+    listen: ['/ip4/0.0.0.0/tcp/31330'],
+    announce: [],
+    bootstrap: [],
+    identityPath: undefined,
+    dataDir: undefined,
+    logLevel: 'info',
+    allowPrivateAddrs: false,
+    apiHost: '127.0.0.1',
+    apiPort: 8000,
+    keysFile: '/srv/bootnode/bootnode_rest_keys.json',
+    rateLimit: { limit: 5, windowMs: 60_000, text: '5 per 1 minute' },
+    authFailLimit: { limit: 30, windowMs: 60_000, text: '30 per 1 minute' },
+    trustProxy: false,
+    redisUrl: undefined,
+    geo: 'offline',
+    geoDb: undefined,
+    refreshIntervalMs: 10_000,
+    peerTtlMs: 3_600_000,
+    metrics: true
+  })
+  t.is(parse(['run', '--subnet-id', 'sn']).command, 'run', 'run named explicitly')
+})
+
+test('peer: every default of SPEC §4', t => {
+  t.deepEqual(parse(['peer', '--subnet-id', 'sn']), {
+    command: 'peer',
+    subnetId: 'sn',
+    listen: ['/ip4/0.0.0.0/tcp/31330'],
+    announce: [],
+    bootstrap: [],
+    identityPath: undefined,
+    dataDir: undefined,
+    logLevel: 'info',
+    allowPrivateAddrs: false,
+    role: 'VALIDATOR',
+    heartbeatIntervalMs: 60_000,
+    publicName: undefined,
+    versionString: packageVersion()
+  })
+})
+
+test('demo: loopback, subnet "demo", private addresses on, 5 s heartbeats, 5 peers, no --subnet-id needed', t => {
+  const config = demo([])
+  t.like(config, {
+    command: 'demo',
+    peers: 5,
+    subnetId: 'demo',
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    allowPrivateAddrs: true,
+    heartbeatIntervalMs: 5_000,
+    apiHost: '127.0.0.1',
+    apiPort: 8000,
+    keysFile: '/srv/bootnode/bootnode_rest_keys.json',
+    role: 'VALIDATOR',
+    geo: 'offline',
+    metrics: true
+  })
+  t.is(config.dataDir, undefined, 'the caller makes a temporary directory')
+  t.is(config.rateLimit.text, '5 per 1 minute')
+})
+
+test('the package version is the one in package.json', async t => {
+  const { readFile } = await import('node:fs/promises')
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.is(packageVersion(), pkg.version)
+})
+
+test('common flags are parsed', t => {
+  const config = run([
+    '--listen', '/ip4/127.0.0.1/tcp/4001',
+    '--listen', '/ip6/::1/tcp/4001,/ip4/10.0.0.1/tcp/4002',
+    '--announce', '/dns4/boot.example.com/tcp/31330',
+    '--bootstrap', BOOTSTRAP,
+    '--identity-path', 'keys/identity.key',
+    '--data-dir', '/var/lib/bootnode',
+    '--log-level', 'debug',
+    '--allow-private-addrs'
+  ])
+  t.deepEqual(config.listen, ['/ip4/127.0.0.1/tcp/4001', '/ip6/::1/tcp/4001', '/ip4/10.0.0.1/tcp/4002'])
+  t.deepEqual(config.announce, ['/dns4/boot.example.com/tcp/31330'])
+  t.deepEqual(config.bootstrap, [BOOTSTRAP])
+  t.is(config.identityPath, '/srv/bootnode/keys/identity.key', 'relative paths resolve against cwd')
+  t.is(config.dataDir, '/var/lib/bootnode')
+  t.is(config.logLevel, 'debug')
+  t.true(config.allowPrivateAddrs)
+  t.like(parse(['--subnet-id=a.B_c-9']), { subnetId: 'a.B_c-9' }, '--flag=value form')
+  t.false(demo(['--no-allow-private-addrs']).allowPrivateAddrs)
+  t.true(run(['--allow-private-addrs=true']).allowPrivateAddrs)
+})
+
+test('API flags are parsed', t => {
+  const config = run([
+    '--api-host', '0.0.0.0',
+    '--api-port', '0',
+    '--keys-file', 'conf/keys.json',
+    '--rate-limit', '100/hour',
+    '--auth-fail-limit', '10 per minute',
+    '--trust-proxy', '2',
+    '--redis-url', 'redis://127.0.0.1:6379/0',
+    '--geo', 'ip-api',
+    '--refresh-interval', '500ms',
+    '--peer-ttl', '90m',
+    '--no-metrics'
+  ])
+  t.like(config, {
+    apiHost: '0.0.0.0',
+    apiPort: 0,
+    keysFile: '/srv/bootnode/conf/keys.json',
+    rateLimit: { limit: 100, windowMs: 3_600_000, text: '100 per 1 hour' },
+    authFailLimit: { limit: 10, windowMs: 60_000, text: '10 per 1 minute' },
+    trustProxy: 2,
+    redisUrl: 'redis://127.0.0.1:6379/0',
+    geo: 'ip-api',
+    refreshIntervalMs: 500,
+    peerTtlMs: 5_400_000,
+    metrics: false
+  })
+  t.is(run(['--api-host', '[::1]']).apiHost, '::1')
+  t.is(run(['--api-host', 'localhost']).apiHost, 'localhost')
+  t.is(run(['--api-port', '65535']).apiPort, 65535)
+  t.is(run(['--geo', 'none']).geo, 'none')
+  t.is(run(['--redis-url', 'rediss://user:pw@cache:6380']).redisUrl, 'rediss://user:pw@cache:6380')
+  t.true(run(['--metrics']).metrics)
+  t.false(run(['--metrics=false']).metrics)
+  t.is(run(['--keys-file', '/etc/keys.json']).keysFile, '/etc/keys.json')
+})
+
+test('--trust-proxy: off, hop count, or proxy IPs/CIDRs; never "trust everything"', t => {
+  t.is(run(['--trust-proxy', 'off']).trustProxy, false)
+  t.is(run(['--trust-proxy', '0']).trustProxy, false, 'zero hops trusts nobody')
+  t.is(run(['--trust-proxy', '1']).trustProxy, 1)
+  t.deepEqual(run(['--trust-proxy', '10.0.0.1,192.168.0.0/16']).trustProxy, ['10.0.0.1', '192.168.0.0/16'])
+  t.deepEqual(run(['--trust-proxy', 'loopback', '--trust-proxy', 'fd00::/8']).trustProxy, ['loopback', 'fd00::/8'])
+  for (const everything of ['true', '*', 'all']) {
+    refused(t, () => run(['--trust-proxy', everything]), '--trust-proxy', 'every client')
+  }
+  refused(t, () => run(['--trust-proxy', '10.0.0.1,*']), '--trust-proxy', 'every client')
+  refused(t, () => run(['--trust-proxy', '10.0.0.0/33']), '--trust-proxy', '10.0.0.0/33')
+  refused(t, () => run(['--trust-proxy', '10.0.0.1,2']), '--trust-proxy', '"2"')
+  refused(t, () => run(['--trust-proxy', 'proxy.example.com']), '--trust-proxy', 'hop count')
+  refused(t, () => run(['--trust-proxy', '256']), '--trust-proxy', '0 to 255')
+})
+
+test('--geo-db must be a readable file, checked at parse time, and goes with --geo offline', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'subnet-bootnode-config-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const db = join(dir, 'city.mmdb')
+  await writeFile(db, 'not really a database; readability is what is checked here')
+  t.is(parse(['--subnet-id', 'sn', '--geo-db', 'city.mmdb'], {}, dir).command, 'run')
+  t.like(parse(['--subnet-id', 'sn', '--geo-db', 'city.mmdb'], {}, dir), { geoDb: db })
+  refused(t, () => parse(['--subnet-id', 'sn', '--geo-db', 'missing.mmdb'], {}, dir), '--geo-db', join(dir, 'missing.mmdb'), 'ENOENT')
+  await mkdir(join(dir, 'folder'))
+  refused(t, () => parse(['--subnet-id', 'sn', '--geo-db', 'folder'], {}, dir), '--geo-db', 'not a file')
+  refused(t, () => parse(['--subnet-id', 'sn', '--geo', 'ip-api', '--geo-db', db], {}, dir), '--geo-db', '--geo offline')
+  if (process.getuid?.() !== 0) {
+    // root reads any file, so the permission case is only meaningful for other users.
+    await chmod(db, 0o000)
+    refused(t, () => parse(['--subnet-id', 'sn', '--geo-db', db], {}, dir), '--geo-db', 'EACCES')
+  } else {
+    t.log('running as root: the unreadable-file case (EACCES) cannot be produced here')
+  }
+})
+
+test('peer flags are parsed', t => {
+  t.like(peer(['--role', 'miner_2', '--heartbeat-interval', '100ms', '--public-name', 'Ünïcode node #1', '--version-string', 'v2.3.1-rc1']), {
+    role: 'MINER_2',
+    heartbeatIntervalMs: 100,
+    publicName: 'Ünïcode node #1',
+    versionString: 'v2.3.1-rc1'
+  })
+  t.is(peer(['--heartbeat-interval', '30m']).heartbeatIntervalMs, 1_800_000)
+  t.like(demo(['--peers', '50', '--role', 'VALIDATOR', '--heartbeat-interval', '1s']), { peers: 50, heartbeatIntervalMs: 1000 })
+  t.is(demo(['--peers', '1']).peers, 1)
+})
+
+test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated', t => {
+  const env: Env = {
+    SUBNET_BOOTNODE_SUBNET_ID: 'from-env',
+    SUBNET_BOOTNODE_LISTEN: '/ip4/127.0.0.1/tcp/1, /ip4/127.0.0.1/tcp/2',
+    SUBNET_BOOTNODE_ANNOUNCE: '/ip4/1.2.3.4/tcp/31330',
+    SUBNET_BOOTNODE_BOOTSTRAP: `${BOOTSTRAP},/ip4/5.6.7.8/tcp/1/p2p/${PEER_ID}`,
+    SUBNET_BOOTNODE_IDENTITY_PATH: '/data/identity.key',
+    SUBNET_BOOTNODE_DATA_DIR: '/data',
+    SUBNET_BOOTNODE_LOG_LEVEL: 'warn',
+    SUBNET_BOOTNODE_ALLOW_PRIVATE_ADDRS: 'yes',
+    SUBNET_BOOTNODE_API_HOST: '0.0.0.0',
+    SUBNET_BOOTNODE_API_PORT: '9000',
+    SUBNET_BOOTNODE_KEYS_FILE: '/keys/bootnode_rest_keys.json',
+    SUBNET_BOOTNODE_RATE_LIMIT: '7/second',
+    SUBNET_BOOTNODE_AUTH_FAIL_LIMIT: '3/minute',
+    SUBNET_BOOTNODE_TRUST_PROXY: '10.0.0.0/8,172.16.0.0/12',
+    SUBNET_BOOTNODE_REDIS_URL: 'redis://redis:6379',
+    SUBNET_BOOTNODE_GEO: 'none',
+    SUBNET_BOOTNODE_REFRESH_INTERVAL: '2s',
+    SUBNET_BOOTNODE_PEER_TTL: '2h',
+    SUBNET_BOOTNODE_METRICS: 'false',
+    SUBNET_BOOTNODE_ROLE: 'miner',
+    SUBNET_BOOTNODE_HEARTBEAT_INTERVAL: '10s',
+    SUBNET_BOOTNODE_PUBLIC_NAME: 'env-name',
+    SUBNET_BOOTNODE_VERSION_STRING: '9.9.9',
+    SUBNET_BOOTNODE_PEERS: '3'
+  }
+  t.deepEqual(parse(['demo'], env), {
+    command: 'demo',
+    peers: 3,
+    subnetId: 'from-env',
+    listen: ['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'],
+    announce: ['/ip4/1.2.3.4/tcp/31330'],
+    bootstrap: [BOOTSTRAP, `/ip4/5.6.7.8/tcp/1/p2p/${PEER_ID}`],
+    identityPath: '/data/identity.key',
+    dataDir: '/data',
+    logLevel: 'warn',
+    allowPrivateAddrs: true,
+    apiHost: '0.0.0.0',
+    apiPort: 9000,
+    keysFile: '/keys/bootnode_rest_keys.json',
+    rateLimit: { limit: 7, windowMs: 1_000, text: '7 per 1 second' },
+    authFailLimit: { limit: 3, windowMs: 60_000, text: '3 per 1 minute' },
+    trustProxy: ['10.0.0.0/8', '172.16.0.0/12'],
+    redisUrl: 'redis://redis:6379',
+    geo: 'none',
+    geoDb: undefined,
+    refreshIntervalMs: 2_000,
+    peerTtlMs: 7_200_000,
+    metrics: false,
+    role: 'MINER',
+    heartbeatIntervalMs: 10_000,
+    publicName: 'env-name',
+    versionString: '9.9.9'
+  })
+  // `run` ignores the variables of flags it does not have (a shared env file is fine) …
+  t.is(parse([], env).command, 'run')
+  t.false('role' in parse([], env))
+})
+
+test('a flag wins over its variable; an empty variable counts as unset', t => {
+  const env: Env = { SUBNET_BOOTNODE_SUBNET_ID: 'env', SUBNET_BOOTNODE_API_PORT: '9000', SUBNET_BOOTNODE_LISTEN: '/ip4/127.0.0.1/tcp/1', SUBNET_BOOTNODE_METRICS: 'false' }
+  const config = parse(['--subnet-id', 'flag', '--api-port', '9001', '--listen', '/ip4/127.0.0.1/tcp/2', '--metrics'], env)
+  t.like(config, { subnetId: 'flag', apiPort: 9001, listen: ['/ip4/127.0.0.1/tcp/2'], metrics: true })
+  t.like(parse([], env), { subnetId: 'env', apiPort: 9000, listen: ['/ip4/127.0.0.1/tcp/1'], metrics: false })
+  t.like(parse(['--subnet-id', 'x'], { SUBNET_BOOTNODE_API_PORT: '', SUBNET_BOOTNODE_REDIS_URL: '' }), { apiPort: 8000, redisUrl: undefined })
+  t.true(run([], { SUBNET_BOOTNODE_METRICS: 'on' }).metrics)
+  t.false(run([], { SUBNET_BOOTNODE_METRICS: '0' }).metrics)
+})
+
+test('the key file: flag, then SUBNET_BOOTNODE_KEYS_FILE, then BOOTNODE_KEYS_FILE (SPEC §2), then ./bootnode_rest_keys.json', t => {
+  t.is(run([]).keysFile, '/srv/bootnode/bootnode_rest_keys.json')
+  t.is(run([], { BOOTNODE_KEYS_FILE: 'legacy.json' }).keysFile, '/srv/bootnode/legacy.json')
+  t.is(run([], { BOOTNODE_KEYS_FILE: 'legacy.json', SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, '/k/new.json')
+  t.is(run(['--keys-file', 'flag.json'], { BOOTNODE_KEYS_FILE: 'legacy.json', SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, '/srv/bootnode/flag.json')
+  t.is(run([], { BOOTNODE_KEYS_FILE: '' }).keysFile, '/srv/bootnode/bootnode_rest_keys.json')
+  t.is(demo([], { BOOTNODE_KEYS_FILE: '/x/k.json' }).keysFile, '/x/k.json')
+})
+
+test('--subnet-id is required for run and peer, with the variable named', t => {
+  const line = refused(t, () => parse([]))
+  t.is(line, "--subnet-id is required for 'run' (or set SUBNET_BOOTNODE_SUBNET_ID)")
+  t.is(refused(t, () => parse(['peer'])), "--subnet-id is required for 'peer' (or set SUBNET_BOOTNODE_SUBNET_ID)")
+  t.is(refused(t, () => parse(['--subnet-id', 'x', '--api-port', 'x'])), '--api-port: expected a port number from 0 to 65535, got "x"',
+    'a bad flag is reported even when it is not the first problem a user would meet')
+})
+
+/** [sub-command, flag, bad value, text the message must contain besides the flag] */
+const BAD_VALUES: Array<[string, string, string, string]> = [
+  ['run', 'subnet-id', 'has/slash', 'A-Z a-z 0-9'],
+  ['run', 'subnet-id', 'x'.repeat(65), '1 to 64'],
+  ['run', 'subnet-id', '', '1 to 64'],
+  ['run', 'listen', 'not-a-multiaddr', 'multiaddr'],
+  ['run', 'listen', '/ip4/999.0.0.1/tcp/1', 'multiaddr'],
+  ['run', 'listen', '/ip4/127.0.0.1/tcp/70000', 'multiaddr'],
+  ['run', 'announce', 'http://example.com', 'multiaddr'],
+  ['run', 'bootstrap', '/ip4/1.2.3.4/tcp/31330', '/p2p/<peer id>'],
+  ['run', 'bootstrap', '/ip4/1.2.3.4/tcp/31330/p2p/notapeerid', 'not a peer id'],
+  ['run', 'log-level', 'verbose', 'error|warn|info|debug'],
+  ['run', 'api-host', 'not a host', 'IP address or host name'],
+  ['run', 'api-port', '65536', '0 to 65535'],
+  ['run', 'api-port', '-1', '0 to 65535'],
+  ['run', 'api-port', '80.5', '0 to 65535'],
+  ['run', 'rate-limit', '5', 'N/second|minute|hour'],
+  ['run', 'rate-limit', '0/minute', 'N/second|minute|hour'],
+  ['run', 'rate-limit', '5/fortnight', 'N/second|minute|hour'],
+  ['run', 'auth-fail-limit', 'lots', 'N/second|minute|hour'],
+  ['run', 'trust-proxy', 'everyone', 'hop count'],
+  ['run', 'redis-url', 'http://cache:6379', 'redis://'],
+  ['run', 'redis-url', 'not a url', 'redis://'],
+  ['run', 'geo', 'maxmind', 'offline|ip-api|none'],
+  ['run', 'refresh-interval', '10', 'duration such as'],
+  ['run', 'refresh-interval', '10ms', 'from 100ms to 1h'],
+  ['run', 'refresh-interval', '2h', 'from 100ms to 1h'],
+  ['run', 'peer-ttl', '1.5h', 'duration such as'],
+  ['run', 'peer-ttl', '500ms', 'from 1s to 7d'],
+  ['run', 'peer-ttl', '8d', 'from 1s to 7d'],
+  ['peer', 'role', 'not valid', 'A-Z 0-9 _'],
+  ['peer', 'role', 'R'.repeat(33), '1 to 32'],
+  ['peer', 'heartbeat-interval', '50ms', 'from 100ms to 30m'],
+  ['peer', 'heartbeat-interval', '31m', 'from 100ms to 30m'],
+  ['peer', 'heartbeat-interval', 'often', 'duration such as'],
+  ['peer', 'public-name', 'n'.repeat(65), '1 to 64'],
+  ['peer', 'public-name', 'line\nbreak', 'printable'],
+  ['peer', 'version-string', 'v'.repeat(33), '1 to 32'],
+  ['demo', 'peers', '0', '1 to 50'],
+  ['demo', 'peers', '51', '1 to 50'],
+  ['demo', 'peers', 'five', '1 to 50'],
+  ['run', 'identity-path', '', 'file path'],
+  ['run', 'data-dir', '', 'file path'],
+  ['run', 'keys-file', '', 'file path']
+]
+
+test('every bad value is refused with one line naming the flag and what it accepts', t => {
+  for (const [command, flag, value, accepts] of BAD_VALUES) {
+    const base = command === 'demo' || flag === 'subnet-id' ? [command] : [command, '--subnet-id', 'sn']
+    const line = refused(t, () => parse([...base, `--${flag}`, value]), `--${flag}:`, accepts)
+    t.true(line.startsWith(`--${flag}`), line)
+  }
+})
+
+test('a bad variable names the flag and the variable', t => {
+  for (const [command, flag, value, accepts] of BAD_VALUES) {
+    if (value === '') continue // an empty variable counts as unset
+    const variable = `SUBNET_BOOTNODE_${flag.toUpperCase().replaceAll('-', '_')}`
+    const base = command === 'demo' ? ['demo'] : [command, '--subnet-id', 'sn']
+    if (flag === 'subnet-id') base.splice(1)
+    refused(t, () => parse(base, { [variable]: value }), `--${flag} (from ${variable}):`, accepts)
+  }
+  refused(t, () => run([], { SUBNET_BOOTNODE_METRICS: 'maybe' }), '--metrics (from SUBNET_BOOTNODE_METRICS)', 'true or false')
+})
+
+test('a redis URL is never echoed: it may carry a password', t => {
+  const line = refused(t, () => run(['--redis-url', 'http://admin:hunter2@cache']), '--redis-url')
+  t.false(line.includes('hunter2'))
+})
+
+test('booleans written with = must say true or false', t => {
+  refused(t, () => run(['--metrics=maybe']), '--metrics', 'true or false', '"maybe"')
+  refused(t, () => run(['--allow-private-addrs=yes']), '--allow-private-addrs', 'true or false')
+})
+
+test('unknown flags, sub-commands, arguments and variables are refused (strict)', t => {
+  t.is(refused(t, () => parse(['serve'])), 'unknown sub-command "serve": expected run, peer, demo')
+  t.is(refused(t, () => run(['--bogus'])), 'unknown flag --bogus')
+  t.is(refused(t, () => run(['--bogus=1'])), 'unknown flag --bogus')
+  t.is(refused(t, () => run(['-x'])), 'unknown flag -x')
+  t.is(refused(t, () => run(['--subnetId', 'x'])), 'unknown flag --subnetId', 'one spelling per flag')
+  refused(t, () => run(['extra']), 'unexpected argument "extra"')
+  refused(t, () => run(['--', 'extra']), 'unexpected argument "extra"')
+  t.is(refused(t, () => run(['--role', 'X'])), '--role is a flag of peer, demo only')
+  t.is(refused(t, () => peer(['--api-port', '1'])), '--api-port is a flag of run, demo only')
+  t.is(refused(t, () => peer(['--peers', '2'])), '--peers is a flag of demo only')
+  t.is(refused(t, () => run(['--api-port', '1', '--api-port', '2'])), '--api-port: given 2 times; it takes one value')
+  t.is(refused(t, () => run([], { SUBNET_BOOTNODE_API_PROT: '1' })), 'unknown environment variable SUBNET_BOOTNODE_API_PROT: no flag --api-prot')
+})
+
+test('sub-commands may come after global flags', t => {
+  t.is(parse(['--log-level', 'debug', 'peer', '--subnet-id', 'x']).command, 'peer')
+})
+
+test('--help and --version come back as text, per sub-command, and nothing is printed', t => {
+  const help = parse(['--help'])
+  t.is(help.command, 'help')
+  if (help.command !== 'help') return
+  for (const command of ['run', 'peer', 'demo']) t.true(help.text.includes(`subnet-bootnode ${command}`), command)
+  t.true(help.text.includes('SUBNET_BOOTNODE_'), 'the environment variables are explained')
+  t.like(parse(['-h']), { command: 'help', text: help.text })
+  t.like(parse(['run', '--help']), { command: 'help' })
+  t.like(parse(['--version']), { command: 'help', text: packageVersion() })
+  t.like(parse(['peer', '--version']), { command: 'help', text: packageVersion() })
+  // --help wins over problems elsewhere on the line, as users expect.
+  t.is(parse(['--help'], {}).command, 'help')
+})
