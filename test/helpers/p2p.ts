@@ -46,9 +46,9 @@ export interface Bootnode {
 }
 
 /** A node with a started heartbeat collector; the collector and node stop in teardown. */
-export async function startBootnode (t: ExecutionContext, init: Partial<SubnetNodeInit> & { subnetId: string }, collectorInit: { sweepIntervalMs?: number, lookupIntervalMs?: number } = {}): Promise<Bootnode> {
+export async function startBootnode (t: ExecutionContext, init: Partial<SubnetNodeInit> & { subnetId: string }, collectorInit: { sweepIntervalMs?: number, lookupIntervalMs?: number } = {}, onDhtQuery?: (seconds: number) => void): Promise<Bootnode> {
   const node = await startNode(t, init)
-  const collector = createHeartbeatCollector({ sweepIntervalMs: 200, lookupIntervalMs: 500, ...collectorInit }, { node })
+  const collector = createHeartbeatCollector({ sweepIntervalMs: 200, lookupIntervalMs: 500, ...collectorInit }, { node, onDhtQuery })
   t.teardown(async () => { await collector.stop() })
   await collector.start()
   return { node, collector, addrs: node.bootnodeAddrs() }

@@ -1,0 +1,60 @@
+/** Hand-made heartbeat records, valid and invalid, for the validation tests. */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { RecordEnvelope } from '@libp2p/peer-record'
+import { byteStream, lpStream } from '@libp2p/utils'
+import { fromString } from 'uint8arrays/from-string'
+import { HEARTBEAT_PAYLOAD_TYPE, sealHeartbeat } from '../../src/heartbeat/index.js'
+import type { HeartbeatPayload } from '../../src/heartbeat/index.js'
+import type { SubnetNode } from '../../src/p2p/index.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+export function payloadFor (key: PrivateKey, subnetId: string, over: Partial<HeartbeatPayload> = {}): HeartbeatPayload {
+  return {
+    subnet_id: subnetId,
+    peer_id: peerIdFromPrivateKey(key).toString(),
+    seq: Date.now(),
+    server: {
+      state: 'ONLINE', role: 'VALIDATOR', throughput: 1, public_name: null, version: '1.0.0', using_relay: false, next_pings: null
+    },
+    expiration_time: Date.now() / 1000 + 60,
+    ...over
+  }
+}
+
+/**
+ * One record per rejection reason, all claiming to come from `key`'s peer
+ * (`other` is a second key, used to forge).
+ */
+export async function badRecords (key: PrivateKey, subnetId: string): Promise<Record<string, Uint8Array>> {
+  const other = await generateKeyPair('Ed25519')
+  const good = payloadFor(key, subnetId)
+  const nowS = Date.now() / 1000
+  const unsigned = new RecordEnvelope({
+    publicKey: key.publicKey,
+    payloadType: HEARTBEAT_PAYLOAD_TYPE,
+    payload: fromString(JSON.stringify(good)),
+    signature: new Uint8Array(0)
+  }).marshal()
+  return {
+    // signed by another key, naming our peer in the payload
+    forged: await sealHeartbeat({ ...good }, other),
+    'wrong-subnet': await sealHeartbeat(payloadFor(key, `${subnetId}-other`), key),
+    oversized: await sealHeartbeat({ ...good, server: { ...good.server, public_name: 'x'.repeat(9000) } }, key),
+    expired: await sealHeartbeat({ ...good, expiration_time: nowS - 1 }, key),
+    'too-far-future': await sealHeartbeat({ ...good, expiration_time: nowS + 2 * 3600 }, key),
+    malformed: await sealHeartbeat({ ...good, server: { ...good.server, state: 'DANCING' } }, key),
+    unsigned
+  }
+}
+
+/** Pushes raw bytes over the collector protocol from `from` to `to`; resolves with the ack byte. */
+export async function pushRaw (from: SubnetNode, to: SubnetNode, bytes: Uint8Array): Promise<number | undefined> {
+  const signal = AbortSignal.timeout(5000)
+  const stream = await from.libp2p.dialProtocol(peerIdFromPrivateKey(to.privateKey), to.heartbeatProtocol, { signal })
+  const lp = lpStream(stream, { maxDataLength: 1 << 20 })
+  await lp.write(bytes, { signal })
+  const ack = await byteStream(lp.unwrap()).read({ bytes: 1, signal })
+  await stream.close({ signal }).catch(() => {})
+  return ack.get(0)
+}
