@@ -1,0 +1,260 @@
+import { join } from 'node:path'
+import { ConfigError } from '../errors.js'
+import { silentLogger } from '../log/index.js'
+import { LocationCache } from './cache.js'
+import { classify, fail } from './classify.js'
+import {
+  BUNDLED_ATTRIBUTION, CACHE_FILE_NAME, CACHE_WRITE_DELAY_MS, DEFAULT_CACHE_TTL_MS, DEFAULT_GEO_MODE,
+  DEFAULT_IP_API_TIMEOUT_MS, DEFAULT_IP_API_URL, FAILURE_BACKOFF_MIN_MS, IP_API_ATTRIBUTION,
+  IP_API_MAX_BATCH, IP_API_MAX_REQUESTS_PER_WINDOW, MAX_CACHE_ENTRIES
+} from './constants.js'
+import { IpApiClient } from './ip-api.js'
+import { MESSAGE_UNAVAILABLE, OfflineGeo } from './offline.js'
+import type { PublicAddress } from './classify.js'
+import type { GeoLocator, GeoLookupFailure, GeoMode, GeoStats, LocatorInit } from './index.js'
+import type { IpApiFailureReason } from './ip-api.js'
+import type { Family } from './offline.js'
+import type { Logger } from '../log/index.js'
+import type { Location } from '../view/index.js'
+
+export const MESSAGE_DISABLED = 'geolocation disabled'
+
+const MODES: readonly GeoMode[] = ['offline', 'ip-api', 'none']
+
+function positive (name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`geo: ${name} must be a positive number, got ${value}`)
+  return value
+}
+
+interface Pending { address: PublicAddress, queries: string[] }
+
+export class Locator implements GeoLocator {
+  readonly mode: GeoMode
+  readonly attribution: readonly string[]
+  private readonly log: Logger
+  private readonly offline: OfflineGeo
+  private readonly client: IpApiClient | undefined
+  private readonly cache: LocationCache
+  private readonly cacheDir: string | undefined
+  private readonly onLookupFailure: ((f: GeoLookupFailure) => void) | undefined
+  private cacheLoaded: Promise<void> | undefined
+  private saveTimer: NodeJS.Timeout | undefined
+  /** ip-api requests go one at a time, so rate accounting and the cache stay exact. */
+  private chain: Promise<void> = Promise.resolve()
+  private readonly counters = {
+    requests: 0,
+    answeredByIpApi: 0,
+    cacheHits: 0,
+    fallbacks: 0,
+    failures: { timeout: 0, network: 0, 'rate-limited': 0, 'http-status': 0, malformed: 0, deferred: 0 } satisfies Record<IpApiFailureReason, number>
+  }
+
+  constructor (init: LocatorInit) {
+    const mode = init.mode ?? DEFAULT_GEO_MODE
+    if (!MODES.includes(mode)) throw new ConfigError(`geo: mode must be one of ${MODES.join(', ')}, got ${String(mode)}`)
+    this.mode = mode
+    this.log = init.logger ?? silentLogger
+    this.onLookupFailure = init.onLookupFailure
+    this.offline = new OfflineGeo({ geoDbPath: init.geoDbPath, asnDbPath: init.asnDbPath, logger: this.log })
+    this.cache = new LocationCache(positive('cacheTtlMs', init.cacheTtlMs, DEFAULT_CACHE_TTL_MS), MAX_CACHE_ENTRIES)
+    this.cacheDir = init.cacheDir
+    if (mode === 'ip-api') {
+      this.client = new IpApiClient({
+        url: init.ipApiUrl ?? DEFAULT_IP_API_URL,
+        timeoutMs: positive('timeoutMs', init.timeoutMs, DEFAULT_IP_API_TIMEOUT_MS),
+        requestsPerWindow: positive('requestsPerMinute', init.requestsPerMinute, IP_API_MAX_REQUESTS_PER_WINDOW),
+        failureBackoffMs: positive('failureBackoffMs', init.failureBackoffMs, FAILURE_BACKOFF_MIN_MS)
+      })
+    }
+    this.attribution = mode === 'none'
+      ? []
+      : mode === 'ip-api' ? Object.freeze([IP_API_ATTRIBUTION, ...this.offline.attribution]) : this.offline.attribution
+  }
+
+  async check (): Promise<void> {
+    if (this.mode === 'offline') {
+      await this.offline.check()
+    } else if (this.mode === 'ip-api') {
+      try {
+        await this.offline.check()
+      } catch (err) {
+        // The operator's own file must work; without bundled data, failures just have no fallback.
+        if (this.offline.attribution.length < BUNDLED_ATTRIBUTION.length) throw err
+        this.log.warn('no offline data to fall back on when ip-api fails', { error: err })
+      }
+    }
+  }
+
+  stats (): GeoStats {
+    return {
+      mode: this.mode,
+      ...this.counters,
+      failures: { ...this.counters.failures },
+      cacheSize: this.cache.size
+    }
+  }
+
+  async locate (ips: readonly string[]): Promise<Map<string, Location>> {
+    try {
+      return await this.locateAll(ips)
+    } catch (err) {
+      // Never rejects (Locator contract): whatever went wrong, every address gets an answer.
+      this.log.error('geolocation failed', { error: err })
+      const out = new Map<string, Location>()
+      for (const ip of ips) out.set(ip, fail(MESSAGE_UNAVAILABLE, ip))
+      return out
+    }
+  }
+
+  private async locateAll (ips: readonly string[]): Promise<Map<string, Location>> {
+    const out = new Map<string, Location>()
+    // Addresses to look up, by canonical form: `::ffff:1.2.3.4` and `1.2.3.4` are one lookup.
+    const pending = new Map<string, Pending>()
+    for (const ip of ips) {
+      if (out.has(ip)) continue
+      if (this.mode === 'none') {
+        out.set(ip, fail(MESSAGE_DISABLED, ip))
+        continue
+      }
+      const c = classify(ip)
+      if (c.kind === 'fail') {
+        out.set(ip, c.location)
+        continue
+      }
+      const p = pending.get(c.address.address)
+      if (p === undefined) pending.set(c.address.address, { address: c.address, queries: [ip] })
+      else if (!p.queries.includes(ip)) p.queries.push(ip)
+    }
+    if (pending.size === 0) return out
+
+    let offline = [...pending.values()]
+    if (this.client !== undefined) offline = await this.viaIpApi(offline, out)
+    if (offline.length > 0) {
+      await this.offline.prepare(offline.map((p) => p.address.family as Family))
+      for (const p of offline) {
+        for (const q of p.queries) out.set(q, this.offline.lookup(p.address, q))
+      }
+      if (this.client !== undefined) this.counters.fallbacks += offline.length
+    }
+    return out
+  }
+
+  /** Answers what the cache and ip-api can; returns the rest, for the offline data. */
+  private async viaIpApi (list: Pending[], out: Map<string, Location>): Promise<Pending[]> {
+    this.cacheLoaded ??= this.loadCache()
+    await this.cacheLoaded
+    const emit = (p: Pending, loc: Location): void => {
+      for (const q of p.queries) out.set(q, { ...loc, query: q })
+    }
+    const fromCache = (items: Pending[]): Pending[] => {
+      const now = Date.now()
+      const missing: Pending[] = []
+      for (const p of items) {
+        const loc = this.cache.get(p.address.address, now)
+        if (loc === undefined) {
+          missing.push(p)
+        } else {
+          this.counters.cacheHits++
+          emit(p, loc)
+        }
+      }
+      return missing
+    }
+    const missing = fromCache(list)
+    if (missing.length === 0) return []
+    return await this.serial(async () => {
+      // Another locate may have asked for the same addresses while this one waited its turn.
+      const ask = fromCache(missing)
+      const left: Pending[] = []
+      const client = this.client as IpApiClient
+      for (let i = 0; i < ask.length; i += IP_API_MAX_BATCH) {
+        const chunk = ask.slice(i, i + IP_API_MAX_BATCH)
+        const result = await client.batch(chunk.map((p) => p.address.address))
+        if (result.ok || result.reason !== 'deferred') this.counters.requests++
+        if (!result.ok) {
+          this.failed(result.reason, chunk.length, result.detail, client.retryAt)
+          left.push(...chunk)
+          continue
+        }
+        const now = Date.now()
+        result.locations.forEach((loc, k) => {
+          const p = chunk[k] as Pending
+          this.cache.set(p.address.address, loc, now)
+          emit(p, loc)
+        })
+        this.counters.answeredByIpApi += chunk.length
+        this.scheduleSave()
+      }
+      return left
+    })
+  }
+
+  private failed (reason: IpApiFailureReason, addresses: number, detail: string | undefined, retryAt: number): void {
+    this.counters.failures[reason]++
+    const fields = { reason, detail, addresses, retryInMs: Math.max(0, retryAt - Date.now()) }
+    // Deferral is the rate limit working as intended; the rest deserve an operator's eye.
+    if (reason === 'deferred') this.log.debug('ip-api deferred; answering from offline data', fields)
+    else this.log.warn('ip-api lookup failed; answering from offline data', fields)
+    try {
+      this.onLookupFailure?.({ reason, addresses, detail })
+    } catch (err) {
+      this.log.error('onLookupFailure threw', { error: err })
+    }
+  }
+
+  private async serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn)
+    this.chain = run.then(() => {}, () => {})
+    return await run
+  }
+
+  private cacheFile (): string | undefined {
+    return this.cacheDir === undefined ? undefined : join(this.cacheDir, CACHE_FILE_NAME)
+  }
+
+  private async loadCache (): Promise<void> {
+    const file = this.cacheFile()
+    if (file === undefined) return
+    try {
+      const n = await this.cache.load(file, Date.now())
+      this.log.info('ip-api cache loaded', { file, entries: n })
+    } catch (err) {
+      this.log.warn('ip-api cache unreadable; starting empty', { file, error: err })
+    }
+  }
+
+  private scheduleSave (): void {
+    if (this.cacheDir === undefined || this.saveTimer !== undefined) return
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined
+      void this.save()
+    }, CACHE_WRITE_DELAY_MS)
+    this.saveTimer.unref()
+  }
+
+  private async save (): Promise<void> {
+    const file = this.cacheFile()
+    if (file === undefined || this.cacheDir === undefined) return
+    try {
+      if (await this.cache.save(this.cacheDir, file, Date.now())) this.log.debug('ip-api cache saved', { file, entries: this.cache.size })
+    } catch (err) {
+      this.log.warn('ip-api cache not saved', { file, error: err })
+    }
+  }
+
+  /**
+   * Aborts ip-api requests in flight, writes the cache, and drops the opened databases
+   * (a later `locate` opens them again). Idempotent.
+   */
+  async stop (): Promise<void> {
+    this.client?.abort()
+    await this.chain
+    if (this.saveTimer !== undefined) {
+      clearTimeout(this.saveTimer)
+      this.saveTimer = undefined
+    }
+    await this.save()
+    this.offline.reset()
+  }
+}

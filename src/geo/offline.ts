@@ -1,0 +1,261 @@
+/**
+ * Offline lookups: a city database (the bundled DB-IP Lite, or the operator's `--geo-db`) and
+ * an ASN source (the bundled CSV, or `--asn-db`). Every file is opened once, lazily, when the
+ * first address of its family needs it (issue 6: the IPv6 city file alone is 71 MB, and a subnet
+ * with no IPv6 peer never loads it), and shared by every later lookup. No network, ever.
+ */
+import { createRequire } from 'node:module'
+import { stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import maxmind from 'maxmind'
+import { loadIpv4AsnCsv, loadIpv6AsnCsv } from './asn-csv.js'
+import { fail } from './classify.js'
+import {
+  BUNDLED_ASN_IPV4_FILE, BUNDLED_ASN_IPV6_FILE, BUNDLED_ASN_PACKAGE, BUNDLED_ATTRIBUTION,
+  BUNDLED_CITY_IPV4_FILE, BUNDLED_CITY_IPV6_FILE, BUNDLED_CITY_PACKAGE, MMDB_CACHE_ENTRIES
+} from './constants.js'
+import { GeoDatabaseError } from './errors.js'
+import { asLabel, shapeCity, shapeNetwork } from './shape.js'
+import type { AsnTable } from './asn-csv.js'
+import type { PublicAddress } from './classify.js'
+import type { NetworkFields } from './shape.js'
+import type { Logger } from '../log/index.js'
+import type { Location } from '../view/index.js'
+import type { Reader, Response } from 'maxmind'
+
+/** A public address none of the data knows. */
+export const MESSAGE_NO_DATA = 'no data'
+/** The data could not be opened (its error was logged once, at start or first use). */
+export const MESSAGE_UNAVAILABLE = 'geolocation unavailable'
+
+export type Family = 4 | 6
+
+/**
+ * Opens a MaxMind DB file, with one clear line for each way it can be wrong.
+ * `label` names the setting in the message (`--geo-db`, `--asn-db`).
+ */
+export async function openMmdb (path: string, label: string): Promise<Reader<Response>> {
+  try {
+    const s = await stat(path)
+    if (!s.isFile()) throw new GeoDatabaseError(`${label} ${path} is not a file`)
+  } catch (err) {
+    if (err instanceof GeoDatabaseError) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new GeoDatabaseError(`${label} ${path} does not exist`, { cause: err })
+    throw new GeoDatabaseError(`${label} ${path} cannot be read (${code ?? String(err)})`, { cause: err })
+  }
+  try {
+    return await maxmind.open<Response>(path, { cache: { max: MMDB_CACHE_ENTRIES } })
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err)
+    if (/gzip/i.test(msg)) throw new GeoDatabaseError(`${label} ${path} is gzip-compressed: decompress it to a .mmdb file first`, { cause: err })
+    if (/EACCES|EPERM/.test(msg)) throw new GeoDatabaseError(`${label} ${path} cannot be read (permission denied)`, { cause: err })
+    throw new GeoDatabaseError(`${label} ${path} is not a MaxMind DB (.mmdb) file`, { cause: err })
+  }
+}
+
+/** Where an installed data package keeps `file`, or a GeoDatabaseError saying how to get it. */
+export function bundledFile (pkg: string, file: string): string {
+  let root: string
+  try {
+    root = dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`))
+  } catch (err) {
+    throw new GeoDatabaseError(
+      `bundled geolocation data ${pkg} is not installed: run npm install (without --omit=optional), or pass --geo-db PATH, or use --geo none`,
+      { cause: err })
+  }
+  return join(root, file)
+}
+
+async function checkBundled (pkg: string, file: string): Promise<void> {
+  const path = bundledFile(pkg, file)
+  try {
+    await stat(path)
+  } catch (err) {
+    throw new GeoDatabaseError(`bundled geolocation data ${pkg} is incomplete (${file} missing): reinstall it`, { cause: err })
+  }
+}
+
+/** One lazily opened thing: opened at most once; a failure is logged once and remembered. */
+class Lazy<T> {
+  private promise: Promise<T | undefined> | undefined
+  value: T | undefined
+  failed = false
+  error: unknown
+
+  constructor (private readonly open: () => Promise<T>, private readonly onError: (err: unknown) => void) {}
+
+  async get (): Promise<T | undefined> {
+    this.promise ??= this.open().then(
+      (v) => { this.value = v; return v },
+      (err: unknown) => { this.failed = true; this.error = err; this.onError(err); return undefined })
+    return await this.promise
+  }
+}
+
+/** A city or ASN source: one file for both families, or one per family. */
+interface Source<T> {
+  forFamily: (family: Family) => Lazy<T>
+}
+
+function singleSource<T> (lazy: Lazy<T>): Source<T> {
+  return { forFamily: () => lazy }
+}
+function perFamilySource<T> (v4: Lazy<T>, v6: Lazy<T>): Source<T> {
+  return { forFamily: (f) => f === 4 ? v4 : v6 }
+}
+
+type AsnSource = { kind: 'mmdb', reader: Reader<Response> } | { kind: 'csv', table: AsnTable }
+
+export interface OfflineInit {
+  geoDbPath?: string
+  asnDbPath?: string
+  logger: Logger
+}
+
+export class OfflineGeo {
+  readonly attribution: readonly string[]
+  private readonly init: OfflineInit
+  private city!: Source<Reader<Response>>
+  private asn!: Source<AsnSource>
+  /** The operator's files, which `check` opens at start. */
+  private userFiles: Array<Lazy<Reader<Response>>> = []
+
+  constructor (init: OfflineInit) {
+    this.init = init
+    const bundledCity = init.geoDbPath === undefined
+    const bundledAsn = init.asnDbPath === undefined
+    // CC BY 4.0: credit each bundled source actually used (the operator's own files carry their own terms).
+    this.attribution = Object.freeze([
+      ...(bundledCity ? [BUNDLED_ATTRIBUTION[0] as string] : []),
+      ...(bundledAsn ? [BUNDLED_ATTRIBUTION[1] as string] : [])
+    ])
+    this.reset()
+  }
+
+  /** Forgets every opened file (they are plain buffers: dropping them frees them). */
+  reset (): void {
+    const { geoDbPath, asnDbPath, logger } = this.init
+    const opened = (what: string, path: string, started: number, extra: Record<string, unknown> = {}): void => {
+      logger.info('geolocation data opened', { what, path, ms: Math.round(performance.now() - started), ...extra })
+    }
+    const failed = (what: string) => (err: unknown): void => {
+      logger.error('geolocation data unavailable; lookups answer "geolocation unavailable"', { what, error: err })
+    }
+    const mmdb = (what: string, path: () => string, label: string): Lazy<Reader<Response>> => new Lazy(async () => {
+      const started = performance.now()
+      const p = path()
+      const reader = await openMmdb(p, label)
+      opened(what, p, started, { databaseType: reader.metadata.databaseType, built: reader.metadata.buildEpoch.toISOString() })
+      return reader
+    }, failed(what))
+    const csv = (what: string, file: string, load: (p: string) => Promise<AsnTable>): Lazy<AsnSource> => new Lazy(async () => {
+      const started = performance.now()
+      const p = bundledFile(BUNDLED_ASN_PACKAGE, file)
+      const table = await load(p)
+      opened(what, p, started, { ranges: table.size })
+      return { kind: 'csv', table }
+    }, failed(what))
+
+    this.userFiles = []
+    if (geoDbPath !== undefined) {
+      const reader = mmdb('city', () => geoDbPath, '--geo-db')
+      this.userFiles.push(reader)
+      this.city = singleSource(reader)
+    } else {
+      this.city = perFamilySource(
+        mmdb('city ipv4', () => bundledFile(BUNDLED_CITY_PACKAGE, BUNDLED_CITY_IPV4_FILE), 'bundled database'),
+        mmdb('city ipv6', () => bundledFile(BUNDLED_CITY_PACKAGE, BUNDLED_CITY_IPV6_FILE), 'bundled database'))
+    }
+    if (asnDbPath !== undefined) {
+      const reader = mmdb('asn', () => asnDbPath, '--asn-db')
+      this.userFiles.push(reader)
+      const asMmdb = new Lazy<AsnSource>(async () => {
+        const r = await reader.get()
+        if (r === undefined) throw new GeoDatabaseError(`--asn-db ${asnDbPath} could not be opened`)
+        return { kind: 'mmdb', reader: r }
+      }, () => {}) // the reader has logged its own failure
+      this.asn = singleSource(asMmdb)
+    } else {
+      this.asn = perFamilySource(
+        csv('asn ipv4', BUNDLED_ASN_IPV4_FILE, loadIpv4AsnCsv),
+        csv('asn ipv6', BUNDLED_ASN_IPV6_FILE, loadIpv6AsnCsv))
+    }
+  }
+
+  /**
+   * Verifies at start that the configured data can be used, throwing a GeoDatabaseError
+   * otherwise. The operator's files are opened now (and kept for the lookups); the bundled ones
+   * are only checked to be installed, so memory is spent when an address needs them.
+   */
+  async check (): Promise<void> {
+    const { geoDbPath, asnDbPath } = this.init
+    for (const file of this.userFiles) {
+      await file.get()
+      if (file.failed) throw file.error
+    }
+    if (geoDbPath === undefined) {
+      await checkBundled(BUNDLED_CITY_PACKAGE, BUNDLED_CITY_IPV4_FILE)
+      await checkBundled(BUNDLED_CITY_PACKAGE, BUNDLED_CITY_IPV6_FILE)
+    }
+    if (asnDbPath === undefined) {
+      await checkBundled(BUNDLED_ASN_PACKAGE, BUNDLED_ASN_IPV4_FILE)
+      await checkBundled(BUNDLED_ASN_PACKAGE, BUNDLED_ASN_IPV6_FILE)
+    }
+  }
+
+  /** Opens what the given families need; never rejects (failures are logged and remembered). */
+  async prepare (families: Iterable<Family>): Promise<void> {
+    const waits: Array<Promise<unknown>> = []
+    for (const f of new Set(families)) {
+      waits.push(this.city.forFamily(f).get(), this.asn.forFamily(f).get())
+    }
+    await Promise.all(waits)
+  }
+
+  /** Synchronous lookup with what `prepare` opened. `query` is echoed as ip-api does. */
+  lookup (addr: PublicAddress, query: string): Location {
+    const cityLazy = this.city.forFamily(addr.family)
+    const asnLazy = this.asn.forFamily(addr.family)
+    const city = shapeCity(readerGet(cityLazy.value, addr))
+    const network = city?.network ?? this.network(asnLazy.value, addr)
+    if (city === undefined && network === undefined) {
+      return fail(cityLazy.failed && asnLazy.failed ? MESSAGE_UNAVAILABLE : MESSAGE_NO_DATA, query)
+    }
+    return {
+      status: 'success',
+      country: city?.country ?? '',
+      countryCode: city?.countryCode ?? '',
+      region: city?.region ?? '',
+      regionName: city?.regionName ?? '',
+      city: city?.city ?? '',
+      zip: city?.zip ?? '',
+      lat: city?.lat ?? '',
+      lon: city?.lon ?? '',
+      timezone: city?.timezone ?? '',
+      isp: network?.isp ?? '',
+      org: network?.org ?? '',
+      as: network?.as ?? '',
+      query
+    }
+  }
+
+  private network (source: AsnSource | undefined, addr: PublicAddress): NetworkFields | undefined {
+    if (source === undefined) return undefined
+    if (source.kind === 'mmdb') return shapeNetwork(readerGet(source.reader, addr))
+    const rec = source.table.lookup(addr.address)
+    if (rec === undefined) return undefined
+    return { isp: rec.org, org: rec.org, as: asLabel(rec.asn, rec.org) }
+  }
+}
+
+function readerGet (reader: Reader<Response> | undefined, addr: PublicAddress): unknown {
+  if (reader === undefined) return undefined
+  // An IPv4-only tree walked with 128 bits answers nonsense (maxmind does not check).
+  if (addr.family === 6 && reader.metadata.ipVersion === 4) return undefined
+  try {
+    return reader.get(addr.address) ?? undefined
+  } catch {
+    return undefined
+  }
+}
