@@ -18,11 +18,15 @@ export const LOCK_STALE_MS = 5_000
 export const LOCK_UPDATE_MS = 1_000
 
 /**
- * Lock retries: quick at first (a write holds the lock for milliseconds), then every
- * ≤ 200 ms, about 20 s in all: enough to outlast {@link LOCK_STALE_MS} and a queue of
- * concurrent admins, bounded so a wedged lock ends in an error rather than a hang.
+ * Waiting for a held lock: quick retries at first (a write holds the lock for
+ * milliseconds), backing off to one every {@link LOCK_RETRY_MAX_MS}, for at most
+ * {@link LOCK_WAIT_MS}: enough to outlast {@link LOCK_STALE_MS} and a queue of concurrent
+ * admins, bounded so a wedged lock ends in an error rather than a hang. Only "held by
+ * someone else" is retried; any other failure (missing directory, permissions) is final.
  */
-export const LOCK_RETRIES = { retries: 100, factor: 1.3, minTimeout: 10, maxTimeout: 200, randomize: true } as const
+export const LOCK_WAIT_MS = 20_000
+export const LOCK_RETRY_MIN_MS = 10
+export const LOCK_RETRY_MAX_MS = 200
 
 /** Watcher: how often the file is stat-ed (SPEC §1: a change takes effect within a second). */
 export const DEFAULT_POLL_INTERVAL_MS = 250

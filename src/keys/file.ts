@@ -6,7 +6,8 @@
 import { readFile, stat } from 'node:fs/promises'
 import lockfile from 'proper-lockfile'
 import writeFileAtomic from 'write-file-atomic'
-import { KEY_FILE_MODE, LOCK_RETRIES, LOCK_STALE_MS, LOCK_UPDATE_MS } from './constants.js'
+import { setTimeout as delay } from 'node:timers/promises'
+import { KEY_FILE_MODE, LOCK_RETRY_MAX_MS, LOCK_RETRY_MIN_MS, LOCK_STALE_MS, LOCK_UPDATE_MS, LOCK_WAIT_MS } from './constants.js'
 import { KeyFileError } from './errors.js'
 import { parseKeyFileText, validateKeyEntries } from './validate.js'
 import type { ApiKeyEntry } from './types.js'
@@ -75,23 +76,7 @@ export async function updateKeyFile (
   options: UpdateKeyFileOptions = {}
 ): Promise<ApiKeyEntry[]> {
   let compromised: Error | undefined
-  let release: () => Promise<void>
-  try {
-    release = await lockfile.lock(file, {
-      lockfilePath: `${file}.lock`,
-      realpath: false,
-      stale: options.lockStaleMs ?? LOCK_STALE_MS,
-      update: LOCK_UPDATE_MS,
-      retries: { ...LOCK_RETRIES },
-      // The default throws from a timer; note it instead and refuse to write below.
-      onCompromised: (err) => { compromised = err }
-    })
-  } catch (err) {
-    if (errnoCode(err) === 'ELOCKED') {
-      throw new KeyFileError(`${file}: another process holds the lock ${file}.lock; try again`, { file }, { cause: err })
-    }
-    throw ioError(file, 'lock', err)
-  }
+  const release = await acquireLock(file, options.lockStaleMs ?? LOCK_STALE_MS, (err) => { compromised = err })
 
   try {
     const text = await readKeyFileText(file)
@@ -113,6 +98,34 @@ export async function updateKeyFile (
     return after
   } finally {
     await release().catch(() => {})
+  }
+}
+
+/**
+ * Takes `<file>.lock` (proper-lockfile), retrying only while another process holds it
+ * (proper-lockfile's own retries would also retry a missing directory for the whole wait).
+ */
+async function acquireLock (file: string, stale: number, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
+  const deadline = Date.now() + LOCK_WAIT_MS
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await lockfile.lock(file, {
+        lockfilePath: `${file}.lock`,
+        realpath: false,
+        stale,
+        update: LOCK_UPDATE_MS,
+        retries: 0,
+        // The default throws from a timer; note it instead, and refuse to write.
+        onCompromised
+      })
+    } catch (err) {
+      if (errnoCode(err) !== 'ELOCKED') throw ioError(file, 'lock', err)
+      if (Date.now() >= deadline) {
+        throw new KeyFileError(`${file}: another process has held the lock ${file}.lock for ${LOCK_WAIT_MS / 1000} s; try again`, { file }, { cause: err })
+      }
+      const backoff = Math.min(LOCK_RETRY_MAX_MS, LOCK_RETRY_MIN_MS * 1.5 ** attempt)
+      await delay(backoff / 2 + Math.random() * backoff / 2)
+    }
   }
 }
 
