@@ -21,7 +21,7 @@ test('each bad record is rejected with its own reason code', async (t) => {
   const records = await badRecords(key, 'sub')
   for (const [reason, bytes] of Object.entries(records)) {
     const err = await t.throwsAsync(validateHeartbeat(bytes, { subnetId: 'sub', expectedPeerId: peerId }), { instanceOf: HeartbeatRejectedError }, reason)
-    t.is(err?.reason, reason)
+    t.is(err?.reason as string | undefined, reason)
     t.is(err?.code, 'ERR_HEARTBEAT_REJECTED')
   }
   // A bare JSON payload, not in an envelope.
