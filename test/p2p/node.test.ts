@@ -1,0 +1,87 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { IdentityError, createSubnetNode } from '../../src/p2p/index.js'
+import { ConfigError } from '../../src/errors.js'
+import { startNode, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+
+async function tempDir (t: import('ava').ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+test('the identity file is created 0600 and gives the same peer id after a restart', async (t) => {
+  const dir = await tempDir(t)
+  const identityPath = join(dir, 'nested', 'identity.key')
+  const init = { subnetId: uniqueSubnetId(), listen: ['/ip4/127.0.0.1/tcp/0'], identityPath }
+  const first = await createSubnetNode(init)
+  t.teardown(async () => { await first.stop() })
+  await first.start()
+  t.is((await stat(identityPath)).mode & 0o777, 0o600)
+  const bytes = await readFile(identityPath)
+  await first.stop()
+  const second = await createSubnetNode(init)
+  t.teardown(async () => { await second.stop() })
+  await second.start()
+  t.is(second.peerId, first.peerId)
+  t.deepEqual(await readFile(identityPath), bytes, 'the key file is not rewritten')
+  t.true(second.bootnodeAddrs().every((a) => a.endsWith(`/p2p/${first.peerId}`)))
+})
+
+test('a corrupt identity file is refused with a typed error and left untouched', async (t) => {
+  const dir = await tempDir(t)
+  const identityPath = join(dir, 'identity.key')
+  await writeFile(identityPath, 'not a key', { mode: 0o600 })
+  const err = await t.throwsAsync(createSubnetNode({ subnetId: 'x', identityPath }), { instanceOf: IdentityError })
+  t.is(err?.code, 'ERR_IDENTITY')
+  t.is(await readFile(identityPath, 'utf8'), 'not a key')
+})
+
+test('bad settings are refused with ConfigError', async (t) => {
+  await t.throwsAsync(createSubnetNode({ subnetId: 'has/slash' }), { instanceOf: ConfigError })
+  await t.throwsAsync(createSubnetNode({ subnetId: 'ok', listen: ['not-a-multiaddr'] }), { instanceOf: ConfigError })
+  const err = await t.throwsAsync(createSubnetNode({ subnetId: 'ok', bootstrap: ['/ip4/127.0.0.1/tcp/1'] }), { instanceOf: ConfigError })
+  t.regex(err?.message ?? '', /\/p2p\/<peer id>/)
+})
+
+test('start and stop are idempotent; readiness follows the routing table', async (t) => {
+  const subnetId = uniqueSubnetId()
+  const boot = await startNode(t, { subnetId })
+  t.true(boot.isDhtReady(), 'no bootstrap list: ready once listening')
+  await boot.start()
+  const node = await createSubnetNode({ subnetId, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true, bootstrap: boot.bootnodeAddrs() })
+  t.teardown(async () => { await node.stop() })
+  t.false(node.isDhtReady())
+  t.deepEqual(node.bootnodeAddrs(), [])
+  await Promise.all([node.start(), node.start()])
+  await waitFor(() => node.isDhtReady(), { what: 'the routing table to fill' })
+  t.true(boot.dht.routingTable.size >= 1)
+  t.is(boot.dht.getMode(), 'server')
+  await node.stop()
+  await node.stop()
+  t.false(node.isDhtReady())
+})
+
+test('bootstrap is retried until the bootnode comes up', async (t) => {
+  const subnetId = uniqueSubnetId()
+  // A bootnode whose identity we know before it listens.
+  const boot = await createSubnetNode({ subnetId, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true })
+  t.teardown(async () => { await boot.stop() })
+  await boot.start()
+  const addr = boot.bootnodeAddrs()[0]!
+  await boot.stop()
+  const node = await startNode(t, { subnetId, bootstrap: [addr] })
+  // Bring the bootnode back on the same port.
+  const again = await createSubnetNode({ subnetId, listen: [addr.replace(/\/p2p\/.*$/, '')], allowPrivateAddrs: true, privateKey: boot.privateKey })
+  t.teardown(async () => { await again.stop() })
+  await again.start()
+  await waitFor(() => node.isDhtReady(), { what: 'the retried bootstrap', timeoutMs: 20_000 })
+  t.true(again.dht.routingTable.size >= 1)
+})
+
+test('announce addresses replace the listen addresses in bootnodeAddrs', async (t) => {
+  const node = await startNode(t, { subnetId: uniqueSubnetId(), announce: ['/dns4/boot.example.org/tcp/31330'] })
+  t.deepEqual(node.bootnodeAddrs(), [`/dns4/boot.example.org/tcp/31330/p2p/${node.peerId}`])
+})
