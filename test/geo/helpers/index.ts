@@ -1,0 +1,32 @@
+import diagnostics from 'node:diagnostics_channel'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ExecutionContext } from 'ava'
+
+/** SPEC §1: the keys of a `success` location object, in ip-api's order. */
+export const SUCCESS_KEYS = ['status', 'country', 'countryCode', 'region', 'regionName', 'city', 'zip', 'lat', 'lon',
+  'timezone', 'isp', 'org', 'as', 'query']
+
+export async function tempDir (t: ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'geo-test-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/**
+ * Counts outgoing connections and HTTP requests while `fn` runs, through Node's own
+ * diagnostics channels (net sockets and undici, which backs fetch).
+ */
+export async function countNetworkCalls (fn: () => Promise<void>): Promise<number> {
+  let calls = 0
+  const onEvent = (): void => { calls++ }
+  const channels = ['net.client.socket', 'undici:request:create', 'undici:client:beforeConnect']
+  for (const c of channels) diagnostics.subscribe(c, onEvent)
+  try {
+    await fn()
+  } finally {
+    for (const c of channels) diagnostics.unsubscribe(c, onEvent)
+  }
+  return calls
+}
