@@ -43,7 +43,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'Subnet',
     commands: ALL,
-    describe: 'Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (A-Z a-z 0-9 . _ -, up to 64)',
+    describe: 'Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (A-Z a-z 0-9 . _ -, up to 128)',
     defaults: { demo: DEMO_SUBNET_ID },
     shownDefaults: { run: '(required)', peer: '(required)' }
   },
@@ -204,7 +204,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'Peer',
     commands: PEER,
-    describe: 'Role published in the heartbeat (A-Z 0-9 _; lower case is upper-cased)',
+    describe: 'Role published in the heartbeat (A-Z 0-9 _ -; lower case is upper-cased)',
     defaults: every(DEFAULT_ROLE, PEER)
   },
   {

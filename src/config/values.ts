@@ -39,7 +39,7 @@ function formatMs (ms: number): string {
 }
 
 export function parseSubnetId (text: string): string {
-  if (!SUBNET_ID_RE.test(text)) expected('1 to 64 characters from A-Z a-z 0-9 . _ -', text)
+  if (!SUBNET_ID_RE.test(text)) expected('1 to 128 characters from A-Z a-z 0-9 . _ -', text)
   return text
 }
 
@@ -218,7 +218,7 @@ export function parseReadableFile (cwd: string): (text: string) => string {
 /** A role name; lower case is upper-cased (`validator` → `VALIDATOR`). */
 export function parseRole (text: string): string {
   const role = text.toUpperCase()
-  if (!ROLE_RE.test(role)) expected('1 to 32 characters from A-Z 0-9 _, such as VALIDATOR', text)
+  if (!ROLE_RE.test(role)) expected('1 to 64 characters from A-Z 0-9 _ -, such as VALIDATOR', text)
   return role
 }
 

@@ -315,8 +315,8 @@ test('--subnet-id is required for run and peer, with the variable named', t => {
 /** [sub-command, flag, bad value, text the message must contain besides the flag] */
 const BAD_VALUES: Array<[string, string, string, string]> = [
   ['run', 'subnet-id', 'has/slash', 'A-Z a-z 0-9'],
-  ['run', 'subnet-id', 'x'.repeat(65), '1 to 64'],
-  ['run', 'subnet-id', '', '1 to 64'],
+  ['run', 'subnet-id', 'x'.repeat(129), '1 to 128'],
+  ['run', 'subnet-id', '', '1 to 128'],
   ['run', 'listen', 'not-a-multiaddr', 'multiaddr'],
   ['run', 'listen', '/ip4/999.0.0.1/tcp/1', 'multiaddr'],
   ['run', 'listen', '/ip4/127.0.0.1/tcp/70000', 'multiaddr'],
@@ -342,14 +342,14 @@ const BAD_VALUES: Array<[string, string, string, string]> = [
   ['run', 'peer-ttl', '1.5h', 'duration such as'],
   ['run', 'peer-ttl', '500ms', 'from 1s to 7d'],
   ['run', 'peer-ttl', '8d', 'from 1s to 7d'],
-  ['peer', 'role', 'not valid', 'A-Z 0-9 _'],
-  ['peer', 'role', 'R'.repeat(33), '1 to 32'],
+  ['peer', 'role', 'not valid', 'A-Z 0-9 _ -'],
+  ['peer', 'role', 'R'.repeat(65), '1 to 64'],
   ['peer', 'heartbeat-interval', '50ms', 'from 100ms to 30m'],
   ['peer', 'heartbeat-interval', '31m', 'from 100ms to 30m'],
   ['peer', 'heartbeat-interval', 'often', 'duration such as'],
-  ['peer', 'public-name', 'n'.repeat(65), '1 to 64'],
+  ['peer', 'public-name', 'n'.repeat(129), '1 to 128'],
   ['peer', 'public-name', 'line\nbreak', 'printable'],
-  ['peer', 'version-string', 'v'.repeat(33), '1 to 32'],
+  ['peer', 'version-string', 'v'.repeat(65), '1 to 64'],
   ['demo', 'peers', '0', '1 to 50'],
   ['demo', 'peers', '51', '1 to 50'],
   ['demo', 'peers', 'five', '1 to 50'],
@@ -418,4 +418,22 @@ test('--help and --version come back as text, per sub-command, and nothing is pr
   t.like(parse(['peer', '--version']), { command: 'help', text: packageVersion() })
   // --help wins over problems elsewhere on the line, as users expect.
   t.is(parse(['--help'], {}).command, 'help')
+})
+
+test('the bounds agree with what the subnet node and the heartbeat validation accept (no value passes here to fail later)', async t => {
+  const record = await import('../../src/heartbeat/record.js')
+  const p2p = await import('../../src/p2p/constants.js')
+  const longest = (n: number, c = 'A'): string => c.repeat(n)
+  t.like(peer(['--role', longest(record.MAX_ROLE_LENGTH)]), { role: longest(record.MAX_ROLE_LENGTH) })
+  refused(t, () => peer(['--role', longest(record.MAX_ROLE_LENGTH + 1)]), '--role')
+  t.like(peer(['--role', 'full-node_2']), { role: 'FULL-NODE_2' })
+  t.like(peer(['--public-name', longest(record.MAX_PUBLIC_NAME_LENGTH, 'n')]), { publicName: longest(record.MAX_PUBLIC_NAME_LENGTH, 'n') })
+  refused(t, () => peer(['--public-name', longest(record.MAX_PUBLIC_NAME_LENGTH + 1, 'n')]), '--public-name')
+  t.like(peer(['--version-string', longest(record.MAX_VERSION_LENGTH, '1')]), { versionString: longest(record.MAX_VERSION_LENGTH, '1') })
+  refused(t, () => peer(['--version-string', longest(record.MAX_VERSION_LENGTH + 1, '1')]), '--version-string')
+  for (const id of ['a', 'A.b_c-9', longest(128, 'x'), longest(129, 'x'), 'a/b', 'a b', '']) {
+    const accepted = p2p.SUBNET_ID_PATTERN.test(id)
+    if (accepted) t.like(parse(['--subnet-id', id]), { subnetId: id })
+    else refused(t, () => parse(['--subnet-id', id]), '--subnet-id')
+  }
 })
