@@ -1,0 +1,209 @@
+/**
+ * Builds the view the REST API serves (SPEC §1, STYLE rule 4) from the heartbeat and peer
+ * collectors: network → collectors → this builder → snapshot → pre-serialised bodies.
+ * Rebuilds when a collector reports a change (coalesced), when the node's readiness or
+ * addresses change, and every `refreshIntervalMs`; publishes a new snapshot only when its
+ * content differs. Geolocation happens here, never on a request path.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { silentLogger } from '../log/index.js'
+import { createStaticView } from './index.js'
+import type { Location, Locator, PeersInfo, ViewSnapshot, ViewSource } from './index.js'
+import type { HeartbeatCollector } from '../heartbeat/index.js'
+import type { Logger } from '../log/index.js'
+import type { SubnetNode } from '../p2p/index.js'
+import type { PeerCollector } from '../peers/index.js'
+
+export const DEFAULT_REFRESH_INTERVAL_MS = 10_000
+/** Changes arriving within this window are folded into one rebuild. */
+export const REBUILD_DEBOUNCE_MS = 100
+/** How often the cheap readiness/address check runs (healthz turns 200 promptly). */
+export const STATE_CHECK_INTERVAL_MS = 500
+/** `location` when no locator is configured (SPEC §1: always the ip-api shaped wrapper). */
+export const MESSAGE_GEO_DISABLED = 'geolocation disabled'
+
+export interface ViewBuilderInit {
+  /** Full rebuild period. Default 10 s (SPEC §4 `--refresh-interval`). */
+  refreshIntervalMs?: number
+  logger?: Logger
+}
+
+export interface ViewBuilderComponents {
+  node: SubnetNode
+  heartbeats: HeartbeatCollector
+  peers: PeerCollector
+  /** From src/geo; without one every IP gets a `geolocation disabled` fail object. */
+  locator?: Locator
+}
+
+export interface ViewBuilder extends ViewSource {
+  /** Builds the first snapshot, then follows the collectors; idempotent. */
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** Rebuilds now (coalesced with a build in progress); resolves when the view is current. */
+  refresh: () => Promise<void>
+}
+
+export function createViewBuilder (init: ViewBuilderInit, components: ViewBuilderComponents): ViewBuilder {
+  return new ViewBuilderImpl(init, components)
+}
+
+/** The IP addresses (ip4/ip6 components) of a multiaddr string; none for dns* or junk. */
+export function ipsOf (addr: string): string[] {
+  try {
+    return multiaddr(addr).getComponents()
+      .filter((c) => (c.name === 'ip4' || c.name === 'ip6') && c.value !== undefined)
+      .map((c) => c.value as string)
+  } catch {
+    return []
+  }
+}
+
+type Content = Omit<ViewSnapshot, 'version' | 'builtAt'>
+
+class ViewBuilderImpl implements ViewBuilder {
+  private readonly components: ViewBuilderComponents
+  private readonly log: Logger
+  private readonly refreshIntervalMs: number
+  private readonly view = createStaticView()
+  private running = false
+  private lastKey = ''
+  private unsubscribe: Array<() => void> = []
+  private refreshTimer?: NodeJS.Timeout
+  private stateTimer?: NodeJS.Timeout
+  private debounceTimer?: NodeJS.Timeout
+  private building?: Promise<void>
+  private dirty = false
+
+  constructor (init: ViewBuilderInit, components: ViewBuilderComponents) {
+    this.components = components
+    this.log = init.logger ?? silentLogger
+    this.refreshIntervalMs = init.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS
+  }
+
+  current (): ViewSnapshot {
+    return this.view.current()
+  }
+
+  onChange (listener: (snapshot: ViewSnapshot) => void): () => void {
+    return this.view.onChange(listener)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    const soon = (): void => { this.scheduleSoon() }
+    this.unsubscribe = [this.components.heartbeats.onChange(soon), this.components.peers.onChange(soon)]
+    await this.refresh()
+    this.refreshTimer = setInterval(() => { void this.refresh() }, this.refreshIntervalMs)
+    this.refreshTimer.unref()
+    this.stateTimer = setInterval(() => { this.checkNodeState() }, Math.min(STATE_CHECK_INTERVAL_MS, this.refreshIntervalMs))
+    this.stateTimer.unref()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const u of this.unsubscribe) u()
+    this.unsubscribe = []
+    clearInterval(this.refreshTimer)
+    clearInterval(this.stateTimer)
+    clearTimeout(this.debounceTimer)
+    await this.building
+  }
+
+  async refresh (): Promise<void> {
+    if (this.building !== undefined) {
+      // A build is running with possibly stale inputs: run one more after it.
+      this.dirty = true
+      await this.building
+      return
+    }
+    this.building = (async () => {
+      do {
+        this.dirty = false
+        try {
+          await this.build()
+        } catch (err) {
+          this.log.warn('view rebuild failed', { err })
+        }
+      } while (this.dirty && this.running)
+    })()
+    try {
+      await this.building
+    } finally {
+      this.building = undefined
+    }
+  }
+
+  private scheduleSoon (): void {
+    if (!this.running || this.debounceTimer !== undefined) return
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = undefined
+      void this.refresh()
+    }, REBUILD_DEBOUNCE_MS)
+    this.debounceTimer.unref()
+  }
+
+  /** Readiness and own addresses change without a collector event: compare cheaply. */
+  private checkNodeState (): void {
+    const snap = this.view.current()
+    const { node } = this.components
+    if (snap.ready !== node.isDhtReady() || snap.bootnodes.join(' ') !== node.bootnodeAddrs().join(' ')) {
+      this.scheduleSoon()
+    }
+  }
+
+  private async build (): Promise<void> {
+    const { node, heartbeats, peers, locator } = this.components
+    const heartbeatList = heartbeats.heartbeats()
+    const peerList = peers.peers().filter((p) => p.peerId !== node.peerId)
+
+    const ips = new Set<string>()
+    for (const p of peerList) for (const a of p.multiaddrs) for (const ip of ipsOf(a)) ips.add(ip)
+    const locations = await this.locate([...ips].sort(), locator)
+
+    const peersInfo: PeersInfo = {}
+    for (const p of peerList) {
+      const info: Record<string, { location: Location } | string[]> = {}
+      for (const a of p.multiaddrs) {
+        for (const ip of ipsOf(a)) {
+          if (info[ip] === undefined) info[ip] = { location: locations.get(ip) ?? failLocation(ip, MESSAGE_GEO_DISABLED) }
+        }
+      }
+      info.multiaddrs = [...p.multiaddrs]
+      peersInfo[p.peerId] = info
+    }
+
+    const content: Content = {
+      heartbeats: heartbeatList,
+      peersInfo,
+      bootnodes: node.bootnodeAddrs(),
+      peerId: node.isStarted() ? node.peerId : null,
+      ready: node.isDhtReady(),
+      peerCount: peerList.length
+    }
+    const key = JSON.stringify(content)
+    if (key === this.lastKey) return
+    this.lastKey = key
+    const snap = this.view.set(content)
+    this.log.debug('view updated', { version: snap.version, heartbeats: heartbeatList.length, peers: peerList.length, ready: content.ready })
+  }
+
+  private async locate (ips: string[], locator: Locator | undefined): Promise<Map<string, Location>> {
+    if (locator === undefined || ips.length === 0) {
+      return new Map(ips.map((ip) => [ip, failLocation(ip, MESSAGE_GEO_DISABLED)]))
+    }
+    try {
+      return await locator.locate(ips)
+    } catch (err) {
+      // The Locator contract says it never rejects; if one does, keep the view going.
+      this.log.warn('geolocation failed', { err })
+      return new Map(ips.map((ip) => [ip, failLocation(ip, 'geolocation unavailable')]))
+    }
+  }
+}
+
+function failLocation (ip: string, message: string): Location {
+  return { status: 'fail', message, query: ip }
+}

@@ -1,0 +1,89 @@
+import test from 'ava'
+import { createPeerCollector } from '../../src/peers/index.js'
+import { createViewBuilder, ipsOf } from '../../src/view/builder.js'
+import { startBootnode, startTestPeer, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import type { Location, Locator, ViewSnapshot } from '../../src/view/index.js'
+
+test('ipsOf takes ip4 and ip6 components only', (t) => {
+  t.deepEqual(ipsOf('/ip4/1.2.3.4/tcp/1'), ['1.2.3.4'])
+  t.deepEqual(ipsOf('/ip6/::1/tcp/1'), ['::1'])
+  t.deepEqual(ipsOf('/dns4/example.org/tcp/1'), [])
+  t.deepEqual(ipsOf('garbage'), [])
+})
+
+test('the view holds SPEC §1 shapes: heartbeats, peers info with every IP located, bootnodes, readiness', async (t) => {
+  const subnetId = uniqueSubnetId()
+  const boot = await startBootnode(t, { subnetId })
+  const peers = createPeerCollector({}, { node: boot.node })
+  t.teardown(async () => { await peers.stop() })
+  await peers.start()
+  const asked: string[][] = []
+  const locator: Locator = {
+    locate: async (ips) => {
+      asked.push([...ips])
+      return new Map(ips.map((ip): [string, Location] => [ip, { status: 'success', country: 'Testland', query: ip }]))
+    },
+    stop: async () => {}
+  }
+  const view = createViewBuilder({ refreshIntervalMs: 60_000 }, { node: boot.node, heartbeats: boot.collector, peers, locator })
+  t.teardown(async () => { await view.stop() })
+  const snapshots: ViewSnapshot[] = []
+  view.onChange((s) => { snapshots.push(s) })
+  await view.start()
+
+  const dual = await startTestPeer(t, { subnetId, bootstrap: boot.addrs, listen: ['/ip4/127.0.0.1/tcp/0', '/ip6/::1/tcp/0'], role: 'miner', publicName: 'dual' })
+  const dnsOnly = await startTestPeer(t, { subnetId, bootstrap: boot.addrs, announce: ['/dns4/peer.example.org/tcp/4001'] })
+
+  const snap = await waitFor(() => {
+    const s = view.current()
+    const info = s.peersInfo[dual.node.peerId]
+    return s.heartbeats.length === 2 && s.peerCount === 2 && info !== undefined && Object.keys(info).length === 3 ? s : undefined
+  }, { what: 'both heartbeats and peers in the view' })
+
+  t.is(snap.peerId, boot.node.peerId)
+  t.true(snap.ready)
+  t.deepEqual(snap.bootnodes, boot.node.bootnodeAddrs())
+  t.true(snap.bootnodes.every((a) => a.endsWith(`/p2p/${boot.node.peerId}`)))
+  t.false(boot.node.peerId in snap.peersInfo)
+
+  const hb = snap.heartbeats.find((h) => h.peer_id === dual.node.peerId)!
+  t.deepEqual(Object.keys(hb).sort(), ['expiration_time', 'peer_id', 'server'])
+  t.deepEqual(Object.keys(hb.server).sort(), ['next_pings', 'public_name', 'role', 'state', 'throughput', 'using_relay', 'version'])
+  t.is(hb.server.role, 'MINER')
+  t.is(hb.server.public_name, 'dual')
+  t.is(typeof hb.expiration_time, 'number')
+
+  const info = snap.peersInfo[dual.node.peerId]!
+  t.deepEqual(Object.keys(info).sort(), ['127.0.0.1', '::1', 'multiaddrs'].sort())
+  t.deepEqual(info['127.0.0.1'], { location: { status: 'success', country: 'Testland', query: '127.0.0.1' } })
+  t.deepEqual(info['::1'], { location: { status: 'success', country: 'Testland', query: '::1' } })
+  t.is((info.multiaddrs as string[]).length, 2)
+  // A peer with no IP address at all still appears, with its multiaddrs.
+  t.deepEqual(snap.peersInfo[dnsOnly.node.peerId], { multiaddrs: ['/dns4/peer.example.org/tcp/4001'] })
+  t.true(asked.every((batch) => new Set(batch).size === batch.length), 'each IP asked once per build')
+
+  t.true(snapshots.length >= 2)
+  for (let i = 1; i < snapshots.length; i++) t.is(snapshots[i]!.version, snapshots[i - 1]!.version + 1)
+})
+
+test('without a locator every IP gets a geolocation-disabled fail object; a stopped peer goes OFFLINE in the view', async (t) => {
+  const subnetId = uniqueSubnetId()
+  const boot = await startBootnode(t, { subnetId })
+  const peers = createPeerCollector({}, { node: boot.node })
+  t.teardown(async () => { await peers.stop() })
+  await peers.start()
+  const view = createViewBuilder({}, { node: boot.node, heartbeats: boot.collector, peers })
+  t.teardown(async () => { await view.stop() })
+  await view.start()
+  const peer = await startTestPeer(t, { subnetId, bootstrap: boot.addrs })
+  const info = await waitFor(() => view.current().peersInfo[peer.node.peerId], { what: 'the peer in the view' })
+  t.deepEqual(info['127.0.0.1'], { location: { status: 'fail', message: 'geolocation disabled', query: '127.0.0.1' } })
+  await waitFor(() => view.current().heartbeats.some((h) => h.server.state === 'ONLINE'), { what: 'ONLINE' })
+  await peer.stop()
+  await waitFor(() => view.current().heartbeats.some((h) => h.server.state === 'OFFLINE'), { what: 'OFFLINE in the view' })
+  // Nothing changes any more: rebuilding publishes no new snapshot.
+  const version = view.current().version
+  await view.refresh()
+  await view.refresh()
+  t.is(view.current().version, version)
+})
