@@ -76,6 +76,30 @@ async function checkBundled (pkg: string, file: string): Promise<void> {
   }
 }
 
+/**
+ * Data shared by every locator in the process, by file: two locators (a test suite, or the
+ * sidecar and a tool) never hold two copies of a 70 MB database. Counted, so the last user to
+ * stop frees it; a failed open is forgotten so a later locator can try again.
+ */
+const shared = new Map<string, { refs: number, promise: Promise<unknown> }>()
+
+async function acquire<T> (key: string, open: () => Promise<T>): Promise<T> {
+  let entry = shared.get(key)
+  if (entry === undefined) {
+    const created = { refs: 0, promise: open() as Promise<unknown> }
+    created.promise.catch(() => { if (shared.get(key) === created) shared.delete(key) })
+    shared.set(key, created)
+    entry = created
+  }
+  entry.refs++
+  return await (entry.promise as Promise<T>)
+}
+
+function release (key: string): void {
+  const entry = shared.get(key)
+  if (entry !== undefined && --entry.refs <= 0) shared.delete(key)
+}
+
 /** One lazily opened thing: opened at most once; a failure is logged once and remembered. */
 class Lazy<T> {
   private promise: Promise<T | undefined> | undefined
@@ -120,6 +144,8 @@ export class OfflineGeo {
   private asn!: Source<AsnSource>
   /** The operator's files, which `check` opens at start. */
   private userFiles: Array<Lazy<Reader<Response>>> = []
+  /** Keys this instance holds in the shared registry, released by `reset`. */
+  private held: string[] = []
 
   constructor (init: OfflineInit) {
     this.init = init
@@ -133,9 +159,15 @@ export class OfflineGeo {
     this.reset()
   }
 
-  /** Forgets every opened file (they are plain buffers: dropping them frees them). */
+  /** Forgets every opened file (they are plain buffers: dropping the last reference frees them). */
   reset (): void {
+    for (const key of this.held) release(key)
+    this.held = []
     const { geoDbPath, asnDbPath, logger } = this.init
+    const hold = async <T>(key: string, open: () => Promise<T>): Promise<T> => {
+      this.held.push(key)
+      return await acquire(key, open)
+    }
     const opened = (what: string, path: string, started: number, extra: Record<string, unknown> = {}): void => {
       logger.info('geolocation data opened', { what, path, ms: Math.round(performance.now() - started), ...extra })
     }
@@ -143,17 +175,22 @@ export class OfflineGeo {
       logger.error('geolocation data unavailable; lookups answer "geolocation unavailable"', { what, error: err })
     }
     const mmdb = (what: string, path: () => string, label: string): Lazy<Reader<Response>> => new Lazy(async () => {
-      const started = performance.now()
       const p = path()
-      const reader = await openMmdb(p, label)
-      opened(what, p, started, { databaseType: reader.metadata.databaseType, built: reader.metadata.buildEpoch.toISOString() })
-      return reader
+      return await hold(`mmdb:${p}`, async () => {
+        const started = performance.now()
+        const reader = await openMmdb(p, label)
+        opened(what, p, started, { databaseType: reader.metadata.databaseType, built: reader.metadata.buildEpoch.toISOString() })
+        return reader
+      })
     }, failed(what))
     const csv = (what: string, file: string, load: (p: string) => Promise<AsnTable>): Lazy<AsnSource> => new Lazy(async () => {
-      const started = performance.now()
       const p = bundledFile(BUNDLED_ASN_PACKAGE, file)
-      const table = await load(p)
-      opened(what, p, started, { ranges: table.size })
+      const table = await hold(`csv:${p}`, async () => {
+        const started = performance.now()
+        const t = await load(p)
+        opened(what, p, started, { ranges: t.size })
+        return t
+      })
       return { kind: 'csv', table }
     }, failed(what))
 

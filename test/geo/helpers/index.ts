@@ -1,4 +1,4 @@
-import diagnostics from 'node:diagnostics_channel'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,11 +22,11 @@ export async function countNetworkCalls (fn: () => Promise<void>): Promise<numbe
   let calls = 0
   const onEvent = (): void => { calls++ }
   const channels = ['net.client.socket', 'undici:request:create', 'undici:client:beforeConnect']
-  for (const c of channels) diagnostics.subscribe(c, onEvent)
+  for (const c of channels) subscribe(c, onEvent)
   try {
     await fn()
   } finally {
-    for (const c of channels) diagnostics.unsubscribe(c, onEvent)
+    for (const c of channels) unsubscribe(c, onEvent)
   }
   return calls
 }
