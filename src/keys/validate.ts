@@ -81,17 +81,11 @@ export function parseKeyFileText (text: string, file: string): ApiKeyEntry[] {
   return validateKeyEntries(value, file, body)
 }
 
-/** Line of each top-level array element, computed only when a message needs it. */
-function entryLines (text: string | undefined): (index: number) => number | undefined {
-  let lines: Array<number | undefined> | undefined
-  return (index) => {
-    if (text === undefined) return undefined
-    if (lines === undefined) {
-      const tree = jsonc.parseTree(text, [], { disallowComments: true })
-      lines = (tree?.children ?? []).map(child => positionAt(text, child.offset).line)
-    }
-    return lines[index]
-  }
+/** Line of a top-level array element; parses the text again, so only called for a message. */
+function entryLine (text: string | undefined, index: number): number | undefined {
+  if (text === undefined) return undefined
+  const child = jsonc.parseTree(text, [], { disallowComments: true })?.children?.[index]
+  return child === undefined ? undefined : positionAt(text, child.offset).line
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
@@ -112,15 +106,14 @@ export function validateKeyEntries (value: unknown, file: string, text?: string)
   if (!Array.isArray(value)) {
     throw new KeyFileError(`${file}: must be a JSON array of entries, found ${describe(value)}`, { file })
   }
-  const lineOf = entryLines(text)
   const owners = new Map<string, number>()
   const keys = new Map<string, number>()
 
   value.forEach((item: unknown, index) => {
     const entry = index + 1
-    const line = lineOf(index)
-    const where = `${file}: entry ${entry}${line === undefined ? '' : ` (line ${line})`}`
     const fail = (field: string | undefined, what: string): never => {
+      const line = entryLine(text, index)
+      const where = `${file}: entry ${entry}${line === undefined ? '' : ` (line ${line})`}`
       const details = { file, entry, ...(field === undefined ? {} : { field }), ...(line === undefined ? {} : { line }) }
       throw new KeyFileError(`${where}: ${field === undefined ? '' : `"${field}" `}${what}`, details)
     }

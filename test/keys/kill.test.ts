@@ -48,8 +48,8 @@ async function lockExists (file: string): Promise<boolean> {
 }
 
 test('writers SIGKILLed at random moments never leave an invalid file or lose a finished update', async t => {
-  // A few hundred entries make every write span several pages, so kills land mid-write.
-  const seed = Array.from({ length: 300 }, (_, i) => ({ owner: `seed-${i}`, key: `key-seed-${i}-${'f'.repeat(32)}`, note: 'y'.repeat(100) }))
+  // Two thousand entries (~350 KB) make each write take a few ms, so kills land mid-write.
+  const seed = Array.from({ length: 2000 }, (_, i) => ({ owner: `seed-${i}`, key: `key-seed-${i}-${'f'.repeat(32)}`, note: 'y'.repeat(100) }))
   const file = await tempKeyFile(t, seed)
   const finished = new Set<string>(seed.map(e => e.owner))
   let locksLeft = 0
