@@ -80,7 +80,7 @@ test('JOINING/ONLINE while running, OFFLINE after a clean stop; expired records 
 
   // An accepted record that expires is dropped by the sweep.
   const pusher = await startNode(t, { subnetId, bootstrap: boot.addrs })
-  const shortLived = await sealHeartbeat(payloadFor(pusher.privateKey, subnetId, { expiration_time: Date.now() / 1000 + 0.5 }), pusher.privateKey)
+  const shortLived = await sealHeartbeat(payloadFor(pusher.privateKey, subnetId, { expiration_time: Date.now() / 1000 + 3 }), pusher.privateKey)
   t.is(await pushRaw(pusher, boot.node, shortLived), ACK_ACCEPTED)
   t.true(boot.collector.heartbeats().some((h) => h.peer_id === pusher.peerId))
   await waitFor(() => !boot.collector.heartbeats().some((h) => h.peer_id === pusher.peerId), { what: 'the expired record to go' })

@@ -57,7 +57,7 @@ test('start and stop are idempotent; readiness follows the routing table', async
   t.deepEqual(node.bootnodeAddrs(), [])
   await Promise.all([node.start(), node.start()])
   await waitFor(() => node.isDhtReady(), { what: 'the routing table to fill' })
-  t.true(boot.dht.routingTable.size >= 1)
+  await waitFor(() => boot.dht.routingTable.size >= 1, { what: 'the bootnode to add the node' })
   t.is(boot.dht.getMode(), 'server')
   await node.stop()
   await node.stop()
@@ -78,7 +78,8 @@ test('bootstrap is retried until the bootnode comes up', async (t) => {
   t.teardown(async () => { await again.stop() })
   await again.start()
   await waitFor(() => node.isDhtReady(), { what: 'the retried bootstrap', timeoutMs: 20_000 })
-  t.true(again.dht.routingTable.size >= 1)
+  await waitFor(() => again.dht.routingTable.size >= 1, { what: 'the bootnode to add the node' })
+  t.true(node.libp2p.getConnections(again.libp2p.peerId).length > 0)
 })
 
 test('announce addresses replace the listen addresses in bootnodeAddrs', async (t) => {
