@@ -32,6 +32,12 @@ interface Locals {
   owner?: string
 }
 
+/**
+ * RateLimit header draft for the key limiter's headers: draft-7 (`RateLimit: limit=5, remaining=4,
+ * reset=60`, `RateLimit-Policy: 5;w=60`). draft-8 would hash the counter key on every request.
+ */
+const RATE_LIMIT_HEADERS = 'draft-7'
+
 const UNITS: ReadonlyArray<[ms: number, name: string]> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1_000, 'second']]
 
 /**
@@ -203,17 +209,31 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     metrics.request(route, status)
   }
 
-  const clientIp = (req: Request): string => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', IPV6_SUBNET)
-
   const limiterLog = limiterLogger(logger)
+
+  /** The 429 for an IP past its failed-auth budget, from the limiter or from the pre-check. */
+  const refuseBlocked = (req: Request, res: Response, info: { totalHits: number, resetTime?: Date | undefined }): void => {
+    const retry = Math.max(0, Math.ceil(((info.resetTime?.getTime() ?? Date.now() + authFail.windowMs) - Date.now()) / 1000))
+    // the draft-8 shape express-rate-limit gives the key limiter's 429, for this policy
+    res.setHeader('Retry-After', String(retry))
+    res.setHeader('RateLimit', `"auth-failures"; r=0; t=${retry}`)
+    res.setHeader('RateLimit-Policy', `"auth-failures"; q=${authFail.limit}; w=${Math.ceil(authFail.windowMs / 1000)}`)
+    metrics.rateLimited('auth_fail')
+    if (info.totalHits === authFail.limit + 1) {
+      logger.warn('client blocked after too many failed API key attempts', { ip: (res.locals as Locals).clientIp, limit: authFail.limit })
+    }
+    send(res, routeOf(req), 429, AUTH_THROTTLED)
+  }
+
+  /**
+   * Counts failed key checks per client IP (SPEC §1 "Failed attempts are themselves rate-limited").
+   * It runs only for a refused key, so successful requests never count and cost no store write;
+   * requests with a valid key are checked against the same counter by `guard` below.
+   */
   const authFailLimiter: RateLimitRequestHandler = rateLimit({
     windowMs: authFail.windowMs,
     limit: authFail.limit,
-    // the budget is for failures: a request that was not refused for its key gives its hit back
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.statusCode !== 403,
-    // blocked IPs are refused whatever key they send, so a blocked guesser learns nothing
-    keyGenerator: (req, res) => ((res.locals as Locals).clientIp = clientIp(req)),
+    keyGenerator: (req, res) => ((res.locals as Locals).clientIp ??= ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', IPV6_SUBNET)),
     standardHeaders: false,
     legacyHeaders: false,
     requestPropertyName: 'authFailLimit',
@@ -222,16 +242,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     ...(redis === undefined ? {} : { store: redisStore(redis, REDIS_PREFIX_AUTH_FAIL) }),
     handler: (req, res) => {
       const info = (req as unknown as Record<string, { used: number, resetTime?: Date }>).authFailLimit
-      const retry = Math.max(0, Math.ceil(((info?.resetTime?.getTime() ?? Date.now() + authFail.windowMs) - Date.now()) / 1000))
-      // same draft-8 shape express-rate-limit gives the key limiter's 429, for this policy
-      res.setHeader('Retry-After', String(retry))
-      res.setHeader('RateLimit', `"auth-failures"; r=0; t=${retry}`)
-      res.setHeader('RateLimit-Policy', `"auth-failures"; q=${authFail.limit}; w=${Math.ceil(authFail.windowMs / 1000)}`)
-      metrics.rateLimited('auth_fail')
-      if (info?.used === authFail.limit + 1) {
-        logger.warn('client blocked after too many failed API key attempts', { ip: (res.locals as Locals).clientIp, limit: authFail.limit })
-      }
-      send(res, routeOf(req), 429, AUTH_THROTTLED)
+      refuseBlocked(req, res, { totalHits: info?.used ?? authFail.limit + 1, resetTime: info?.resetTime })
     }
   })
 
@@ -243,7 +254,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       const locals = res.locals as Locals
       return `${locals.clientIp ?? 'unknown'}|${locals.owner ?? ''}`
     },
-    standardHeaders: 'draft-8',
+    standardHeaders: RATE_LIMIT_HEADERS,
     identifier: policyName(rate.limit, rate.windowMs),
     legacyHeaders: false,
     passOnStoreError: true,
@@ -261,26 +272,51 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
 
   const routeNames = new Map<string, RouteName>()
   for (const r of ROUTES) { routeNames.set(`/v1/${r}`, r); routeNames.set(`/${r}`, r) }
+  const keyedRoute = (req: Request): RouteName | undefined => {
+    const path = req.path
+    return routeNames.get(path) ?? (path.endsWith('/') ? routeNames.get(path.slice(0, -1)) : undefined)
+  }
   /** The metrics label for a request: a route name, never the raw path (bounded cardinality). */
   const routeOf = (req: Request): string => {
+    const keyed = keyedRoute(req)
+    if (keyed !== undefined) return keyed
     const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path
-    return routeNames.get(path) ?? (path === '/healthz' ? 'healthz' : path === '/metrics' ? 'metrics' : 'other')
+    return path === '/healthz' ? 'healthz' : path === '/metrics' ? 'metrics' : 'other'
   }
 
-  const requireKey = (route: RouteName) => (req: Request, res: Response, next: NextFunction): void => {
-    const result = authenticate(keys, req.headers, route, Date.now())
+  /**
+   * Key check, in front of the per-(owner, IP) limiter. A refused key is counted by the
+   * failed-auth limiter (403, or 429 past the budget); an accepted one still gets 429 while its
+   * IP is past that budget, so a guesser that is blocked cannot tell a right key from a wrong one.
+   */
+  const guard = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const route = keyedRoute(req) as RouteName
     const locals = res.locals as Locals
-    if (result.ok) {
-      locals.owner = result.entry.owner
-      next()
+    const ip = (locals.clientIp = ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', IPV6_SUBNET))
+    const result = authenticate(keys, req.headers, route, Date.now())
+    if (!result.ok) {
+      metrics.authRejected(result.reason)
+      if (debug) logger.debug('API key refused', { route, reason: result.reason, ip })
+      await authFailLimiter(req, res, (err?: unknown) => { if (err === undefined) send(res, route, 403, FORBIDDEN); else next(err) })
       return
     }
-    metrics.authRejected(result.reason)
-    if (debug) logger.debug('API key refused', { route, reason: result.reason, ip: locals.clientIp })
-    send(res, route, 403, FORBIDDEN)
+    let failures
+    try {
+      failures = await authFailLimiter.getKey(ip)
+    } catch (err) {
+      // same policy as passOnStoreError: an unreachable store does not take the API down
+      limiterLog.error(err, 'failed-auth counter unavailable; request allowed')
+    }
+    if (failures !== undefined && failures.totalHits >= authFail.limit) {
+      refuseBlocked(req, res, failures)
+      return
+    }
+    locals.owner = result.entry.owner
+    next()
   }
 
-  const serve = (route: RouteName) => (req: Request, res: Response): void => {
+  const serve = (req: Request, res: Response): void => {
+    const route = keyedRoute(req) as RouteName
     let rep
     try {
       rep = bodies.get(route, req.url.includes('?') ? req.query as Record<string, unknown> : undefined)
@@ -310,6 +346,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     if (debug) logger.debug('served', { route, owner: (res.locals as Locals).owner, ip: (res.locals as Locals).clientIp, encoding: variant.encoding })
   }
 
+  app.get([...routeNames.keys()], guard, keyLimiter, serve)
   app.get('/healthz', (_req, res) => {
     const s = view.current()
     if (!s.ready) {
@@ -339,11 +376,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       metrics.request('metrics', 200)
     })
   }
-  for (const route of ROUTES) {
-    const paths = [`/v1/${route}`, `/${route}`]
-    knownPaths.push(...paths)
-    app.get(paths, authFailLimiter, requireKey(route), keyLimiter, serve(route))
-  }
+  knownPaths.push(...routeNames.keys())
   app.all(knownPaths, (req, res) => {
     res.setHeader('Allow', 'GET, HEAD')
     send(res, routeOf(req), 405, statusBody(405))
