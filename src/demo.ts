@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { untilSignal } from './cli/bootnode.js'
+import { untilSignal } from './cli/process.js'
 import { startPeer } from './heartbeat/index.js'
 import { generateApiKey, updateKeyFile } from './keys/index.js'
 import { createSidecar } from './sidecar.js'

@@ -4,74 +4,27 @@
  * No stack trace ever reaches the terminal; `--log-level debug` logs the cause.
  */
 import { parseConfig } from '../config/index.js'
-import { runDemo } from '../demo.js'
-import { SubnetBootnodeError } from '../errors.js'
-import { startPeer } from '../heartbeat/index.js'
 import { createLogger } from '../log/index.js'
-import { createSidecar } from '../sidecar.js'
+import { describeError, untilSignal } from './process.js'
 import type { Config } from '../config/index.js'
 import type { Logger } from '../log/index.js'
 
-/** Bound on a graceful shutdown: past it the process exits anyway. */
-const SHUTDOWN_TIMEOUT_MS = 15_000
 /** After a clean stop, how long stray handles may keep the process alive. */
 const LINGER_MS = 2_000
 
-/** One line for a user: our typed errors carry their own message; anything else is described, not dumped. */
-export function describeError (err: unknown): string {
-  if (err instanceof SubnetBootnodeError) return err.message
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code
-    return typeof code === 'string' ? `${err.message} (${code})` : err.message
-  }
-  return String(err)
-}
-
-/**
- * Calls `stop` on the first SIGINT/SIGTERM and resolves when it finished (or timed out);
- * a second signal exits at once with 130.
- */
-export async function untilSignal (logger: Logger, stop: () => Promise<void>): Promise<void> {
-  const { promise, resolve } = Promise.withResolvers<void>()
-  let stopping = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn('second signal: exiting at once', { signal })
-      process.exit(130)
-    }
-    stopping = true
-    logger.info('shutting down', { signal })
-    const timer = setTimeout(() => {
-      logger.error('shutdown took too long: exiting', { timeout_ms: SHUTDOWN_TIMEOUT_MS })
-      process.exit(1)
-    }, SHUTDOWN_TIMEOUT_MS)
-    timer.unref()
-    stop().then(() => {
-      clearTimeout(timer)
-      resolve()
-    }, (err: unknown) => {
-      clearTimeout(timer)
-      logger.error('shutdown failed', { err })
-      process.exitCode = 1
-      resolve()
-    })
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  await promise
-  process.off('SIGINT', onSignal)
-  process.off('SIGTERM', onSignal)
-}
-
 async function runCommand (config: Exclude<Config, { command: 'help' }>, logger: Logger): Promise<void> {
   switch (config.command) {
+    // libp2p, express and the geo data load only once the flags are known to be good,
+    // so `--help` and a bad flag answer at once.
     case 'run': {
+      const { createSidecar } = await import('../sidecar.js')
       const sidecar = await createSidecar(config, logger)
       await sidecar.start()
       await untilSignal(logger, sidecar.stop)
       return
     }
     case 'peer': {
+      const { startPeer } = await import('../heartbeat/index.js')
       const peer = await startPeer({
         subnetId: config.subnetId,
         listen: config.listen,
@@ -90,8 +43,10 @@ async function runCommand (config: Exclude<Config, { command: 'help' }>, logger:
       await untilSignal(logger, peer.stop)
       return
     }
-    case 'demo':
+    case 'demo': {
+      const { runDemo } = await import('../demo.js')
       await runDemo(config, logger)
+    }
   }
 }
 

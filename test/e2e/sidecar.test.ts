@@ -182,7 +182,7 @@ test('run with a malformed key file refuses to start with one line naming the fi
   await writeFile(keysFile, '[{"owner": "a", "key": ""}]')
   const r = await runCli(BOOTNODE_BIN, ['run', '--subnet-id', 'x', '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--keys-file', keysFile, '--log-level', 'error'])
   t.is(r.code, 1)
-  t.regex(r.stderr, /keys\.json: entry 0: "key"/)
+  t.regex(r.stderr, /keys\.json: entry 1 \(line 1\): "key" must be a non-empty string/)
   t.is(await readFile(keysFile, 'utf8'), '[{"owner": "a", "key": ""}]', 'the file is untouched')
 })
 
