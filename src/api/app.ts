@@ -116,14 +116,20 @@ type RedisClient = ReturnType<typeof createClient>
 async function connectRedis (url: string, logger: Logger): Promise<RedisClient> {
   const shown = redactUrl(url)
   let client: RedisClient
+  let connectedOnce = false
   try {
     client = createClient({
       url,
-      socket: { connectTimeout: REDIS_CONNECT_TIMEOUT_MS, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5_000) }
+      socket: {
+        connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+        // at start-up a wrong URL fails at once; once connected, a lost connection is retried with backoff
+        reconnectStrategy: (retries: number, cause: Error) => connectedOnce ? Math.min(100 * 2 ** retries, 5_000) : cause
+      }
     })
   } catch (err) {
     throw new ConfigError(`--redis-url ${shown}: ${(err as Error).message}`)
   }
+  client.on('ready', () => { connectedOnce = true })
   let lastLogged = 0
   client.on('error', (err: Error) => {
     // the client reconnects by itself; say so at most every 10 s instead of once per retry
@@ -141,7 +147,9 @@ async function connectRedis (url: string, logger: Logger): Promise<RedisClient> 
       })
     ])
   } catch (err) {
-    client.destroy()
+    try {
+      client.destroy()
+    } catch {} // already closed by the failed connect
     throw new SubnetBootnodeError(`cannot connect to Redis at ${shown}: ${(err as Error).message}`, 'ERR_API_REDIS', { cause: err })
   } finally {
     clearTimeout(timer)

@@ -1,0 +1,223 @@
+/**
+ * SPEC §1 routes: bodies, legacy aliases, empty results, filters and their 400s, 404/405,
+ * ETag/304, gzip and brotli, healthz, metrics.
+ */
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
+import test from 'ava'
+import { makePeerIds, makeSnapshot, startTestApi, type SnapshotInput } from '../helpers/api.js'
+
+const KEY = 'key-alice-0123456789abcdef'
+const H = { 'X-API-Key': KEY }
+const KEYS = [{ owner: 'alice', key: KEY, active: true }]
+const ROOMY = { rateLimit: { limit: 1000, windowMs: 60_000 } }
+
+let ids: string[] = []
+let snap: SnapshotInput
+test.before(async () => {
+  ids = await makePeerIds(10)
+  snap = makeSnapshot(ids)
+})
+
+test('bodies are the view, exactly, on /v1 and legacy paths', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
+  const expected: Record<string, unknown> = {
+    get_heartbeat: snap.heartbeats,
+    get_bootnodes: snap.bootnodes,
+    get_peers_info: snap.peersInfo
+  }
+  for (const [route, value] of Object.entries(expected)) {
+    const v1 = await api.get(`/v1/${route}`, { headers: H })
+    const legacy = await api.get(`/${route}`, { headers: H })
+    t.is(v1.status, 200)
+    t.is(v1.headers['content-type'], 'application/json; charset=utf-8')
+    t.deepEqual(v1.json(), { value })
+    t.is(v1.text(), JSON.stringify({ value }))
+    t.is(legacy.status, 200)
+    t.is(legacy.text(), v1.text())
+    t.is(legacy.headers.etag, v1.headers.etag)
+    t.is(v1.headers['content-length'], String(v1.body.length))
+  }
+})
+
+test('an empty view answers [] and {}', async (t) => {
+  const api = await startTestApi(t, {
+    keys: KEYS,
+    snapshot: { heartbeats: [], peersInfo: {}, bootnodes: [], peerId: null, ready: false, peerCount: 0 },
+    init: ROOMY
+  })
+  t.is((await api.get('/v1/get_heartbeat', { headers: H })).text(), '{"value":[]}')
+  t.is((await api.get('/v1/get_bootnodes', { headers: H })).text(), '{"value":[]}')
+  t.is((await api.get('/v1/get_peers_info', { headers: H })).text(), '{"value":{}}')
+})
+
+test('filters select, and a bad filter value is a 400 with a detail', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
+  const hb = async (q: string): Promise<Array<{ peer_id: string, server: { state: string, role: string } }>> => {
+    const r = await api.get(`/v1/get_heartbeat?${q}`, { headers: H })
+    t.is(r.status, 200, q)
+    return (r.json() as { value: Array<{ peer_id: string, server: { state: string, role: string } }> }).value
+  }
+  const online = await hb('state=ONLINE')
+  t.true(online.length > 0)
+  t.deepEqual(online, snap.heartbeats.filter(h => h.server.state === 'ONLINE'))
+  t.deepEqual(await hb('role=BOOTNODE'), snap.heartbeats.filter(h => h.server.role === 'BOOTNODE'))
+  t.deepEqual(await hb('state=OFFLINE&role=VALIDATOR'), snap.heartbeats.filter(h => h.server.state === 'OFFLINE' && h.server.role === 'VALIDATOR'))
+  const one = await hb(`peer_id=${ids[3] ?? ''}`)
+  t.is(one.length, 1)
+  t.is(one[0]?.peer_id, ids[3])
+  // a well-formed id that is not in the view: empty, not an error
+  const stranger = (await makePeerIds(1))[0] ?? ''
+  t.deepEqual(await hb(`peer_id=${stranger}`), [])
+  t.deepEqual(await hb('role=ARCHIVER'), [])
+  // unknown parameters are ignored, as before
+  t.is((await hb('foo=bar')).length, snap.heartbeats.length)
+
+  const peers = await api.get(`/v1/get_peers_info?peer_id=${ids[2] ?? ''}`, { headers: H })
+  t.deepEqual(peers.json(), { value: { [ids[2] ?? '']: snap.peersInfo[ids[2] ?? ''] } })
+  t.deepEqual((await api.get(`/get_peers_info?peer_id=${stranger}`, { headers: H })).json(), { value: {} })
+
+  for (const [path, word] of [
+    ['/v1/get_heartbeat?state=online', 'state'],
+    ['/v1/get_heartbeat?state=SLEEPING', 'state'],
+    ['/v1/get_heartbeat?state=', 'state'],
+    ['/v1/get_heartbeat?state=ONLINE&state=OFFLINE', 'state'],
+    ['/v1/get_heartbeat?role=validator', 'role'],
+    ['/v1/get_heartbeat?role=%3Cscript%3E', 'role'],
+    ['/v1/get_heartbeat?peer_id=not-a-peer', 'peer_id'],
+    ['/v1/get_heartbeat?peer_id=12D3KooW0000', 'peer_id'],
+    ['/v1/get_peers_info?peer_id=QmNotBase58!!', 'peer_id'],
+    [`/v1/get_peers_info?peer_id=${'1'.repeat(300)}`, 'peer_id']
+  ] as const) {
+    const r = await api.get(path, { headers: H })
+    t.is(r.status, 400, path)
+    t.is(r.headers['content-type'], 'application/json; charset=utf-8')
+    const detail = (r.json() as { detail: string }).detail
+    t.true(typeof detail === 'string' && detail.includes(word), `${path}: ${detail}`)
+  }
+})
+
+test('404 and 405 bodies', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
+  for (const path of ['/', '/v2/get_heartbeat', '/V1/GET_HEARTBEAT', '/v1/get_heartbeats', '/v1/../etc/passwd', '/%E0%A4%A']) {
+    const r = await api.get(path, { headers: H })
+    t.is(r.status, 404, path)
+    t.is(r.text(), '{"detail":"Not Found"}')
+    t.is(r.headers['content-type'], 'application/json; charset=utf-8')
+  }
+  for (const [method, path] of [['POST', '/v1/get_heartbeat'], ['PUT', '/get_bootnodes'], ['DELETE', '/v1/get_peers_info'], ['POST', '/healthz'], ['PATCH', '/metrics'], ['OPTIONS', '/v1/get_heartbeat']]) {
+    const r = await api.get(path ?? '', { method, headers: H })
+    t.is(r.status, 405, `${method} ${path}`)
+    t.is(r.text(), '{"detail":"Method Not Allowed"}')
+    t.is(r.headers.allow, 'GET, HEAD')
+  }
+  const head = await api.get('/v1/get_bootnodes', { method: 'HEAD', headers: H })
+  t.is(head.status, 200)
+  t.is(head.body.length, 0)
+})
+
+test('ETag and If-None-Match: 304 until the view changes', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
+  const first = await api.get('/v1/get_peers_info', { headers: H })
+  const etag = first.headers.etag ?? ''
+  t.regex(etag, /^"[A-Za-z0-9_-]{20,}"$/, 'a strong, quoted ETag')
+  for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+    const again = await api.get('/v1/get_peers_info', { headers: { ...H, 'If-None-Match': inm } })
+    t.is(again.status, 304, inm)
+    t.is(again.body.length, 0)
+    t.is(again.headers.etag, etag)
+  }
+  t.is((await api.get('/v1/get_peers_info', { headers: { ...H, 'If-None-Match': '"stale"' } })).status, 200)
+  // the same bytes after a rebuild keep their tag; different bytes get a new one
+  api.view.set({ ...snap })
+  t.is((await api.get('/v1/get_peers_info', { headers: { ...H, 'If-None-Match': etag } })).status, 304)
+  const { [ids[0] ?? '']: _gone, ...fewer } = snap.peersInfo
+  api.view.set({ ...snap, peersInfo: fewer })
+  const changed = await api.get('/v1/get_peers_info', { headers: { ...H, 'If-None-Match': etag } })
+  t.is(changed.status, 200)
+  t.not(changed.headers.etag, etag)
+  t.deepEqual(changed.json(), { value: fewer })
+})
+
+test('gzip and brotli variants decode to the same body, with Vary', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
+  const plain = await api.get('/v1/get_heartbeat', { headers: H })
+  t.is(plain.headers['content-encoding'], undefined)
+  t.is(plain.headers.vary, 'Accept-Encoding')
+  const gz = await api.get('/v1/get_heartbeat', { headers: { ...H, 'Accept-Encoding': 'gzip' } })
+  t.is(gz.headers['content-encoding'], 'gzip')
+  t.is(gz.headers.vary, 'Accept-Encoding')
+  t.true(gz.body.length < plain.body.length)
+  t.is(gunzipSync(gz.body).toString('utf8'), plain.text())
+  const br = await api.get('/v1/get_heartbeat', { headers: { ...H, 'Accept-Encoding': 'gzip, deflate, br' } })
+  t.is(br.headers['content-encoding'], 'br')
+  t.is(brotliDecompressSync(br.body).toString('utf8'), plain.text())
+  t.not(br.headers.etag, gz.headers.etag, 'each coding is its own representation')
+  t.is((await api.get('/v1/get_heartbeat', { headers: { ...H, 'Accept-Encoding': 'br;q=0, gzip;q=0.5' } })).headers['content-encoding'], 'gzip')
+  t.is((await api.get('/v1/get_heartbeat', { headers: { ...H, 'Accept-Encoding': 'gzip;q=0, br;q=0' } })).headers['content-encoding'], undefined)
+  t.is((await api.get('/v1/get_heartbeat', { headers: { ...H, 'Accept-Encoding': 'identity' } })).headers['content-encoding'], undefined)
+  // a cached gzip copy revalidates
+  t.is((await api.get('/v1/get_heartbeat', { headers: { ...H, 'Accept-Encoding': 'gzip', 'If-None-Match': gz.headers.etag ?? '' } })).status, 304)
+  // a tiny body is not worth compressing
+  const boot = await api.get('/v1/get_bootnodes', { headers: { ...H, 'Accept-Encoding': 'gzip' } })
+  t.is(boot.headers['content-encoding'], undefined)
+  t.deepEqual(boot.json(), { value: snap.bootnodes })
+})
+
+test('healthz: 503 starting until ready, then ok with counts', async (t) => {
+  const api = await startTestApi(t, {
+    keys: KEYS,
+    snapshot: { heartbeats: [], peersInfo: {}, bootnodes: [], peerId: null, ready: false, peerCount: 0 }
+  })
+  const starting = await api.get('/healthz')
+  t.is(starting.status, 503)
+  t.deepEqual(starting.json(), { status: 'starting' })
+  t.is(starting.headers['content-type'], 'application/json; charset=utf-8')
+  api.view.set(snap)
+  const ok = await api.get('/healthz')
+  t.is(ok.status, 200)
+  const body = ok.json() as Record<string, unknown>
+  t.like(body, { status: 'ok', peer_id: snap.peerId, peers: 10, heartbeats: 10 })
+  t.true(Number.isInteger(body.uptime_s) && (body.uptime_s as number) >= 0)
+  t.deepEqual(Object.keys(body).sort(), ['heartbeats', 'peer_id', 'peers', 'status', 'uptime_s'])
+})
+
+test('metrics: requests by route and status, rejections, view sizes, heartbeat rejections, DHT latency', async (t) => {
+  const api = await startTestApi(t, {
+    keys: KEYS,
+    snapshot: snap,
+    init: { rateLimit: { limit: 2, windowMs: 60_000 }, heartbeatRejections: () => ({ bad_signature: 3, expired: 1 }) }
+  })
+  await api.get('/v1/get_heartbeat', { headers: H })
+  await api.get('/get_heartbeat', { headers: H })
+  await api.get('/v1/get_heartbeat', { headers: H })
+  await api.get('/v1/get_bootnodes')
+  await api.get('/nothing')
+  api.server.api.observeDhtQuery(0.2)
+  const r = await api.get('/metrics')
+  t.is(r.status, 200)
+  t.regex(r.headers['content-type'] ?? '', /^text\/plain/)
+  const text = r.text()
+  for (const line of [
+    'subnet_bootnode_http_requests_total{route="get_heartbeat",status="200"} 2',
+    'subnet_bootnode_http_requests_total{route="get_heartbeat",status="429"} 1',
+    'subnet_bootnode_http_requests_total{route="get_bootnodes",status="403"} 1',
+    'subnet_bootnode_http_requests_total{route="other",status="404"} 1',
+    'subnet_bootnode_auth_rejections_total{reason="missing"} 1',
+    'subnet_bootnode_rate_limit_rejections_total{limiter="key_ip"} 1',
+    'subnet_bootnode_peers 10',
+    'subnet_bootnode_heartbeats 10',
+    'subnet_bootnode_heartbeat_rejections_total{reason="bad_signature"} 3',
+    'subnet_bootnode_heartbeat_rejections_total{reason="expired"} 1',
+    'subnet_bootnode_dht_query_seconds_count 1',
+    'subnet_bootnode_ready 1'
+  ]) t.true(text.includes(line), line)
+  t.regex(text, /subnet_bootnode_view_built_timestamp_seconds \d+/)
+  t.false(text.includes(KEY))
+})
+
+test('metrics can be turned off', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { metrics: false } })
+  const r = await api.get('/metrics')
+  t.is(r.status, 404)
+  t.is(r.text(), '{"detail":"Not Found"}')
+})
