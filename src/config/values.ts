@@ -45,14 +45,15 @@ export function parseSubnetId (text: string): string {
 
 /** A multiaddr in its canonical text form (`/ip4/…/tcp/…`). */
 export function parseMultiaddr (text: string): string {
-  let components
+  const hint = 'a multiaddr such as /ip4/0.0.0.0/tcp/31330'
+  let addr
   try {
-    components = multiaddr(text).getComponents()
+    addr = multiaddr(text)
   } catch {
-    expected('a multiaddr such as /ip4/0.0.0.0/tcp/31330', text)
+    expected(hint, text)
   }
-  if (components.length === 0) expected('a multiaddr such as /ip4/0.0.0.0/tcp/31330', text)
-  return multiaddr(text).toString()
+  if (addr.getComponents().length === 0) expected(hint, text)
+  return addr.toString()
 }
 
 /** A multiaddr that names the peer to dial: it must end in `/p2p/<peer id>` (SPEC §4). */
