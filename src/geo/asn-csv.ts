@@ -7,9 +7,14 @@
 import { readFile } from 'node:fs/promises'
 import { ipaddr } from './ipaddr.js'
 
+/** Shaped once per (AS, organisation) at load, so a lookup allocates nothing. */
 export interface AsnRecord {
   readonly asn: number
   readonly org: string
+  /** ip-api's fields: without ISP data, the AS holder names both `isp` and `org` (issue 6). */
+  readonly isp: string
+  /** ip-api's `as`: `AS15169 Google LLC`. */
+  readonly as: string
 }
 
 export interface AsnTable {
@@ -53,7 +58,7 @@ class RecordPool {
     let i = this.index.get(key)
     if (i === undefined) {
       i = this.records.length
-      this.records.push(Object.freeze({ asn, org }))
+      this.records.push(Object.freeze({ asn, org, isp: org, as: org === '' ? `AS${asn}` : `AS${asn} ${org}` }))
       this.index.set(key, i)
     }
     return i
@@ -100,7 +105,19 @@ export async function loadIpv4AsnCsv (path: string): Promise<AsnTable> {
     lookup: (address) => {
       const p = address.split('.')
       const n = ((Number(p[0]) << 24) >>> 0) + (Number(p[1]) << 16) + (Number(p[2]) << 8) + Number(p[3])
-      const i = bisect(start.length, (k) => (start[k] as number) <= n)
+      // Last range starting at or before n (inlined bisection: this is the hot path).
+      let lo = 0
+      let hi = start.length - 1
+      let i = -1
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1
+        if ((start[mid] as number) <= n) {
+          i = mid
+          lo = mid + 1
+        } else {
+          hi = mid - 1
+        }
+      }
       if (i === -1 || (end[i] as number) < n) return undefined
       return records[ref[i] as number]
     }

@@ -54,6 +54,7 @@ export function classify (ip: string): Classification {
   const range = parsed.range()
   if (PRIVATE_RANGES.has(range)) return { kind: 'fail', location: fail(MESSAGE_PRIVATE, ip) }
   if (!PUBLIC_RANGES.has(range)) return { kind: 'fail', location: fail(MESSAGE_RESERVED, ip) }
+  if (version === 4) return { kind: 'public', address: { family: 4, address: ip } } // already canonical: net.isIP is strict
   return {
     kind: 'public',
     address: { family: parsed.kind() === 'ipv4' ? 4 : 6, address: parsed.toString() }

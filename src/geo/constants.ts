@@ -44,7 +44,7 @@ export const BUNDLED_ASN_PACKAGE = '@ip-location-db/asn'
 export const BUNDLED_ASN_IPV4_FILE = 'asn-ipv4-num.csv'
 export const BUNDLED_ASN_IPV6_FILE = 'asn-ipv6-num.csv'
 
-/** maxmind's decoded-record LRU; also lets us reuse the shaped location of a hot record. */
+/** Decoded records per generation of the reader's cache (offline.ts); also lets shape.ts reuse a hot record's fields. */
 export const MMDB_CACHE_ENTRIES = 20_000
 
 /** Coordinates get ip-api's precision (4 decimals, about 10 m). */

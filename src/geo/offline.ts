@@ -5,9 +5,9 @@
  * with no IPv6 peer never loads it), and shared by every later lookup. No network, ever.
  */
 import { createRequire } from 'node:module'
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import maxmind from 'maxmind'
+import { Reader } from 'maxmind'
 import { loadIpv4AsnCsv, loadIpv6AsnCsv } from './asn-csv.js'
 import { fail } from './classify.js'
 import {
@@ -15,13 +15,13 @@ import {
   BUNDLED_CITY_IPV4_FILE, BUNDLED_CITY_IPV6_FILE, BUNDLED_CITY_PACKAGE, MMDB_CACHE_ENTRIES
 } from './constants.js'
 import { GeoDatabaseError } from './errors.js'
-import { asLabel, shapeCity, shapeNetwork } from './shape.js'
+import { shapeCity, shapeNetwork } from './shape.js'
 import type { AsnTable } from './asn-csv.js'
 import type { PublicAddress } from './classify.js'
 import type { NetworkFields } from './shape.js'
 import type { Logger } from '../log/index.js'
 import type { Location } from '../view/index.js'
-import type { Reader, Response } from 'maxmind'
+import type { Response } from 'maxmind'
 
 /** A public address none of the data knows. */
 export const MESSAGE_NO_DATA = 'no data'
@@ -44,13 +44,47 @@ export async function openMmdb (path: string, label: string): Promise<Reader<Res
     if (code === 'ENOENT') throw new GeoDatabaseError(`${label} ${path} does not exist`, { cause: err })
     throw new GeoDatabaseError(`${label} ${path} cannot be read (${code ?? String(err)})`, { cause: err })
   }
+  let buffer: Buffer
   try {
-    return await maxmind.open<Response>(path, { cache: { max: MMDB_CACHE_ENTRIES } })
+    buffer = await readFile(path)
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err)
-    if (/gzip/i.test(msg)) throw new GeoDatabaseError(`${label} ${path} is gzip-compressed: decompress it to a .mmdb file first`, { cause: err })
-    if (/EACCES|EPERM/.test(msg)) throw new GeoDatabaseError(`${label} ${path} cannot be read (permission denied)`, { cause: err })
+    const code = (err as NodeJS.ErrnoException).code
+    throw new GeoDatabaseError(`${label} ${path} cannot be read (${code ?? String(err)})`, { cause: err })
+  }
+  if (buffer[0] === 0x1f && buffer[1] === 0x8b) {
+    throw new GeoDatabaseError(`${label} ${path} is gzip-compressed: decompress it to a .mmdb file first`)
+  }
+  try {
+    return new Reader<Response>(buffer, { cache: new GenerationalCache(MMDB_CACHE_ENTRIES) })
+  } catch (err) {
     throw new GeoDatabaseError(`${label} ${path} is not a MaxMind DB (.mmdb) file`, { cause: err })
+  }
+}
+
+/**
+ * The decoded-record cache handed to maxmind's reader: two generations of plain Maps, the
+ * older dropped whole when the younger fills. Cheaper per lookup than an exact LRU, and hot
+ * records survive; the same decoded object coming back lets shape.ts reuse its shaped fields.
+ */
+class GenerationalCache {
+  private young = new Map<string | number, unknown>()
+  private old = new Map<string | number, unknown>()
+  constructor (private readonly max: number) {}
+
+  get (key: string | number): unknown {
+    const hit = this.young.get(key)
+    if (hit !== undefined) return hit
+    const older = this.old.get(key)
+    if (older !== undefined) this.set(key, older)
+    return older
+  }
+
+  set (key: string | number, value: unknown): void {
+    if (this.young.size >= this.max) {
+      this.old = this.young
+      this.young = new Map()
+    }
+    this.young.set(key, value)
   }
 }
 
@@ -108,6 +142,10 @@ class Lazy<T> {
   error: unknown
 
   constructor (private readonly open: () => Promise<T>, private readonly onError: (err: unknown) => void) {}
+
+  get settled (): boolean {
+    return this.value !== undefined || this.failed
+  }
 
   async get (): Promise<T | undefined> {
     this.promise ??= this.open().then(
@@ -241,6 +279,14 @@ export class OfflineGeo {
     }
   }
 
+  /** Whether everything the given families need has been opened (or has failed for good). */
+  ready (families: Iterable<Family>): boolean {
+    for (const f of families) {
+      if (!this.city.forFamily(f).settled || !this.asn.forFamily(f).settled) return false
+    }
+    return true
+  }
+
   /** Opens what the given families need; never rejects (failures are logged and remembered). */
   async prepare (families: Iterable<Family>): Promise<void> {
     const waits: Array<Promise<unknown>> = []
@@ -280,9 +326,7 @@ export class OfflineGeo {
   private network (source: AsnSource | undefined, addr: PublicAddress): NetworkFields | undefined {
     if (source === undefined) return undefined
     if (source.kind === 'mmdb') return shapeNetwork(readerGet(source.reader, addr))
-    const rec = source.table.lookup(addr.address)
-    if (rec === undefined) return undefined
-    return { isp: rec.org, org: rec.org, as: asLabel(rec.asn, rec.org) }
+    return source.table.lookup(addr.address)
   }
 }
 
