@@ -12,7 +12,7 @@
  * Every address is classified first (invalid / private / reserved never leave the process).
  */
 import { GeoDatabaseError } from './errors.js'
-import { Locator } from './locator.js'
+import { DefaultGeoLocator } from './locator.js'
 import { openMmdb } from './offline.js'
 import type { IpApiFailureReason } from './ip-api.js'
 import type { Logger } from '../log/index.js'
@@ -88,7 +88,7 @@ export interface GeoLocator extends ViewLocator {
 }
 
 export function createLocator (init: LocatorInit = {}): GeoLocator {
-  return new Locator(init)
+  return new DefaultGeoLocator(init)
 }
 
 /**

@@ -4,7 +4,7 @@ import { silentLogger } from '../log/index.js'
 import { LocationCache } from './cache.js'
 import { classify, fail } from './classify.js'
 import {
-  BUNDLED_ATTRIBUTION, CACHE_FILE_NAME, CACHE_WRITE_DELAY_MS, DEFAULT_CACHE_TTL_MS, DEFAULT_GEO_MODE,
+  CACHE_FILE_NAME, CACHE_WRITE_DELAY_MS, DEFAULT_CACHE_TTL_MS, DEFAULT_GEO_MODE,
   DEFAULT_IP_API_TIMEOUT_MS, DEFAULT_IP_API_URL, FAILURE_BACKOFF_MIN_MS, IP_API_ATTRIBUTION,
   IP_API_MAX_BATCH, IP_API_MAX_REQUESTS_PER_WINDOW, MAX_CACHE_ENTRIES
 } from './constants.js'
@@ -29,7 +29,8 @@ function positive (name: string, value: number | undefined, fallback: number): n
 
 interface Pending { address: PublicAddress, queries: string[] }
 
-export class Locator implements GeoLocator {
+/** The one GeoLocator implementation; `createLocator` in index.ts is its front door. */
+export class DefaultGeoLocator implements GeoLocator {
   readonly mode: GeoMode
   readonly attribution: readonly string[]
   private readonly log: Logger
@@ -79,8 +80,8 @@ export class Locator implements GeoLocator {
       try {
         await this.offline.check()
       } catch (err) {
-        // The operator's own file must work; without bundled data, failures just have no fallback.
-        if (this.offline.attribution.length < BUNDLED_ATTRIBUTION.length) throw err
+        // The operator's own file must work; missing bundled data only means no fallback.
+        if (this.offline.usesOwnFiles) throw err
         this.log.warn('no offline data to fall back on when ip-api fails', { error: err })
       }
     }

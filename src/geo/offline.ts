@@ -185,6 +185,11 @@ export class OfflineGeo {
   /** Keys this instance holds in the shared registry, released by `reset`. */
   private held: string[] = []
 
+  /** Whether `--geo-db` or `--asn-db` names a file of the operator's (which must then work). */
+  get usesOwnFiles (): boolean {
+    return this.init.geoDbPath !== undefined || this.init.asnDbPath !== undefined
+  }
+
   constructor (init: OfflineInit) {
     this.init = init
     const bundledCity = init.geoDbPath === undefined

@@ -210,7 +210,7 @@ test('stop() aborts a request in flight; the pending locate still resolves', asy
   const fake = await startFakeIpApi(t, () => { /* never answers */ })
   const locator = ipApiLocator(t, { ipApiUrl: fake.url, timeoutMs: 30_000 })
   const pending = locator.locate(['8.8.8.8'])
-  for (let i = 0; i < 200 && fake.requests.length === 0; i++) await sleep(5)
+  for (let i = 0; i < 400 && fake.requests.length === 0; i++) await sleep(10)
   t.is(fake.requests.length, 1)
   await locator.stop()
   t.like((await pending).get('8.8.8.8'), { status: 'success', countryCode: 'US' })
@@ -249,4 +249,14 @@ test('a corrupt cache file is ignored, not fatal', async (t) => {
   const locator = ipApiLocator(t, { ipApiUrl: fake.url, cacheDir: dir })
   t.is((await locator.locate(['8.8.8.8'])).get('8.8.8.8')?.city, 'Ashburn')
   t.is(fake.requests.length, 1)
+})
+
+test('check() in ip-api mode: passes with the bundled fallback, refuses a bad --geo-db', async (t) => {
+  const fake = await startFakeIpApi(t)
+  await t.notThrowsAsync(ipApiLocator(t, { ipApiUrl: fake.url }).check())
+  const dir = await tempDir(t)
+  const bad = ipApiLocator(t, { ipApiUrl: fake.url, geoDbPath: join(dir, 'gone.mmdb') })
+  const err = await t.throwsAsync(bad.check())
+  t.is((err as { code?: string }).code, 'ERR_GEO_DATABASE')
+  t.is(fake.requests.length, 0)
 })
