@@ -14,6 +14,8 @@ import type { Config } from './config/index.js'
 import type { Logger } from './log/index.js'
 
 export const DEMO_OWNER = 'demo'
+/** The demo's key file when none is given: inside its (temporary) data dir. */
+const DEMO_KEYS_FILE = 'bootnode_rest_keys.json'
 
 type DemoConfig = Extract<Config, { command: 'demo' }>
 
@@ -54,7 +56,7 @@ function banner (key: string, base: string, keysFile: string, rate: string, peer
 export async function runDemo (config: DemoConfig, logger: Logger): Promise<void> {
   const tempDir = config.dataDir === undefined
   const dataDir = config.dataDir ?? await mkdtemp(join(tmpdir(), 'subnet-bootnode-demo-'))
-  const keysFile = config.keysFile
+  const keysFile = config.keysFile ?? join(dataDir, DEMO_KEYS_FILE)
   const cleanups: Array<() => Promise<void>> = []
   if (tempDir) cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })
   const cleanup = async (): Promise<void> => {
@@ -66,7 +68,7 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
 
   try {
     const key = await ensureDemoKey(keysFile)
-    const sidecar = await createSidecar({ ...config, dataDir: join(dataDir, 'bootnode') }, logger.child('sidecar'))
+    const sidecar = await createSidecar({ ...config, keysFile, dataDir: join(dataDir, 'bootnode') }, logger.child('sidecar'))
     await sidecar.start()
     cleanups.push(sidecar.stop)
 

@@ -125,7 +125,7 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'API',
     commands: API,
     describe: 'API key store (JSON array), re-read when it changes',
-    shownDefaults: every(`$${LEGACY_KEYS_FILE_ENV}, else ./${DEFAULT_KEYS_FILE_NAME}`, API)
+    shownDefaults: { run: `$${LEGACY_KEYS_FILE_ENV}, else ./${DEFAULT_KEYS_FILE_NAME}`, demo: `$${LEGACY_KEYS_FILE_ENV}, else <data dir>/${DEFAULT_KEYS_FILE_NAME}` }
   },
   {
     name: 'rate-limit',

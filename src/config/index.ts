@@ -71,6 +71,12 @@ export interface ApiConfig {
   metrics: boolean
 }
 
+/**
+ * The demo's API flags: without `--keys-file` (or its variables) the demo keeps its key file in its
+ * data dir, so a demo key never lands in a key store that a real sidecar would later serve.
+ */
+export type DemoApiConfig = Omit<ApiConfig, 'keysFile'> & { keysFile?: string }
+
 /** Flags of the publishing side (`peer`, `demo`). */
 export interface PeerOptions {
   /** Upper case. */
@@ -89,7 +95,7 @@ export interface HelpOutput {
 export type Config =
   | ({ command: 'run' } & CommonConfig & ApiConfig)
   | ({ command: 'peer' } & CommonConfig & PeerOptions)
-  | ({ command: 'demo', peers: number } & CommonConfig & ApiConfig & PeerOptions)
+  | ({ command: 'demo', peers: number } & CommonConfig & DemoApiConfig & PeerOptions)
   | HelpOutput
 
 const SCRIPT_NAME = 'subnet-bootnode'
@@ -143,18 +149,18 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
     logLevel: input.required('log-level', parseLogLevel),
     allowPrivateAddrs: input.bool('allow-private-addrs')
   }
-  if (command === 'run') return { command, ...common, ...apiConfig(input, env, cwd) }
+  if (command === 'run') return { command, ...common, ...apiConfig(input, env, cwd, parsePath(cwd)(DEFAULT_KEYS_FILE_NAME)) }
   if (command === 'peer') return { command, ...common, ...peerOptions(input) }
   return {
     command,
     peers: input.required('peers', parseIntegerWithin(MIN_DEMO_PEERS, MAX_DEMO_PEERS)),
     ...common,
-    ...apiConfig(input, env, cwd),
+    ...apiConfig(input, env, cwd, undefined),
     ...peerOptions(input)
   }
 }
 
-function apiConfig (input: Input, env: Readonly<Record<string, string | undefined>>, cwd: string): ApiConfig {
+function apiConfig<K extends string | undefined> (input: Input, env: Readonly<Record<string, string | undefined>>, cwd: string, defaultKeysFile: K): Omit<ApiConfig, 'keysFile'> & { keysFile: string | K } {
   const geo = input.required('geo', parseGeo)
   const geoDb = input.one('geo-db', parseReadableFile(cwd))
   if (geoDb !== undefined && geo !== 'offline') {
@@ -169,7 +175,7 @@ function apiConfig (input: Input, env: Readonly<Record<string, string | undefine
   return {
     apiHost: input.required('api-host', parseHost),
     apiPort: input.required('api-port', parsePort),
-    keysFile: keysFile ?? parsePath(cwd)(DEFAULT_KEYS_FILE_NAME),
+    keysFile: keysFile ?? defaultKeysFile,
     rateLimit: input.required('rate-limit', parseRateFlag),
     authFailLimit: input.required('auth-fail-limit', parseRateFlag),
     trustProxy: input.whole('trust-proxy', parseTrustProxy),

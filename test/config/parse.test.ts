@@ -102,12 +102,13 @@ test('demo: loopback, subnet "demo", private addresses on, 5 s heartbeats, 5 pee
     heartbeatIntervalMs: 5_000,
     apiHost: '127.0.0.1',
     apiPort: 8000,
-    keysFile: '/srv/bootnode/bootnode_rest_keys.json',
     role: 'VALIDATOR',
     geo: 'offline',
     metrics: true
   })
   t.is(config.dataDir, undefined, 'the caller makes a temporary directory')
+  t.is(config.keysFile, undefined, 'the demo keeps its key file in its data dir unless told otherwise')
+  t.is(demo(['--keys-file', 'k.json']).keysFile, '/srv/bootnode/k.json')
   t.is(config.rateLimit.text, '5 per 1 minute')
 })
 

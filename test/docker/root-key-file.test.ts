@@ -36,14 +36,6 @@ test('the committed root key file is exactly an empty array, tracked and not git
   t.is((await git('check-ignore', '-q', FILE)).code, 1, `${FILE} must not be git-ignored: the empty file is part of the layout`)
 })
 
-test('the working-tree root key file holds no real keys (only the demo\'s, which `npm run demo` writes there)', t => {
-  const entries: unknown = JSON.parse(readRepoFile(FILE))
-  t.true(Array.isArray(entries), `${FILE} is a JSON array`)
-  const owners = (entries as Array<{ owner?: unknown }>).map(e => e.owner)
-  const real = owners.filter(o => o !== 'demo')
-  t.deepEqual(real, [], `${FILE} at the repository root holds keys of ${real.join(', ')}: move them to a key file outside the repository (--keys-file) before committing`)
-})
-
 test('the key file and identities never reach the npm package or the image context', t => {
   const pkg = JSON.parse(readRepoFile('package.json')) as { files: string[] }
   t.false(pkg.files.some(f => f === FILE || f.endsWith('.json') || f.endsWith('.key')), 'package.json files ship no key store or identity')

@@ -30,25 +30,29 @@ async function startedLine (cli: ReturnType<typeof startCli>): Promise<{ peer_id
   return JSON.parse(line)
 }
 
-function demoArgs (keysFile: string, peers: number): string[] {
-  return ['demo', '--api-port', '0', '--peers', String(peers), '--keys-file', keysFile, '--rate-limit', '1000/minute', '--log-level', 'warn']
+function demoArgs (keysFile: string | undefined, peers: number): string[] {
+  const args = ['demo', '--api-port', '0', '--peers', String(peers), '--rate-limit', '1000/minute', '--log-level', 'warn']
+  return keysFile === undefined ? args : [...args, '--keys-file', keysFile]
 }
 
-async function waitForDemo (t: ExecutionContext, keysFile: string, peers: number): Promise<{ demo: ReturnType<typeof startCli>, base: string, key: string, dataDir: string }> {
-  const demo = startCli(t, BOOTNODE_BIN, demoArgs(keysFile, peers))
+async function waitForDemo (t: ExecutionContext, keysFile: string | undefined, peers: number, cwd?: string): Promise<{ demo: ReturnType<typeof startCli>, base: string, key: string, dataDir: string, keysFile: string }> {
+  const demo = startCli(t, BOOTNODE_BIN, demoArgs(keysFile, peers), { cwd })
   const apiLine = await demo.waitForLine(/^\s+API\s+http:\/\//, 40_000)
   const base = /(http:\/\/[^\s]+)/.exec(apiLine)?.[1] ?? ''
   const key = /demo key\s+(\S+)/.exec(await demo.waitForLine(/demo key/))?.[1] ?? ''
   const dataDir = /data dir\s+(\S+)/.exec(await demo.waitForLine(/data dir/))?.[1] ?? ''
-  return { demo, base, key, dataDir }
+  const shownKeysFile = /key file\s+(\S+)/.exec(await demo.waitForLine(/key file/))?.[1] ?? ''
+  return { demo, base, key, dataDir, keysFile: shownKeysFile }
 }
 
 test.serial('demo: healthy, serves every demo peer, a separate peer joins, is geolocated, and leaves on SIGTERM', async t => {
-  const dir = await tempDir(t)
-  const keysFile = join(dir, 'keys.json')
-  const { demo, base, key, dataDir } = await waitForDemo(t, keysFile, 3)
+  // Without --keys-file the demo keeps its key inside its temporary data dir, never in the cwd's key store.
+  const cwd = await tempDir(t)
+  const { demo, base, key, dataDir, keysFile } = await waitForDemo(t, undefined, 3, cwd)
   t.regex(key, /^key-demo-[0-9a-f]{32,}$/)
   t.true(existsSync(dataDir), 'the demo data dir exists while it runs')
+  t.is(keysFile, join(dataDir, 'bootnode_rest_keys.json'))
+  t.false(existsSync(join(cwd, 'bootnode_rest_keys.json')), 'no key file written in the working directory')
 
   // The demo key was written, under owner `demo`.
   const entries = JSON.parse(await readFile(keysFile, 'utf8')) as Array<{ owner: string, key: string }>
@@ -121,7 +125,8 @@ test.serial('demo keeps an existing demo key and adds nothing when the owner exi
   const keysFile = join(dir, 'keys.json')
   const existing = [{ owner: 'other', key: 'key-other-1234', active: true, extra: 1 }, { owner: 'demo', key: 'key-demo-existing-0000', active: true }]
   await writeFile(keysFile, JSON.stringify(existing), { mode: 0o600 })
-  const { demo, key } = await waitForDemo(t, keysFile, 1)
+  const { demo, key, keysFile: shown } = await waitForDemo(t, keysFile, 1)
+  t.is(shown, keysFile)
   t.is(key, 'key-demo-existing-0000')
   t.deepEqual(JSON.parse(await readFile(keysFile, 'utf8')), existing)
   demo.child.kill('SIGTERM')
