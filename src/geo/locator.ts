@@ -1,3 +1,9 @@
+/**
+ * The locator (issue 6): classification first, then one of three modes. Offline lookups are
+ * synchronous once the data is open; ip-api lookups go through the cache, one rate-limited
+ * request at a time, and whatever ip-api cannot answer is answered offline. `locate` never
+ * rejects and gives every input address exactly one entry (the Locator contract, view/index.ts).
+ */
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { silentLogger } from '../log/index.js'
@@ -61,8 +67,10 @@ export class DefaultGeoLocator implements GeoLocator {
     this.cache = new LocationCache(positive('cacheTtlMs', init.cacheTtlMs, DEFAULT_CACHE_TTL_MS), MAX_CACHE_ENTRIES)
     this.cacheDir = init.cacheDir
     if (mode === 'ip-api') {
+      const url = init.ipApiUrl ?? DEFAULT_IP_API_URL
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new ConfigError(`geo: ipApiUrl must be an http(s) URL, got ${url}`)
       this.client = new IpApiClient({
-        url: init.ipApiUrl ?? DEFAULT_IP_API_URL,
+        url,
         timeoutMs: positive('timeoutMs', init.timeoutMs, DEFAULT_IP_API_TIMEOUT_MS),
         requestsPerWindow: positive('requestsPerMinute', init.requestsPerMinute, IP_API_MAX_REQUESTS_PER_WINDOW),
         failureBackoffMs: positive('failureBackoffMs', init.failureBackoffMs, FAILURE_BACKOFF_MIN_MS)

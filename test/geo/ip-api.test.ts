@@ -260,3 +260,10 @@ test('check() in ip-api mode: passes with the bundled fallback, refuses a bad --
   t.is((err as { code?: string }).code, 'ERR_GEO_DATABASE')
   t.is(fake.requests.length, 0)
 })
+
+test('a bad ip-api URL or setting is refused at construction with ERR_CONFIG', (t) => {
+  for (const init of [{ ipApiUrl: 'not a url' }, { ipApiUrl: 'ftp://example.org/batch' }, { timeoutMs: 0 }, { requestsPerMinute: -1 }]) {
+    const err = t.throws(() => createLocator({ mode: 'ip-api', ...init }))
+    t.is((err as { code?: string }).code, 'ERR_CONFIG')
+  }
+})
