@@ -29,12 +29,13 @@ async function setup (t: Parameters<typeof startTestApi>[0]): Promise<{ api: Awa
 
 test('each accepted header form gets 200', async (t) => {
   const { api } = await setup(t)
-  for (const headers of [
+  const forms: Array<Record<string, string>> = [
     { 'X-API-Key': GOOD },
     { Authorization: `X-API-Key ${GOOD}` },
     { Authorization: `Bearer ${GOOD}` },
     { Authorization: `bearer ${GOOD}` }
-  ]) {
+  ]
+  for (const headers of forms) {
     const r = await api.get('/v1/get_heartbeat', { headers })
     t.is(r.status, 200, JSON.stringify(Object.keys(headers)))
     t.is(r.headers['content-type'], 'application/json; charset=utf-8')

@@ -16,6 +16,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createApiServer, type ApiServer, type ApiServerInit } from '../../src/api/index.js'
 import { createKeyStoreWatcher, type ApiKeyEntry, type KeyStoreWatcher } from '../../src/keys/index.js'
 import { createStaticView, type HeartbeatEntry, type MutableViewSource, type PeersInfo, type ViewSnapshot } from '../../src/view/index.js'
+import type { Logger } from '../../src/log/index.js'
 import type { ExecutionContext } from 'ava'
 
 export type SnapshotInput = Omit<ViewSnapshot, 'version' | 'builtAt'>
@@ -164,6 +165,8 @@ export interface TestApiOptions {
   keys?: ApiKeyEntry[]
   snapshot?: SnapshotInput
   init?: Omit<ApiServerInit, 'port' | 'host'>
+  /** Given to the watcher (and to the API unless `init.logger` is set). */
+  logger?: Logger
 }
 
 /** An API server on 127.0.0.1:0 over a real key file watched by the real watcher. */
@@ -172,11 +175,12 @@ export async function startTestApi (t: ExecutionContext, opts: TestApiOptions = 
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const keysFile = join(dir, 'bootnode_rest_keys.json')
   await writeFile(keysFile, JSON.stringify(opts.keys ?? [], null, 2) + '\n', { mode: 0o600 })
-  const watcher = createKeyStoreWatcher({ path: keysFile, pollIntervalMs: 50 })
+  const watcher = createKeyStoreWatcher({ path: keysFile, pollIntervalMs: 50, ...(opts.logger === undefined ? {} : { logger: opts.logger }) })
   await watcher.start()
   t.teardown(async () => { await watcher.stop() })
   const view = createStaticView(opts.snapshot)
-  const server = createApiServer({ ...opts.init, host: '127.0.0.1', port: 0 }, { view, keys: watcher })
+  const logger = opts.init?.logger ?? opts.logger
+  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher })
   await server.start()
   t.teardown(async () => { await server.stop() })
   const { port } = server.address()

@@ -1,0 +1,120 @@
+/**
+ * SPEC §1 "Rate limiting": per (key, client IP) budgets across routes, the exact 429, the
+ * failed-auth limit per IP, trust proxy (hop count and CIDR list) and IPv6 /64 counting.
+ * Different clients are different source addresses on 127.0.0.0/8.
+ */
+import test from 'ava'
+import { createApi } from '../../src/api/index.js'
+import { createKeySet } from '../../src/keys/index.js'
+import { createLogger } from '../../src/log/index.js'
+import { createStaticView } from '../../src/view/index.js'
+import { makePeerIds, makeSnapshot, startTestApi, type SnapshotInput } from '../helpers/api.js'
+
+const A = 'key-alice-0123456789abcdef'
+const B = 'key-bob-fedcba9876543210'
+const KEYS = [{ owner: 'alice', key: A, active: true }, { owner: 'bob', key: B, active: true }]
+const RATE_LIMITED = '{"detail":"Rate limit exceeded: 5 per 1 minute"}'
+
+let snap: SnapshotInput
+test.before(async () => { snap = makeSnapshot(await makePeerIds(3)) })
+
+test('5 per minute per (key, IP) across all routes, then the exact 429 with Retry-After and RateLimit headers', async (t) => {
+  const logs: string[] = []
+  const logger = createLogger({ level: 'info', stream: { write: (l: string) => { logs.push(l); return true } } })
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { logger } })
+  const from = (ip: string, key: string, path = '/v1/get_heartbeat') => api.get(path, { localAddress: ip, headers: { 'X-API-Key': key } })
+  const paths = ['/v1/get_heartbeat', '/get_bootnodes', '/v1/get_peers_info', '/get_heartbeat', '/v1/get_bootnodes']
+  for (const [i, path] of paths.entries()) {
+    const r = await from('127.0.0.2', A, path)
+    t.is(r.status, 200, path)
+    t.is(r.headers['ratelimit-policy'], '5;w=60')
+    t.regex(String(r.headers.ratelimit), new RegExp(`^limit=5, remaining=${4 - i}, reset=\\d+$`))
+  }
+  const over = await from('127.0.0.2', A, '/v1/get_peers_info')
+  t.is(over.status, 429)
+  t.is(over.text(), RATE_LIMITED)
+  t.is(over.headers['content-type'], 'application/json; charset=utf-8')
+  const retry = Number(over.headers['retry-after'])
+  t.true(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After ${over.headers['retry-after']}`)
+  t.regex(String(over.headers.ratelimit), /^limit=5, remaining=0, reset=\d+$/)
+  t.is(over.headers['ratelimit-policy'], '5;w=60')
+
+  // another IP with the same key, and another key from the same IP, have their own budgets
+  t.is((await from('127.0.0.3', A)).status, 200)
+  t.is((await from('127.0.0.2', B)).status, 200)
+  // and the exhausted pair stays refused
+  t.is((await from('127.0.0.2', A, '/get_bootnodes')).status, 429)
+  const line = logs.find(l => l.includes('rate limit reached'))
+  t.truthy(line)
+  t.true(line?.includes('"owner":"alice"'))
+  t.false(logs.join('').includes(A))
+})
+
+test('failed key checks are limited per IP; successes do not count; a blocked IP is refused even with a good key', async (t) => {
+  const api = await startTestApi(t, {
+    keys: KEYS,
+    snapshot: snap,
+    init: { rateLimit: { limit: 100, windowMs: 60_000 }, authFailLimit: { limit: 3, windowMs: 60_000 } }
+  })
+  const get = (ip: string, headers: Record<string, string>) => api.get('/v1/get_bootnodes', { localAddress: ip, headers })
+  for (let i = 0; i < 6; i++) t.is((await get('127.0.0.4', { 'X-API-Key': A })).status, 200)
+  t.is((await get('127.0.0.4', { 'X-API-Key': 'guess-1' })).status, 403)
+  t.is((await get('127.0.0.4', {})).status, 403)
+  t.is((await get('127.0.0.4', { Authorization: 'Bearer guess-3' })).status, 403)
+  t.is((await get('127.0.0.4', { 'X-API-Key': A })).status, 429, 'past the failure budget, even a good key is refused')
+  const blocked = await get('127.0.0.4', { 'X-API-Key': 'guess-4' })
+  t.is(blocked.status, 429)
+  t.is(blocked.text(), '{"detail":"Rate limit exceeded: 3 per 1 minute (failed API key attempts)"}')
+  t.true(Number(blocked.headers['retry-after']) >= 1)
+  t.truthy(blocked.headers.ratelimit)
+  // other clients are unaffected
+  t.is((await get('127.0.0.5', { 'X-API-Key': A })).status, 200)
+  t.is((await get('127.0.0.5', { 'X-API-Key': 'guess' })).status, 403)
+  const metrics = (await api.get('/metrics')).text()
+  t.true(metrics.includes('subnet_bootnode_rate_limit_rejections_total{limiter="auth_fail"} 2'))
+})
+
+test('trust proxy by hop count: the client is the X-Forwarded-For address, IPv6 counted per /64', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { trustProxy: 1, rateLimit: { limit: 2, windowMs: 60_000 } } })
+  const via = (xff: string) => api.get('/v1/get_bootnodes', { headers: { 'X-API-Key': A, 'X-Forwarded-For': xff } })
+  t.is((await via('198.51.100.7')).status, 200)
+  t.is((await via('198.51.100.7')).status, 200)
+  t.is((await via('198.51.100.7')).status, 429)
+  t.is((await via('198.51.100.8')).status, 200, 'another forwarded client has its own budget')
+  // only the last hop is trusted: a spoofed left-most entry does not change the client
+  t.is((await via('203.0.113.1, 198.51.100.7')).status, 429)
+  t.is((await via('2001:db8:1:2::1')).status, 200)
+  t.is((await via('2001:db8:1:2:ffff:ffff:ffff:ffff')).status, 200)
+  t.is((await via('2001:db8:1:2::abcd')).status, 429, 'same /64: one budget')
+  t.is((await via('2001:db8:1:3::1')).status, 200, 'next /64: its own budget')
+})
+
+test('trust proxy as an address list; without it X-Forwarded-For is ignored', async (t) => {
+  const listed = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { trustProxy: ['127.0.0.0/8'], rateLimit: { limit: 1, windowMs: 60_000 } } })
+  const h = (xff: string) => ({ 'X-API-Key': A, 'X-Forwarded-For': xff })
+  t.is((await listed.get('/get_bootnodes', { headers: h('192.0.2.1') })).status, 200)
+  t.is((await listed.get('/get_bootnodes', { headers: h('192.0.2.2') })).status, 200)
+  const off = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { rateLimit: { limit: 1, windowMs: 60_000 } } })
+  t.is((await off.get('/get_bootnodes', { headers: h('192.0.2.1') })).status, 200)
+  t.is((await off.get('/get_bootnodes', { headers: h('192.0.2.2') })).status, 429, 'a client cannot pick its own IP')
+})
+
+test('bad limiter and proxy settings are refused up front', async (t) => {
+  const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
+  for (const init of [
+    { trustProxy: true as unknown as false },
+    { trustProxy: ['not-an-address'] },
+    { trustProxy: -1 },
+    { rateLimit: { limit: 0, windowMs: 60_000 } },
+    { authFailLimit: { limit: 5, windowMs: 0 } }
+  ]) {
+    const err = await t.throwsAsync(createApi(init, components))
+    t.is((err as { code?: string }).code, 'ERR_CONFIG', JSON.stringify(init))
+  }
+})
+
+test('the 429 text follows the configured window', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { rateLimit: { limit: 1, windowMs: 3_600_000 } } })
+  await api.get('/get_bootnodes', { headers: { 'X-API-Key': A } })
+  t.is((await api.get('/get_bootnodes', { headers: { 'X-API-Key': A } })).text(), '{"detail":"Rate limit exceeded: 1 per 1 hour"}')
+})
