@@ -6,6 +6,7 @@
  *
  * Data flows one way: network → collectors → view → pre-serialised REST bodies.
  */
+import { join } from 'node:path'
 import { createApiServer } from './api/index.js'
 import { createLocator } from './geo/index.js'
 import { createHeartbeatCollector } from './heartbeat/index.js'
@@ -35,7 +36,14 @@ interface Part { name: string, start: () => Promise<void> | void, stop: () => Pr
 
 export async function createSidecar (config: SidecarConfig, logger: Logger): Promise<Sidecar> {
   const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
-  const locator = createLocator({ mode: config.geo, geoDbPath: config.geoDb, logger: logger.child('geo') })
+  const locator = createLocator({
+    mode: config.geo,
+    geoDbPath: config.geoDb,
+    asnDbPath: config.asnDb,
+    // ip-api answers survive restarts, so a restart does not spend the free tier's budget again.
+    cacheDir: config.dataDir === undefined ? undefined : join(config.dataDir, 'geo-cache'),
+    logger: logger.child('geo')
+  })
   const node = await createSubnetNode({
     subnetId: config.subnetId,
     listen: config.listen,
@@ -70,7 +78,8 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
 
   const parts: Part[] = [
     { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
-    { name: 'geo', start: () => {}, stop: async () => { await locator.stop() } },
+    // A missing or unreadable database fails the start with one line, not the first lookup.
+    { name: 'geo', start: async () => { await locator.check() }, stop: async () => { await locator.stop() } },
     { name: 'node', start: async () => { await node.start() }, stop: async () => { await node.stop() } },
     { name: 'heartbeats', start: async () => { await heartbeats.start() }, stop: async () => { await heartbeats.stop() } },
     { name: 'peers', start: async () => { await peers.start() }, stop: async () => { await peers.stop() } },

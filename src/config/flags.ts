@@ -176,6 +176,14 @@ export const FLAGS: readonly FlagSpec[] = [
     shownDefaults: every('(the bundled database)', API)
   },
   {
+    name: 'asn-db',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'MaxMind-format ASN database (.mmdb) for as/isp/org instead of the bundled data (--geo offline)',
+    shownDefaults: every('(the bundled data)', API)
+  },
+  {
     name: 'refresh-interval',
     kind: 'string',
     group: 'API',

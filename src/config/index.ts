@@ -66,6 +66,8 @@ export interface ApiConfig {
   geo: GeoMode
   /** Absolute path of a readable file (checked at parse time); only with `geo: 'offline'`. */
   geoDb?: string
+  /** Absolute path of a readable file, like `geoDb`: the operator's own ASN database. */
+  asnDb?: string
   refreshIntervalMs: number
   peerTtlMs: number
   metrics: boolean
@@ -163,8 +165,11 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
 function apiConfig<K extends string | undefined> (input: Input, env: Readonly<Record<string, string | undefined>>, cwd: string, defaultKeysFile: K): Omit<ApiConfig, 'keysFile'> & { keysFile: string | K } {
   const geo = input.required('geo', parseGeo)
   const geoDb = input.one('geo-db', parseReadableFile(cwd))
-  if (geoDb !== undefined && geo !== 'offline') {
-    throw new ConfigError(`${input.origin('geo-db')}: only used with --geo offline, but --geo is ${geo}`)
+  const asnDb = input.one('asn-db', parseReadableFile(cwd))
+  for (const [flag, value] of [['geo-db', geoDb], ['asn-db', asnDb]] as const) {
+    if (value !== undefined && geo !== 'offline') {
+      throw new ConfigError(`${input.origin(flag)}: only used with --geo offline, but --geo is ${geo}`)
+    }
   }
   // SPEC §2's path order, shared with subnet-add-api-key: flag, then BOOTNODE_KEYS_FILE, then ./bootnode_rest_keys.json.
   let keysFile = input.one('keys-file', parsePath(cwd))
@@ -182,6 +187,7 @@ function apiConfig<K extends string | undefined> (input: Input, env: Readonly<Re
     redisUrl: input.one('redis-url', parseRedisUrl),
     geo,
     geoDb,
+    asnDb,
     refreshIntervalMs: input.required('refresh-interval', parseDurationWithin(MIN_REFRESH_INTERVAL_MS, MAX_REFRESH_INTERVAL_MS)),
     peerTtlMs: input.required('peer-ttl', parseDurationWithin(MIN_PEER_TTL_MS, MAX_PEER_TTL_MS)),
     metrics: input.bool('metrics')

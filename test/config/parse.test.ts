@@ -66,6 +66,7 @@ test('run: every default of SPEC §4', t => {
     redisUrl: undefined,
     geo: 'offline',
     geoDb: undefined,
+    asnDb: undefined,
     refreshIntervalMs: 10_000,
     peerTtlMs: 3_600_000,
     metrics: true
@@ -205,6 +206,9 @@ test('--geo-db must be a readable file, checked at parse time, and goes with --g
   await mkdir(join(dir, 'folder'))
   refused(t, () => parse(['--subnet-id', 'sn', '--geo-db', 'folder'], {}, dir), '--geo-db', 'not a file')
   refused(t, () => parse(['--subnet-id', 'sn', '--geo', 'ip-api', '--geo-db', db], {}, dir), '--geo-db', '--geo offline')
+  t.like(parse(['--subnet-id', 'sn', '--asn-db', 'city.mmdb'], {}, dir), { asnDb: db })
+  refused(t, () => parse(['--subnet-id', 'sn', '--asn-db', 'missing.mmdb'], {}, dir), '--asn-db', 'ENOENT')
+  refused(t, () => parse(['--subnet-id', 'sn', '--geo', 'none', '--asn-db', db], {}, dir), '--asn-db', '--geo offline')
   if (process.getuid?.() !== 0) {
     // root reads any file, so the permission case is only meaningful for other users.
     await chmod(db, 0o000)
@@ -273,6 +277,7 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     redisUrl: 'redis://redis:6379',
     geo: 'none',
     geoDb: undefined,
+    asnDb: undefined,
     refreshIntervalMs: 2_000,
     peerTtlMs: 7_200_000,
     metrics: false,
