@@ -33,8 +33,9 @@ interface Locals {
 }
 
 /**
- * RateLimit header draft for the key limiter's headers: draft-7 (`RateLimit: limit=5, remaining=4,
- * reset=60`, `RateLimit-Policy: 5;w=60`). draft-8 would hash the counter key on every request.
+ * The key limiter's standard headers (SPEC §1 "the standard RateLimit/RateLimit-Policy headers"):
+ * IETF draft-7, `RateLimit: limit=5, remaining=4, reset=60` and `RateLimit-Policy: 5;w=60`, one
+ * policy per response. (draft-8 names policies but hashes the counter key on every request.)
  */
 const RATE_LIMIT_HEADERS = 'draft-7'
 
@@ -52,15 +53,6 @@ export function describeRate (limit: number, windowMs: number): string {
     }
   }
   return `${limit} per ${windowMs / 1000} seconds`
-}
-
-/** express-rate-limit's draft-8 policy name style, computed once (`5-in-1min`). */
-function policyName (limit: number, windowMs: number): string {
-  const s = windowMs / 1000
-  if (s < 60) return `${limit}-in-${s}sec`
-  if (s < 3600) return `${limit}-in-${s / 60}min`
-  if (s < 86_400) return `${limit}-in-${s / 3600}hr${s / 3600 > 1 ? 's' : ''}`
-  return `${limit}-in-${s / 86_400}day${s / 86_400 > 1 ? 's' : ''}`
 }
 
 function checkRate (name: string, rate: RateLimitInit | undefined, fallback: RateLimitInit): RateLimitInit {
@@ -263,7 +255,6 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       return `${locals.clientIp ?? 'unknown'}|${locals.owner ?? ''}`
     },
     standardHeaders: RATE_LIMIT_HEADERS,
-    identifier: policyName(rate.limit, rate.windowMs),
     legacyHeaders: false,
     passOnStoreError: true,
     logger: limiterLog,
