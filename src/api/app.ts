@@ -214,10 +214,10 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   /** The 429 for an IP past its failed-auth budget, from the limiter or from the pre-check. */
   const refuseBlocked = (req: Request, res: Response, info: { totalHits: number, resetTime?: Date | undefined }): void => {
     const retry = Math.max(0, Math.ceil(((info.resetTime?.getTime() ?? Date.now() + authFail.windowMs) - Date.now()) / 1000))
-    // the draft-8 shape express-rate-limit gives the key limiter's 429, for this policy
+    // the same draft-7 headers express-rate-limit gives the key limiter's 429, for this budget
     res.setHeader('Retry-After', String(retry))
-    res.setHeader('RateLimit', `"auth-failures"; r=0; t=${retry}`)
-    res.setHeader('RateLimit-Policy', `"auth-failures"; q=${authFail.limit}; w=${Math.ceil(authFail.windowMs / 1000)}`)
+    res.setHeader('RateLimit-Policy', `${authFail.limit};w=${Math.ceil(authFail.windowMs / 1000)}`)
+    res.setHeader('RateLimit', `limit=${authFail.limit}, remaining=0, reset=${retry}`)
     metrics.rateLimited('auth_fail')
     if (info.totalHits === authFail.limit + 1) {
       logger.warn('client blocked after too many failed API key attempts', { ip: (res.locals as Locals).clientIp, limit: authFail.limit })

@@ -66,7 +66,8 @@ test('failed key checks are limited per IP; successes do not count; a blocked IP
   t.is(blocked.status, 429)
   t.is(blocked.text(), '{"detail":"Rate limit exceeded: 3 per 1 minute (failed API key attempts)"}')
   t.true(Number(blocked.headers['retry-after']) >= 1)
-  t.truthy(blocked.headers.ratelimit)
+  t.is(blocked.headers['ratelimit-policy'], '3;w=60')
+  t.regex(String(blocked.headers.ratelimit), /^limit=3, remaining=0, reset=\d+$/)
   // other clients are unaffected
   t.is((await get('127.0.0.5', { 'X-API-Key': A })).status, 200)
   t.is((await get('127.0.0.5', { 'X-API-Key': 'guess' })).status, 403)
