@@ -73,7 +73,8 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     redisUrl: config.redisUrl,
     metrics: config.metrics,
     logger: logger.child('api'),
-    heartbeatRejections: () => heartbeats.rejections()
+    heartbeatRejections: () => heartbeats.rejections(),
+    attribution: locator.attribution
   }, { view, keys })
 
   const parts: Part[] = [

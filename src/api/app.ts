@@ -346,6 +346,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   }
 
   app.get([...routeNames.keys()], guard, keyLimiter, serve)
+  const attribution = [...(init.attribution ?? [])]
   app.get('/healthz', (_req, res) => {
     const s = view.current()
     if (!s.ready) {
@@ -359,7 +360,8 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       peer_id: s.peerId,
       peers: s.peerCount,
       heartbeats: s.heartbeats.length,
-      uptime_s: Math.floor((Date.now() - startedAt) / 1000)
+      uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+      ...(attribution.length > 0 ? { attribution } : {})
     }))
   })
   const knownPaths = ['/healthz']

@@ -34,6 +34,8 @@ export interface ApiInit {
   logger?: Logger
   /** The heartbeat collector's rejection counts by reason, read at each scrape. */
   heartbeatRejections?: () => Record<string, number>
+  /** Credits the geolocation data's licence requires (CC BY 4.0), shown in `/healthz` when not empty. */
+  attribution?: readonly string[]
 }
 
 export interface ApiComponents {

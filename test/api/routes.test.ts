@@ -181,6 +181,14 @@ test('healthz: 503 starting until ready, then ok with counts', async (t) => {
   t.deepEqual(Object.keys(body).sort(), ['heartbeats', 'peer_id', 'peers', 'status', 'uptime_s'])
 })
 
+test('healthz carries the geolocation data attribution when there is one', async (t) => {
+  const credit = 'IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0'
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { attribution: [credit] } })
+  const ok = await api.get('/healthz')
+  t.is(ok.status, 200)
+  t.deepEqual((ok.json() as { attribution?: unknown }).attribution, [credit])
+})
+
 test('metrics: requests by route and status, rejections, view sizes, heartbeat rejections, DHT latency', async (t) => {
   const api = await startTestApi(t, {
     keys: KEYS,

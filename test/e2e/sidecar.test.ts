@@ -63,6 +63,7 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
     return r.status === 200 ? r.body : undefined
   }, 20_000, 'healthz 200')
   t.is(health.status, 'ok')
+  t.true((health.attribution as string[]).some(a => a.includes('DB-IP')), 'the CC BY credit of the bundled geo data')
 
   const demoPeers = await pollUntil(async () => {
     const r = await getJson(`${base}/v1/get_heartbeat`, key)
