@@ -13,6 +13,7 @@ import { createHeartbeatCollector } from './heartbeat/index.js'
 import { createKeyStoreWatcher } from './keys/index.js'
 import { createSubnetNode } from './p2p/index.js'
 import { createPeerCollector } from './peers/index.js'
+import { subnetNodeOptions } from './config/index.js'
 import { createViewBuilder } from './view/builder.js'
 import type { ApiServer } from './api/index.js'
 import type { ApiConfig, CommonConfig } from './config/index.js'
@@ -44,16 +45,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     cacheDir: config.dataDir === undefined ? undefined : join(config.dataDir, 'geo-cache'),
     logger: logger.child('geo')
   })
-  const node = await createSubnetNode({
-    subnetId: config.subnetId,
-    listen: config.listen,
-    announce: config.announce,
-    bootstrap: config.bootstrap,
-    identityPath: config.identityPath,
-    dataDir: config.dataDir,
-    allowPrivateAddrs: config.allowPrivateAddrs,
-    logger: logger.child('p2p')
-  })
+  const node = await createSubnetNode({ ...subnetNodeOptions(config), logger: logger.child('p2p') })
   // The API is created last but the collector reports DHT query latency to its metrics.
   let observeDhtQuery: (seconds: number) => void = () => {}
   const heartbeats = createHeartbeatCollector({ logger: logger.child('heartbeat') }, {

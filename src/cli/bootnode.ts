@@ -3,7 +3,7 @@
  * Exit codes: 0 clean shutdown or help; 1 a start-up failure (bad key file, port in use, …); 2 bad usage.
  * No stack trace ever reaches the terminal; `--log-level debug` logs the cause.
  */
-import { parseConfig } from '../config/index.js'
+import { parseConfig, subnetNodeOptions } from '../config/index.js'
 import { createLogger } from '../log/index.js'
 import { describeError, untilSignal } from './process.js'
 import type { Config } from '../config/index.js'
@@ -26,13 +26,7 @@ async function runCommand (config: Exclude<Config, { command: 'help' }>, logger:
     case 'peer': {
       const { startPeer } = await import('../heartbeat/index.js')
       const peer = await startPeer({
-        subnetId: config.subnetId,
-        listen: config.listen,
-        announce: config.announce,
-        bootstrap: config.bootstrap,
-        identityPath: config.identityPath,
-        dataDir: config.dataDir,
-        allowPrivateAddrs: config.allowPrivateAddrs,
+        ...subnetNodeOptions(config),
         role: config.role,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         publicName: config.publicName ?? null,

@@ -50,6 +50,13 @@ export interface CommonConfig {
   allowPrivateAddrs: boolean
 }
 
+/** The subnet-node part of the config, shaped as the subnet node's init takes it (`run` and `peer`). */
+export function subnetNodeOptions (config: CommonConfig): Omit<CommonConfig, 'logLevel'> {
+  // Listed, not spread: `run`/`demo` configs carry many more fields that the node must not see.
+  const { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs } = config
+  return { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs }
+}
+
 /** Flags of the sidecar's REST API and view (`run`, `demo`). */
 export interface ApiConfig {
   apiHost: string
