@@ -4,7 +4,6 @@
  * targeted DHT gets for known subnet peers whose heartbeat is missing. Keeps the newest
  * valid record per peer, drops expired ones, counts rejections by reason.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
 import { Record as DhtRecord } from '@libp2p/kad-dht'
 import { byteStream, lpStream } from '@libp2p/utils'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
@@ -266,24 +265,31 @@ export class HeartbeatCollectorImpl implements HeartbeatCollector {
     await Promise.all(Array.from({ length: GET_CONCURRENCY }, worker))
   }
 
+  /**
+   * kad-dht's `get` yields its VALUE only after the whole query ends (and throws if a
+   * correction cannot be sent), so read the records from the peer responses as they arrive
+   * and stop at the first valid one: pushes and later rounds bring anything newer.
+   */
   private async getOne (peer: string): Promise<void> {
     const started = performance.now()
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(GET_TIMEOUT_MS)])
+    const query = new AbortController()
+    const signal = AbortSignal.any([this.abort.signal, query.signal, AbortSignal.timeout(GET_TIMEOUT_MS)])
     let best: { payload: HeartbeatPayload, envelope: Uint8Array } | undefined
     try {
-      peerIdFromString(peer)
       for await (const event of this.node.dht.get(heartbeatKey(peer), { signal })) {
-        if (event.name !== 'VALUE') continue
+        const value = event.name === 'PEER_RESPONSE' ? event.record?.value : event.name === 'VALUE' ? event.value : undefined
+        if (value === undefined) continue
         try {
-          // kad-dht has validated the value already; validate again for the expiry and
-          // to get the payload, through the one function.
-          const valid = await validateHeartbeat(event.value, { subnetId: this.node.subnetId, expectedPeerId: peer })
-          if (best === undefined || valid.payload.seq > best.payload.seq) best = valid
+          // kad-dht has run the validator on it; run the one function again for the expiry
+          // and the payload.
+          best = await validateHeartbeat(value, { subnetId: this.node.subnetId, expectedPeerId: peer })
+          break
         } catch {}
       }
     } catch (err) {
-      if (this.running) this.log.debug('DHT get failed', { peer, err })
+      if (this.running && best === undefined) this.log.debug('DHT get failed', { peer, err })
     } finally {
+      query.abort()
       this.onDhtQuery((performance.now() - started) / 1000)
     }
     if (best !== undefined && this.running) this.accept(best.payload, best.envelope, 'dht')

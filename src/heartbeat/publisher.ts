@@ -38,6 +38,7 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
   private pingInFlight = false
   private publishing?: Promise<void>
   private readonly rtts = new Map<string, number>()
+  private republish = false
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.handleIdentify(evt.detail) }
   private readonly onRoutingTableAdd = (): void => { this.maybeGoOnline() }
 
@@ -104,13 +105,17 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     this.timer.unref()
   }
 
-  /** JOINING → ONLINE as soon as the routing table holds a subnet peer; then publish at once. */
-  private maybeGoOnline (): void {
+  /**
+   * JOINING → ONLINE once connected to the subnet (SPEC §5): a peer speaking the subnet's DHT
+   * protocol has identified, or the routing table holds one. Then publish at once.
+   */
+  private maybeGoOnline (identifiedSubnetPeer = false): void {
     if (!this.running || this.currentState !== 'JOINING') return
-    if (this.node.dht.routingTable.size === 0) return
+    if (!identifiedSubnetPeer && this.node.dht.routingTable.size === 0) return
     this.currentState = 'ONLINE'
     this.log.info('heartbeat state ONLINE', { peer_id: this.node.peerId })
     if (this.publishing === undefined) this.schedule(0)
+    else this.republish = true
   }
 
   private async round (): Promise<void> {
@@ -123,7 +128,8 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     } finally {
       this.publishing = undefined
     }
-    this.schedule(this.intervalMs)
+    this.schedule(this.republish ? 0 : this.intervalMs)
+    this.republish = false
   }
 
   private async publish (): Promise<void> {
@@ -227,7 +233,9 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
 
   /** A collector that just identified gets our latest record without waiting a round. */
   private handleIdentify (result: IdentifyResult): void {
-    if (!this.running || !this.push || this.latest === undefined) return
+    if (!this.running) return
+    if (result.protocols.includes(this.node.kadProtocol)) this.maybeGoOnline(true)
+    if (!this.push || this.latest === undefined) return
     if (!result.protocols.includes(this.node.heartbeatProtocol)) return
     void this.pushTo(result.peerId, this.latest, this.abort.signal)
   }
