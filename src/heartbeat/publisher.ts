@@ -39,6 +39,8 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
   private publishing?: Promise<void>
   private readonly rtts = new Map<string, number>()
   private republish = false
+  private putFailures = 0
+  private pushFailures = 0
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.handleIdentify(evt.detail) }
   private readonly onRoutingTableAdd = (): void => { this.maybeGoOnline() }
 
@@ -215,8 +217,12 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
         stream.abort(err as Error)
         throw err
       }
+      this.pushFailures = 0
     } catch (err) {
-      if (!outer.aborted || !this.running) this.log.debug('heartbeat push failed; retrying next round', { peer: peer.toString(), err })
+      // Cut short by our own stop(): not a failure worth reporting.
+      if (outer === this.abort.signal && outer.aborted) return
+      this.pushFailures += 1
+      this.logFailure(this.pushFailures, 'heartbeat push failed; retrying next round', { peer: peer.toString(), err })
     }
   }
 
@@ -226,9 +232,17 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
         void event
       }
       this.log.debug('heartbeat put into the DHT')
+      this.putFailures = 0
     } catch (err) {
-      this.log.debug('heartbeat DHT put failed; retrying next round', { err })
+      this.putFailures += 1
+      this.logFailure(this.putFailures, 'heartbeat DHT put failed; retrying next round', { err })
     }
+  }
+
+  /** Debug for a passing failure (e.g. the first put before the routing table fills), warn when it persists. */
+  private logFailure (consecutive: number, msg: string, fields: Record<string, unknown>): void {
+    if (consecutive === 3 || (consecutive > 3 && consecutive % 10 === 0)) this.log.warn(msg, { ...fields, consecutive })
+    else this.log.debug(msg, { ...fields, consecutive })
   }
 
   /** A collector that just identified gets our latest record without waiting a round. */

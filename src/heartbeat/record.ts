@@ -37,7 +37,6 @@ export const MAX_PUBLIC_NAME_LENGTH = 128
 export const MAX_VERSION_LENGTH = 64
 export const MAX_NEXT_PINGS = 16
 const ROLE_PATTERN = /^[A-Z0-9_-]{1,64}$/
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
 
 /** Stable rejection codes, counted by reason (SPEC §5) and documented in docs/PROTOCOL.md. */

@@ -138,9 +138,9 @@ export class PeerCollectorImpl implements PeerCollector {
     if (!this.running) return
     const now = Date.now()
     let dropped = false
+    const connected = new Set(this.node.isStarted() ? this.node.libp2p.getConnections().map((c) => c.remotePeer.toString()) : [])
     for (const [id, entry] of this.entries) {
-      const connected = this.node.isStarted() && this.node.libp2p.getConnections().some((c) => c.remotePeer.toString() === id)
-      if (connected) {
+      if (connected.has(id)) {
         entry.lastSeen = now
       } else if (entry.lastSeen < now - this.ttlMs) {
         this.entries.delete(id)
