@@ -1,6 +1,17 @@
-/** Public library entry of `subnet-bootnode`. The polyfill loads first (Node 20). */
+/**
+ * Public library entry of `subnet-bootnode`: embed a publishing subnet peer (`startPeer`), or
+ * the whole sidecar (`createSidecar`), in a Node.js program. The polyfill loads first (Node 20).
+ */
 import './polyfill.js'
 
+export { startPeer, createHeartbeatPublisher, createHeartbeatCollector, validateHeartbeat, sealHeartbeat, heartbeatKey, HeartbeatRejectedError } from './heartbeat/index.js'
+export type { Peer, PublisherInit, HeartbeatPublisher, HeartbeatCollector } from './heartbeat/index.js'
+export { createSubnetNode } from './p2p/index.js'
+export type { SubnetNode, SubnetNodeInit } from './p2p/index.js'
+export { createPeerCollector } from './peers/index.js'
+export type { PeerCollector } from './peers/index.js'
+export { createSidecar } from './sidecar.js'
+export type { Sidecar, SidecarConfig } from './sidecar.js'
 export { createLogger, silentLogger } from './log/index.js'
 export type { Logger, LogLevel, LoggerInit } from './log/index.js'
 export type { HeartbeatEntry, HeartbeatServer, PeerEntry, Location, PeersInfo, ViewSnapshot, ViewSource } from './view/index.js'
