@@ -100,6 +100,7 @@ test('demo: loopback, subnet "demo", private addresses on, 5 s heartbeats, 5 pee
     subnetId: 'demo',
     listen: ['/ip4/127.0.0.1/tcp/0'],
     allowPrivateAddrs: true,
+    logLevel: 'warn',
     heartbeatIntervalMs: 5_000,
     apiHost: '127.0.0.1',
     apiPort: 8000,
