@@ -4,12 +4,12 @@
  * Query filters are validated here; an unknown value is a 400 (issue 5), never a silent `[]`.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import { ROLE_PATTERN } from '../heartbeat/index.js'
 import { FILTER_CACHE_SIZE, type RouteName } from './constants.js'
 import { createRepresentation, type Representation } from './representation.js'
 import type { ViewSnapshot, ViewSource } from '../view/index.js'
 
 const STATES = new Set(['OFFLINE', 'JOINING', 'ONLINE'])
-const ROLE_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/
 const BASE58_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{32,128}$/
 
 /** A filter value the client must fix; the message goes to the client as `detail`. */
@@ -47,7 +47,7 @@ export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
   }
   const role = single(query, 'role')
   if (role !== undefined) {
-    if (!ROLE_PATTERN.test(role)) throw new FilterError('role must be an upper-case role name, e.g. VALIDATOR')
+    if (!ROLE_PATTERN.test(role)) throw new FilterError('role must be an upper-case role name (A-Z, 0-9, _ or -, at most 64), e.g. VALIDATOR')
     filter.role = role
   }
   const peerId = single(query, 'peer_id')

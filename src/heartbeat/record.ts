@@ -36,7 +36,12 @@ export const MAX_ROLE_LENGTH = 64
 export const MAX_PUBLIC_NAME_LENGTH = 128
 export const MAX_VERSION_LENGTH = 64
 export const MAX_NEXT_PINGS = 16
-const ROLE_PATTERN = /^[A-Z0-9_-]{1,64}$/
+/**
+ * A role name (SPEC §1 "an upper-case role name"): upper-case letters, digits, `_` and `-`, 1 to
+ * MAX_ROLE_LENGTH characters. The one definition: records are checked with it here, and the REST
+ * `?role=` filter and the `--role` setting use it too, so nothing a peer may publish is refused there.
+ */
+export const ROLE_PATTERN = /^[A-Z0-9_-]{1,64}$/
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
 
 /** Stable rejection codes, counted by reason (SPEC §5) and documented in docs/PROTOCOL.md. */

@@ -96,6 +96,23 @@ test('filters select, and a bad filter value is a 400 with a detail', async (t) 
   }
 })
 
+test('?role= accepts every role a heartbeat record may carry (digits first, hyphens)', async (t) => {
+  const roles = ['FULL-NODE', '2ND', 'VALIDATOR', '_X-1']
+  const heartbeats = snap.heartbeats.map((h, i) => ({ ...h, server: { ...h.server, role: roles[i % roles.length] ?? 'VALIDATOR' } }))
+  const api = await startTestApi(t, { keys: KEYS, snapshot: { ...snap, heartbeats }, init: ROOMY })
+  for (const role of roles) {
+    const r = await api.get(`/v1/get_heartbeat?role=${role}`, { headers: H })
+    t.is(r.status, 200, role)
+    const value = (r.json() as { value: typeof heartbeats }).value
+    t.true(value.length > 0, role)
+    t.deepEqual(value, heartbeats.filter(h => h.server.role === role), role)
+  }
+  for (const role of ['full-node', 'A'.repeat(65), 'A.B', 'A%20B']) {
+    t.is((await api.get(`/v1/get_heartbeat?role=${role}`, { headers: H })).status, 400, role)
+  }
+  t.is((await api.get(`/v1/get_heartbeat?role=${'A'.repeat(64)}`, { headers: H })).status, 200)
+})
+
 test('404 and 405 bodies', async (t) => {
   const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
   for (const path of ['/', '/v2/get_heartbeat', '/V1/GET_HEARTBEAT', '/v1/get_heartbeats', '/v1/../etc/passwd', '/%E0%A4%A']) {
