@@ -58,3 +58,8 @@ export const MIN_DEMO_PEERS = 1
 export const MAX_DEMO_PEERS = 50
 /** More hops than this is a mistake, not a proxy chain. */
 export const MAX_TRUST_PROXY_HOPS = 255
+
+/** `--max-inbound-rate`: inbound connections per second from one IP, at most. */
+export const MAX_INBOUND_RATE = 100_000
+/** `--max-connections`: at most. */
+export const MAX_CONNECTIONS = 1_000_000

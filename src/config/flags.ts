@@ -105,6 +105,22 @@ export const FLAGS: readonly FlagSpec[] = [
     defaults: { run: 'false', peer: 'false', demo: 'true' }
   },
   {
+    name: 'max-inbound-rate',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Inbound libp2p connections accepted per second from one IP (libp2p\'s own default is 5; a bootnode behind NAT or next to many nodes needs more)',
+    shownDefaults: every('100', ALL)
+  },
+  {
+    name: 'max-connections',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Most libp2p connections open at once',
+    shownDefaults: every('1000', ALL)
+  },
+  {
     name: 'api-host',
     kind: 'string',
     group: 'API',
@@ -125,7 +141,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'API',
     commands: API,
-    describe: 'API key store (JSON array), re-read when it changes',
+    describe: 'API key store (JSON array), re-read when it changes (demo: only this flag is read, never a variable, so a demo key never lands in a real key store)',
     shownDefaults: { run: `$${LEGACY_KEYS_FILE_ENV}, else ./${DEFAULT_KEYS_FILE_NAME}`, demo: `$${LEGACY_KEYS_FILE_ENV}, else <data dir>/${DEFAULT_KEYS_FILE_NAME}` }
   },
   {

@@ -13,7 +13,7 @@ import { ConfigError } from '../errors.js'
 import {
   DEFAULT_KEYS_FILE_NAME, ENV_PREFIX, LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_HEARTBEAT_INTERVAL_MS,
   MAX_PEER_TTL_MS, MAX_REFRESH_INTERVAL_MS, MIN_DEMO_PEERS, MIN_HEARTBEAT_INTERVAL_MS, MIN_PEER_TTL_MS,
-  MIN_REFRESH_INTERVAL_MS
+  MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CONNECTIONS
 } from './constants.js'
 import { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
 import {
@@ -48,13 +48,27 @@ export interface CommonConfig {
   dataDir?: string
   logLevel: LogLevel
   allowPrivateAddrs: boolean
+  /** Inbound connections per second from one IP; unset: the subnet node's default. */
+  maxInboundRate?: number
+  /** Open connections at most; unset: the subnet node's default. */
+  maxConnections?: number
 }
 
 /** The subnet-node part of the config, shaped as the subnet node's init takes it (`run` and `peer`). */
-export function subnetNodeOptions (config: CommonConfig): Omit<CommonConfig, 'logLevel'> {
+export function subnetNodeOptions (config: CommonConfig): Omit<CommonConfig, 'logLevel' | 'maxInboundRate'> & { inboundConnectionThreshold?: number } {
   // Listed, not spread: `run`/`demo` configs carry many more fields that the node must not see.
-  const { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs } = config
-  return { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs }
+  const { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs, maxInboundRate, maxConnections } = config
+  return {
+    subnetId,
+    listen,
+    announce,
+    bootstrap,
+    identityPath,
+    dataDir,
+    allowPrivateAddrs,
+    ...(maxInboundRate === undefined ? {} : { inboundConnectionThreshold: maxInboundRate }),
+    ...(maxConnections === undefined ? {} : { maxConnections })
+  }
 }
 
 /** Flags of the sidecar's REST API and view (`run`, `demo`). */
@@ -156,15 +170,23 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
     identityPath: input.one('identity-path', parsePath(cwd)),
     dataDir: input.one('data-dir', parsePath(cwd)),
     logLevel: input.required('log-level', parseLogLevel),
-    allowPrivateAddrs: input.bool('allow-private-addrs')
+    allowPrivateAddrs: input.bool('allow-private-addrs'),
+    maxInboundRate: input.one('max-inbound-rate', parseIntegerWithin(1, MAX_INBOUND_RATE)),
+    maxConnections: input.one('max-connections', parseIntegerWithin(1, MAX_CONNECTIONS))
   }
   if (command === 'run') return { command, ...common, ...apiConfig(input, env, cwd, parsePath(cwd)(DEFAULT_KEYS_FILE_NAME)) }
   if (command === 'peer') return { command, ...common, ...peerOptions(input) }
+  if (!common.allowPrivateAddrs) {
+    throw new ConfigError(`${input.origin('allow-private-addrs')}: the demo runs on 127.0.0.1 and needs private addresses; leave it on`)
+  }
+  const demoApi = apiConfig(input, env, cwd, undefined)
   return {
     command,
     peers: input.required('peers', parseIntegerWithin(MIN_DEMO_PEERS, MAX_DEMO_PEERS)),
     ...common,
-    ...apiConfig(input, env, cwd, undefined),
+    ...demoApi,
+    // Only the flag: the image and shells set the key-file variables for the real key store.
+    keysFile: input.fromCommandLine('keys-file') ? demoApi.keysFile : undefined,
     ...peerOptions(input)
   }
 }
@@ -233,6 +255,11 @@ class Input {
   }
 
   /** How a message names the source of `name`'s value. */
+  /** Whether the flag was given on the command line (not by a variable or a default). */
+  fromCommandLine (name: string): boolean {
+    return this.values[name] !== undefined
+  }
+
   origin (name: string): string {
     return this.raw(name)?.origin ?? `--${name}`
   }

@@ -154,18 +154,32 @@ export function parseTrustProxy (items: readonly string[]): number | string[] | 
     if (TRUST_EVERYTHING.includes(item.toLowerCase())) {
       throw new InvalidValue(`${quote(item)} would trust every client's X-Forwarded-For; give a hop count or the proxies' IPs/CIDRs`)
     }
-    if (TRUST_PROXY_NAMES.includes(item) || isIP(item) !== 0 || isCidr(item)) return item
+    if (TRUST_PROXY_NAMES.includes(item) || isIP(item) !== 0) return item
+    const prefix = cidrPrefix(item)
+    if (prefix !== undefined) {
+      // 0.0.0.0/0 or ::/0 (or a block nearly as wide) trusts every client just like `true` would.
+      if (prefix.bits < (prefix.family === 4 ? MIN_TRUSTED_PREFIX_V4 : MIN_TRUSTED_PREFIX_V6)) {
+        throw new InvalidValue(`${quote(item)} is too wide: it would trust nearly every client's X-Forwarded-For; list your proxies' addresses or a narrow CIDR (/${MIN_TRUSTED_PREFIX_V4} or longer for IPv4, /${MIN_TRUSTED_PREFIX_V6} for IPv6)`)
+      }
+      return item
+    }
     expected(hint, item)
   })
 }
 
+/** Narrowest CIDR prefixes `--trust-proxy` accepts: wider blocks are "trust (nearly) everyone". */
+const MIN_TRUSTED_PREFIX_V4 = 8
+// IPv6: /7 still lets the whole unique-local block fc00::/7 be named; 2000::/3 or ::/0 are refused.
+const MIN_TRUSTED_PREFIX_V6 = 7
+
 /** `10.0.0.0/8`, `fd00::/8`: an address in dotted-quad or IPv6 form and a prefix that fits it. */
-function isCidr (text: string): boolean {
+function cidrPrefix (text: string): { family: number, bits: number } | undefined {
   const slash = text.lastIndexOf('/')
-  if (slash < 0) return false
+  if (slash < 0) return undefined
   const family = isIP(text.slice(0, slash))
   const bits = text.slice(slash + 1)
-  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
+  if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) return undefined
+  return { family, bits: Number(bits) }
 }
 
 /**

@@ -57,6 +57,8 @@ test('run: every default of SPEC §4', t => {
     dataDir: undefined,
     logLevel: 'info',
     allowPrivateAddrs: false,
+    maxInboundRate: undefined,
+    maxConnections: undefined,
     apiHost: '127.0.0.1',
     apiPort: 8000,
     keysFile: '/srv/bootnode/bootnode_rest_keys.json',
@@ -85,6 +87,8 @@ test('peer: every default of SPEC §4', t => {
     dataDir: undefined,
     logLevel: 'info',
     allowPrivateAddrs: false,
+    maxInboundRate: undefined,
+    maxConnections: undefined,
     role: 'VALIDATOR',
     heartbeatIntervalMs: 60_000,
     publicName: undefined,
@@ -139,7 +143,10 @@ test('common flags are parsed', t => {
   t.is(config.logLevel, 'debug')
   t.true(config.allowPrivateAddrs)
   t.like(parse(['--subnet-id=a.B_c-9']), { subnetId: 'a.B_c-9' }, '--flag=value form')
-  t.false(demo(['--no-allow-private-addrs']).allowPrivateAddrs)
+  t.false(run(['--no-allow-private-addrs']).allowPrivateAddrs)
+  t.throws(() => demo(['--no-allow-private-addrs']), { message: /--allow-private-addrs: the demo runs on 127\.0\.0\.1/ }, 'the demo cannot form without them')
+  t.like(run(['--max-inbound-rate', '500', '--max-connections', '20']), { maxInboundRate: 500, maxConnections: 20 })
+  t.throws(() => run(['--max-inbound-rate', '0']), { message: /^--max-inbound-rate/ })
   t.true(run(['--allow-private-addrs=true']).allowPrivateAddrs)
 })
 
@@ -191,6 +198,10 @@ test('--trust-proxy: off, hop count, or proxy IPs/CIDRs; never "trust everything
   }
   refused(t, () => run(['--trust-proxy', '10.0.0.1,*']), '--trust-proxy', 'every client')
   refused(t, () => run(['--trust-proxy', '10.0.0.0/33']), '--trust-proxy', '10.0.0.0/33')
+  for (const wide of ['0.0.0.0/0', '::/0', '10.0.0.1,0.0.0.0/1', '2000::/3']) {
+    refused(t, () => run(['--trust-proxy', wide]), '--trust-proxy', 'too wide')
+  }
+  t.deepEqual(run(['--trust-proxy', '10.0.0.0/8,fc00::/7']).trustProxy, ['10.0.0.0/8', 'fc00::/7'])
   refused(t, () => run(['--trust-proxy', '10.0.0.1,2']), '--trust-proxy', '"2"')
   refused(t, () => run(['--trust-proxy', 'proxy.example.com']), '--trust-proxy', 'hop count')
   refused(t, () => run(['--trust-proxy', '256']), '--trust-proxy', '0 to 255')
@@ -256,7 +267,9 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     SUBNET_BOOTNODE_HEARTBEAT_INTERVAL: '10s',
     SUBNET_BOOTNODE_PUBLIC_NAME: 'env-name',
     SUBNET_BOOTNODE_VERSION_STRING: '9.9.9',
-    SUBNET_BOOTNODE_PEERS: '3'
+    SUBNET_BOOTNODE_PEERS: '3',
+    SUBNET_BOOTNODE_MAX_INBOUND_RATE: '50',
+    SUBNET_BOOTNODE_MAX_CONNECTIONS: '300'
   }
   t.deepEqual(parse(['demo'], env), {
     command: 'demo',
@@ -269,9 +282,12 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     dataDir: '/data',
     logLevel: 'warn',
     allowPrivateAddrs: true,
+    maxInboundRate: 50,
+    maxConnections: 300,
     apiHost: '0.0.0.0',
     apiPort: 9000,
-    keysFile: '/keys/bootnode_rest_keys.json',
+    // The demo reads its key file from the flag only, never from a variable.
+    keysFile: undefined,
     rateLimit: { limit: 7, windowMs: 1_000, text: '7 per 1 second' },
     authFailLimit: { limit: 3, windowMs: 60_000, text: '3 per 1 minute' },
     trustProxy: ['10.0.0.0/8', '172.16.0.0/12'],
@@ -308,7 +324,9 @@ test('the key file: flag, then SUBNET_BOOTNODE_KEYS_FILE, then BOOTNODE_KEYS_FIL
   t.is(run([], { BOOTNODE_KEYS_FILE: 'legacy.json', SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, '/k/new.json')
   t.is(run(['--keys-file', 'flag.json'], { BOOTNODE_KEYS_FILE: 'legacy.json', SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, '/srv/bootnode/flag.json')
   t.is(run([], { BOOTNODE_KEYS_FILE: '' }).keysFile, '/srv/bootnode/bootnode_rest_keys.json')
-  t.is(demo([], { BOOTNODE_KEYS_FILE: '/x/k.json' }).keysFile, '/x/k.json')
+  // The demo reads only the flag: the image (and many shells) set the variables for the real key store.
+  t.is(demo([], { BOOTNODE_KEYS_FILE: '/x/k.json', SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, undefined)
+  t.is(demo(['--keys-file', 'd.json'], { SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, '/srv/bootnode/d.json')
 })
 
 test('--subnet-id is required for run and peer, with the variable named', t => {
