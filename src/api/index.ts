@@ -10,7 +10,10 @@ import type { Registry } from 'prom-client'
 
 export { createApi, describeRate } from './app.js'
 export { createApiServer, ApiListenError } from './server.js'
-export { ROUTES, DEFAULT_RATE_LIMIT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_API_HOST, DEFAULT_API_PORT } from './constants.js'
+export {
+  ROUTES, DEFAULT_RATE_LIMIT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_API_HOST, DEFAULT_API_PORT,
+  MIN_TRUST_PROXY_PREFIX_V4, MIN_TRUST_PROXY_PREFIX_V6
+} from './constants.js'
 export type { RouteName } from './constants.js'
 
 /** `limit` requests per `windowMs` milliseconds. */
@@ -24,7 +27,10 @@ export interface ApiInit {
   rateLimit?: RateLimitInit
   /** Failed key checks per client IP; past it every request from that IP gets 429. Default 30 per 60 s. */
   authFailLimit?: RateLimitInit
-  /** Hop count, or proxy addresses/CIDRs, for express `trust proxy`. Default false; `true` is refused. */
+  /**
+   * Hop count, or proxy addresses/CIDRs, for express `trust proxy`. Default false; `true` is refused,
+   * and so is a CIDR shorter than /8 (IPv4) or /16 (IPv6): it would trust (nearly) every client.
+   */
   trustProxy?: number | string[] | false
   /** Both limiters count in this Redis (distinct key prefixes), shared by every instance using it. */
   redisUrl?: string

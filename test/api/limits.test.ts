@@ -114,6 +114,22 @@ test('bad limiter and proxy settings are refused up front', async (t) => {
   }
 })
 
+test('a trust-proxy range that would trust (nearly) every client is refused, saying why', async (t) => {
+  const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
+  for (const range of ['0.0.0.0/0', '::/0', '0.0.0.0/1', '1.0.0.0/7', '128.0.0.0/128.0.0.0', '::/15', '2000::/3', '::ffff:0.0.0.0/96', '::ffff:0.0.0.0/103']) {
+    const err = await t.throwsAsync(createApi({ trustProxy: ['10.1.2.3', range] }, components), undefined, range)
+    t.is((err as { code?: string }).code, 'ERR_CONFIG', range)
+    t.regex(err?.message ?? '', /every client/, range)
+    t.true(err?.message.includes(range), range)
+  }
+  // proxies' own addresses and ranges of at least /8 (IPv4), /16 (IPv6), or private ULA space are fine
+  for (const ok of [['10.0.0.0/8'], ['10.0.0.0/255.0.0.0'], ['2001:db8::/16'], ['fd00::/8'], ['fc00::/7'], ['::ffff:10.0.0.0/104'], ['192.0.2.1', '::1'], ['loopback']]) {
+    const api = await createApi({ trustProxy: ok }, components)
+    await api.close()
+    t.pass(ok.join(','))
+  }
+})
+
 test('the 429 text follows the configured window', async (t) => {
   const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { rateLimit: { limit: 1, windowMs: 3_600_000 } } })
   await api.get('/get_bootnodes', { headers: { 'X-API-Key': A } })
