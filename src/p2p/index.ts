@@ -39,7 +39,7 @@ export interface SubnetNodeInit {
   privateKey?: PrivateKey
   /** Persistent datastore directory (peer store and DHT records); in memory if absent. */
   dataDir?: string
-  /** Keep loopback and private addresses in the DHT (passthrough peer-info mapper). Default false. */
+  /** Keep loopback and private addresses in the DHT (passthrough peer-info mapper) and in `bootnodeAddrs()`. Default false. */
   allowPrivateAddrs?: boolean
   /** Inbound connections accepted per second per IP. Default 100 (libp2p's own default is 5). */
   inboundConnectionThreshold?: number
@@ -67,7 +67,12 @@ export interface SubnetNode {
   /** Idempotent. */
   stop: () => Promise<void>
   isStarted: () => boolean
-  /** Own multiaddrs, each ending in `/p2p/<id>` (announce addresses if set, else listen addresses); [] when stopped. */
+  /**
+   * Own multiaddrs for `/v1/get_bootnodes`, each ending in `/p2p/<id>`; [] when stopped.
+   * The announce addresses as given if any; else the listen addresses minus unspecified,
+   * link-local and multicast ones, and minus loopback and private (RFC 1918, ULA, CGNAT) ones
+   * unless `allowPrivateAddrs`. May be [] (a warning is logged once: set `announce`).
+   */
   bootnodeAddrs: () => string[]
   /** Listening, and the routing table is non-empty (or no bootstrap list was configured). */
   isDhtReady: () => boolean

@@ -21,6 +21,7 @@ import {
   DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, SUBNET_ID_PATTERN,
   heartbeatProtocol, kadProtocol
 } from './constants.js'
+import { dialableAddrs } from './addresses.js'
 import { isTooOpen, loadOrCreateIdentity } from './identity.js'
 import type { SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
 import type { HeartbeatRejectReason, HeartbeatRejectedError, RejectionCounter } from '../heartbeat/record.js'
@@ -97,7 +98,7 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
     start: false
   })
 
-  return new SubnetNodeImpl(init, { privateKey, bootstrap, logger, node, store, rejections, rejectionListeners })
+  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, rejections, rejectionListeners })
 }
 
 function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: boolean): Multiaddr[] {
@@ -118,6 +119,7 @@ function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: b
 interface Resolved {
   privateKey: PrivateKey
   bootstrap: Multiaddr[]
+  announce: Multiaddr[]
   logger: Logger
   node: Libp2p<SubnetServices>
   store: Datastore
@@ -135,6 +137,7 @@ class SubnetNodeImpl implements SubnetNode {
   readonly datastore: Datastore
   private readonly init: SubnetNodeInit
   private readonly bootstrap: Multiaddr[]
+  private readonly announce: Multiaddr[]
   private readonly log: Logger
   private readonly rejections: RejectionCounter
   private readonly rejectionListeners: Set<(reason: HeartbeatRejectReason) => void>
@@ -143,6 +146,8 @@ class SubnetNodeImpl implements SubnetNode {
   private bootstrapTimer?: NodeJS.Timeout
   private bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
   private bootstrapAbort?: AbortController
+  /** bootnodeAddrs() found nothing dialable and said so; said once per node, not per call. */
+  private warnedNoDialable = false
 
   constructor (init: SubnetNodeInit, resolved: Resolved) {
     this.init = init
@@ -154,6 +159,7 @@ class SubnetNodeImpl implements SubnetNode {
     this.libp2p = resolved.node
     this.datastore = resolved.store
     this.bootstrap = resolved.bootstrap
+    this.announce = resolved.announce
     this.log = resolved.logger
     this.rejections = resolved.rejections
     this.rejectionListeners = resolved.rejectionListeners
@@ -251,10 +257,22 @@ class SubnetNodeImpl implements SubnetNode {
   bootnodeAddrs (): string[] {
     if (!this.running) return []
     const suffix = `/p2p/${this.peerId}`
-    return this.libp2p.getMultiaddrs().map((ma) => {
+    const withId = (ma: Multiaddr): string => {
       const s = ma.toString()
       return s.endsWith(suffix) ? s : `${s}${suffix}`
-    })
+    }
+    // The operator's --announce list is the truth about how we are reached (public IP, DNS name).
+    if (this.announce.length > 0) return this.announce.map(withId)
+    // Otherwise our listen addresses, minus those nobody else could dial (SPEC §1 get_bootnodes):
+    // `0.0.0.0` expands to 127.0.0.1 and LAN addresses, which would only mislead a joining node.
+    const addrs = dialableAddrs(this.libp2p.getMultiaddrs(), this.init.allowPrivateAddrs === true)
+    if (addrs.length === 0 && !this.warnedNoDialable) {
+      this.warnedNoDialable = true
+      this.log.warn('no publicly dialable listen address: get_bootnodes is empty; set --announce to this host\'s public address (e.g. /ip4/<public-ip>/tcp/31330), or --allow-private-addrs for a LAN subnet', {
+        listen: this.libp2p.getMultiaddrs().map(String)
+      })
+    }
+    return addrs.map(withId)
   }
 
   isDhtReady (): boolean {

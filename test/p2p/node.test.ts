@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import test from 'ava'
 import { IdentityError, createSubnetNode } from '../../src/p2p/index.js'
 import { ConfigError } from '../../src/errors.js'
+import { createLogger } from '../../src/log/index.js'
 import { startNode, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import type { Logger } from '../../src/log/index.js'
 
 async function tempDir (t: import('ava').ExecutionContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-'))
@@ -85,4 +87,41 @@ test('bootstrap is retried until the bootnode comes up', async (t) => {
 test('announce addresses replace the listen addresses in bootnodeAddrs', async (t) => {
   const node = await startNode(t, { subnetId: uniqueSubnetId(), announce: ['/dns4/boot.example.org/tcp/31330'] })
   t.deepEqual(node.bootnodeAddrs(), [`/dns4/boot.example.org/tcp/31330/p2p/${node.peerId}`])
+})
+
+/** A logger whose lines are kept for assertions. */
+function capturingLogger (): { logger: Logger, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = { write: (chunk: string): boolean => { lines.push(JSON.parse(chunk) as Record<string, unknown>); return true } }
+  return { logger: createLogger({ level: 'warn', stream }), lines }
+}
+
+test('bootnodeAddrs drops loopback and private addresses of a 0.0.0.0 listener, and warns once when nothing is left', async (t) => {
+  const { logger, lines } = capturingLogger()
+  const node = await startNode(t, { subnetId: uniqueSubnetId(), listen: ['/ip4/0.0.0.0/tcp/0'], allowPrivateAddrs: false, logger })
+  const all = node.libp2p.getMultiaddrs().map(String)
+  t.true(all.some((a) => a.startsWith('/ip4/127.0.0.1/')), `libp2p lists loopback for 0.0.0.0: ${all.join(' ')}`)
+  const addrs = node.bootnodeAddrs()
+  t.false(addrs.some((a) => a.includes('/ip4/127.')), addrs.join(' '))
+  t.false(addrs.some((a) => /\/ip4\/(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/.test(a)), addrs.join(' '))
+  t.true(addrs.every((a) => a.endsWith(`/p2p/${node.peerId}`)))
+  node.bootnodeAddrs()
+  node.bootnodeAddrs()
+  const warnings = lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('--announce'))
+  // This host may have a public interface address; then there is nothing to warn about.
+  t.is(warnings.length, addrs.length === 0 ? 1 : 0, JSON.stringify(lines))
+})
+
+test('bootnodeAddrs keeps loopback with allowPrivateAddrs', async (t) => {
+  const node = await startNode(t, { subnetId: uniqueSubnetId(), listen: ['/ip4/0.0.0.0/tcp/0'], allowPrivateAddrs: true })
+  const port = /\/tcp\/(\d+)/.exec(node.libp2p.getMultiaddrs()[0]?.toString() ?? '')?.[1]
+  t.true(node.bootnodeAddrs().includes(`/ip4/127.0.0.1/tcp/${port}/p2p/${node.peerId}`), node.bootnodeAddrs().join(' '))
+})
+
+test('announce addresses are returned as given, even loopback ones without allowPrivateAddrs', async (t) => {
+  const node = await startNode(t, {
+    subnetId: uniqueSubnetId(), listen: ['/ip4/0.0.0.0/tcp/0'], allowPrivateAddrs: false,
+    announce: ['/ip4/127.0.0.1/tcp/4001', '/ip4/8.8.8.8/tcp/4001']
+  })
+  t.deepEqual(node.bootnodeAddrs(), [`/ip4/127.0.0.1/tcp/4001/p2p/${node.peerId}`, `/ip4/8.8.8.8/tcp/4001/p2p/${node.peerId}`])
 })
