@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { untilSignal } from './cli/process.js'
+import { runUntilSignal } from './cli/process.js'
 import { startPeer } from './heartbeat/index.js'
 import { generateApiKey, updateKeyFile } from './keys/index.js'
 import { createSidecar } from './sidecar.js'
@@ -66,19 +66,21 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
     cleanups.length = 0
   }
 
-  try {
+  const start = async (): Promise<void> => {
     const key = await ensureDemoKey(keysFile)
     const sidecar = await createSidecar({ ...config, keysFile, dataDir: join(dataDir, 'bootnode') }, logger.child('sidecar'))
     await sidecar.start()
     cleanups.push(sidecar.stop)
 
     const bootstrap = sidecar.node.bootnodeAddrs()
-    const peers = await Promise.all(Array.from({ length: config.peers }, async (_, i) => {
+    // allSettled, not all: every peer that did start must be stopped even if another failed.
+    const results = await Promise.allSettled(Array.from({ length: config.peers }, async (_, i) => {
       const peer = await startPeer({
         subnetId: config.subnetId,
         listen: ['/ip4/127.0.0.1/tcp/0'],
         bootstrap,
         allowPrivateAddrs: true,
+        ...(config.maxInboundRate === undefined ? {} : { inboundConnectionThreshold: config.maxInboundRate }),
         role: config.role,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         publicName: config.publicName ?? `demo-peer-${i + 1}`,
@@ -88,10 +90,15 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
       cleanups.push(peer.stop)
       return peer
     }))
+    const failed = results.find(r => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
 
     const { host, port } = sidecar.api.address()
-    process.stdout.write(banner(key, `http://${host}:${port}`, keysFile, config.rateLimit.text, peers.length, dataDir, tempDir))
-    await untilSignal(logger, cleanup)
+    process.stdout.write(banner(key, `http://${host}:${port}`, keysFile, config.rateLimit.text, results.length, dataDir, tempDir))
+  }
+
+  try {
+    await runUntilSignal(logger, start, cleanup)
   } finally {
     await cleanup()
   }

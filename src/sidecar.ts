@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path'
 import { createApiServer } from './api/index.js'
+import { SubnetBootnodeError } from './errors.js'
 import { createLocator } from './geo/index.js'
 import { createHeartbeatCollector } from './heartbeat/index.js'
 import { createKeyStoreWatcher } from './keys/index.js'
@@ -27,7 +28,7 @@ export interface Sidecar {
   readonly node: SubnetNode
   readonly api: ApiServer
   readonly view: ViewSource
-  /** Starts every component in order; on failure stops what was started and rethrows. */
+  /** Starts every component in order; on failure stops what was started and rethrows. Once only. */
   start: () => Promise<void>
   /** Stops HTTP first, then the view, collectors, node, geolocator and key watcher; idempotent. */
   stop: () => Promise<void>
@@ -110,7 +111,8 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     view,
     start: async () => {
       if (started.length > 0) return
-      stopping = undefined
+      // One life per instance (as libp2p and the HTTP server): build a new sidecar to run again.
+      if (stopping !== undefined) throw new SubnetBootnodeError('this sidecar was stopped; create a new one to start again', 'ERR_SIDECAR_STOPPED')
       try {
         for (const part of parts) {
           await part.start()

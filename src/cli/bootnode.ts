@@ -5,7 +5,7 @@
  */
 import { parseConfig, subnetNodeOptions } from '../config/index.js'
 import { createLogger } from '../log/index.js'
-import { describeError, untilSignal } from './process.js'
+import { describeError, runUntilSignal } from './process.js'
 import type { Config } from '../config/index.js'
 import type { Logger } from '../log/index.js'
 
@@ -19,22 +19,24 @@ async function runCommand (config: Exclude<Config, { command: 'help' }>, logger:
     case 'run': {
       const { createSidecar } = await import('../sidecar.js')
       const sidecar = await createSidecar(config, logger)
-      await sidecar.start()
-      await untilSignal(logger, sidecar.stop)
+      await runUntilSignal(logger, sidecar.start, sidecar.stop)
       return
     }
     case 'peer': {
       const { startPeer } = await import('../heartbeat/index.js')
-      const peer = await startPeer({
-        ...subnetNodeOptions(config),
-        role: config.role,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        publicName: config.publicName ?? null,
-        version: config.versionString,
-        logger: logger.child('peer')
-      })
-      logger.info('peer started', { peer_id: peer.node.peerId, subnet_id: config.subnetId, addrs: peer.node.bootnodeAddrs() })
-      await untilSignal(logger, peer.stop)
+      let peer: Awaited<ReturnType<typeof startPeer>> | undefined
+      const start = async (): Promise<void> => {
+        peer = await startPeer({
+          ...subnetNodeOptions(config),
+          role: config.role,
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          publicName: config.publicName ?? null,
+          version: config.versionString,
+          logger: logger.child('peer')
+        })
+        logger.info('peer started', { peer_id: peer.node.peerId, subnet_id: config.subnetId, addrs: peer.node.bootnodeAddrs() })
+      }
+      await runUntilSignal(logger, start, async () => { await peer?.stop() })
       return
     }
     case 'demo': {
@@ -65,7 +67,7 @@ export async function main (argv: readonly string[]): Promise<void> {
     // Everything was stopped; if a library still holds a handle open, do not hang the shell.
     setTimeout(() => process.exit(), LINGER_MS).unref()
   } catch (err) {
-    logger.debug('start-up failed', { err, stack: err instanceof Error ? err.stack : undefined })
+    logger.debug('start-up failed', { err, cause: err instanceof Error ? err.cause : undefined })
     process.stderr.write(`subnet-bootnode: ${describeError(err)}\n`)
     process.exitCode = 1
   }

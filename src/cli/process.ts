@@ -19,38 +19,51 @@ export function describeError (err: unknown): string {
 }
 
 /**
- * Calls `stop` on the first SIGINT/SIGTERM and resolves when it finished (or timed out);
- * a second signal exits at once with 130.
+ * Runs `start`, then waits for SIGINT/SIGTERM and runs `stop` (bounded by SHUTDOWN_TIMEOUT_MS).
+ * The handlers are installed before `start`, so a signal during start-up lets start settle and
+ * then stops what started instead of killing the process half-way. If `start` fails, `stop` runs
+ * and the error is rethrown. A second signal exits at once with 130.
  */
-export async function untilSignal (logger: Logger, stop: () => Promise<void>): Promise<void> {
-  const { promise, resolve } = Promise.withResolvers<void>()
-  let stopping = false
+export async function runUntilSignal (logger: Logger, start: () => Promise<void>, stop: () => Promise<void>): Promise<void> {
+  const signalled = Promise.withResolvers<void>()
+  let signals = 0
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (++signals > 1) {
       logger.warn('second signal: exiting at once', { signal })
       process.exit(130)
     }
-    stopping = true
     logger.info('shutting down', { signal })
-    const timer = setTimeout(() => {
-      logger.error('shutdown took too long: exiting', { timeout_ms: SHUTDOWN_TIMEOUT_MS })
-      process.exit(1)
-    }, SHUTDOWN_TIMEOUT_MS)
-    timer.unref()
-    stop().then(() => {
-      clearTimeout(timer)
-      resolve()
-    }, (err: unknown) => {
-      clearTimeout(timer)
-      logger.error('shutdown failed', { err })
-      process.exitCode = 1
-      resolve()
-    })
+    signalled.resolve()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  await promise
-  process.off('SIGINT', onSignal)
-  process.off('SIGTERM', onSignal)
+  try {
+    try {
+      await start()
+    } catch (err) {
+      await stopWithin(logger, stop)
+      throw err
+    }
+    await signalled.promise
+    await stopWithin(logger, stop)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
 }
 
+async function stopWithin (logger: Logger, stop: () => Promise<void>): Promise<void> {
+  const timer = setTimeout(() => {
+    logger.error('shutdown took too long: exiting', { timeout_ms: SHUTDOWN_TIMEOUT_MS })
+    process.exit(1)
+  }, SHUTDOWN_TIMEOUT_MS)
+  timer.unref()
+  try {
+    await stop()
+  } catch (err) {
+    logger.error('shutdown failed', { err })
+    process.exitCode = 1
+  } finally {
+    clearTimeout(timer)
+  }
+}

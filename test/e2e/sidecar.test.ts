@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import test from 'ava'
 import { BOOTNODE_BIN, pollUntil, runCli, startCli, tempDir } from '../helpers/cli.js'
 import type { ExecutionContext } from 'ava'
@@ -132,6 +132,17 @@ test.serial('demo keeps an existing demo key and adds nothing when the owner exi
   t.deepEqual(JSON.parse(await readFile(keysFile, 'utf8')), existing)
   demo.child.kill('SIGTERM')
   t.is(await demo.exited, 0)
+})
+
+test.serial('demo: SIGTERM during start-up lets start settle, then stops everything and removes its temp dir', async t => {
+  const cwd = await tempDir(t)
+  const demo = startCli(t, BOOTNODE_BIN, ['demo', '--api-port', '0', '--peers', '8', '--log-level', 'info'], { cwd })
+  // The key store loads first; the node, the API and eight peers are still to start.
+  const loaded = JSON.parse(await demo.waitForLine(l => l.includes('"msg":"key file loaded"'), 30_000)) as { file: string }
+  const dataDir = dirname(loaded.file)
+  demo.child.kill('SIGTERM')
+  t.is(await demo.exited, 0)
+  t.false(existsSync(dataDir), 'the temporary data dir is removed')
 })
 
 test.serial('run: restarted with the same --identity-path keeps its peer id and get_bootnodes', async t => {
