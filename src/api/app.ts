@@ -14,6 +14,7 @@ import { RedisStore } from 'rate-limit-redis'
 import { createClient } from 'redis'
 import { ConfigError, SubnetBootnodeError } from '../errors.js'
 import { silentLogger, type Logger } from '../log/index.js'
+import { describeRate, parseRate } from '../util/rate.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError } from './bodies.js'
 import {
@@ -44,29 +45,26 @@ const RATE_LIMIT_HEADERS = 'draft-7'
 // ipaddr.js is CommonJS with `export =` typings; the same parser express's proxy-addr uses
 const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js')
 
-const UNITS: ReadonlyArray<[ms: number, name: string]> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1_000, 'second']]
-
-/**
- * `5 per 1 minute`: the `limits` library's wording that slowapi put in the old server's 429
- * (SPEC §1), derived from the configured window; same text as src/util/rate.ts produces.
- */
-export function describeRate (limit: number, windowMs: number): string {
-  for (const [ms, name] of UNITS) {
-    if (windowMs % ms === 0) {
-      const n = windowMs / ms
-      return `${limit} per ${n} ${name}${n === 1 ? '' : 's'}`
-    }
-  }
-  return `${limit} per ${windowMs / 1000} seconds`
+/** A limit with the text its 429 says: `5 per 1 minute` (SPEC §1 `Rate limit exceeded: 5 per 1 minute`). */
+interface CheckedRate {
+  limit: number
+  windowMs: number
+  text: string
 }
 
-function checkRate (name: string, rate: RateLimitInit | undefined, fallback: RateLimitInit): RateLimitInit {
+function checkRate (name: string, rate: RateLimitInit | undefined, fallback: RateLimitInit): CheckedRate {
   const r = rate ?? fallback
   if (!Number.isSafeInteger(r.limit) || r.limit < 1) throw new ConfigError(`${name}: limit must be an integer ≥ 1, got ${String(r.limit)}`)
   if (!Number.isSafeInteger(r.windowMs) || r.windowMs < 1 || r.windowMs > 2 ** 31 - 1) {
     throw new ConfigError(`${name}: window must be between 1 ms and 24 days, got ${String(r.windowMs)} ms`)
   }
-  return { limit: r.limit, windowMs: r.windowMs }
+  if (r.text === undefined) return { limit: r.limit, windowMs: r.windowMs, text: describeRate(r.limit, r.windowMs) }
+  // the operator's wording goes to clients as is, so it must say this very limit
+  const said = typeof r.text === 'string' ? parseRate(r.text) : undefined
+  if (said === undefined || said.limit !== r.limit || said.windowMs !== r.windowMs) {
+    throw new ConfigError(`${name}: text ${JSON.stringify(r.text)} does not describe ${describeRate(r.limit, r.windowMs)}`)
+  }
+  return { limit: r.limit, windowMs: r.windowMs, text: r.text.trim() }
 }
 
 /**
@@ -231,8 +229,8 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
 
   const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8')
   const FORBIDDEN = json({ detail: 'Invalid or missing API Key' })
-  const RATE_LIMITED = json({ detail: `Rate limit exceeded: ${describeRate(rate.limit, rate.windowMs)}` })
-  const AUTH_THROTTLED = json({ detail: `Rate limit exceeded: ${describeRate(authFail.limit, authFail.windowMs)} (failed API key attempts)` })
+  const RATE_LIMITED = json({ detail: `Rate limit exceeded: ${rate.text}` })
+  const AUTH_THROTTLED = json({ detail: `Rate limit exceeded: ${authFail.text} (failed API key attempts)` })
   const statusBodies = new Map<number, Buffer>()
   const statusBody = (status: number): Buffer => {
     let body = statusBodies.get(status)

@@ -8,7 +8,8 @@ import type { ViewSource } from '../view/index.js'
 import type { Express } from 'express'
 import type { Registry } from 'prom-client'
 
-export { createApi, describeRate } from './app.js'
+export { createApi } from './app.js'
+export { describeRate } from '../util/rate.js'
 export { createApiServer, ApiListenError } from './server.js'
 export {
   ROUTES, DEFAULT_RATE_LIMIT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_API_HOST, DEFAULT_API_PORT,
@@ -20,6 +21,12 @@ export type { RouteName } from './constants.js'
 export interface RateLimitInit {
   limit: number
   windowMs: number
+  /**
+   * How the 429 names this limit, `Rate limit exceeded: <text>`: the operator's rate as src/util/rate.ts
+   * parseRate words it (e.g. `10 per 60 seconds` for `10/60 seconds`). It must parse back to this limit
+   * and window. Default: describeRate(limit, windowMs), e.g. `5 per 1 minute`.
+   */
+  text?: string
 }
 
 export interface ApiInit {

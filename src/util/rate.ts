@@ -63,3 +63,22 @@ export function parseRate (text: string): Rate | undefined {
   if (limit < 1 || multiplier < 1 || windowMs > MAX_RATE_WINDOW_MS) return undefined
   return { limit, windowMs, text: `${limit} per ${multiplier} ${unit}${multiplier === 1 ? '' : 's'}` }
 }
+
+/** Units from the largest, for {@link describeRate}. */
+const UNITS_DESCENDING: ReadonlyArray<[name: string, ms: number]> = Object.entries(UNIT_MS).sort((a, b) => b[1] - a[1])
+
+/**
+ * The canonical text of a rate given as numbers, in the same wording as {@link parseRate}'s `text`
+ * (`5 per 1 minute`, `100 per 5 minutes`), using the largest unit that divides the window; a window
+ * of a fraction of a second is written in seconds (`1 per 1.5 seconds`). For a rate that did not
+ * come from text, e.g. a default or one set in code.
+ */
+export function describeRate (limit: number, windowMs: number): string {
+  for (const [unit, ms] of UNITS_DESCENDING) {
+    if (windowMs % ms === 0) {
+      const n = windowMs / ms
+      return `${limit} per ${n} ${unit}${n === 1 ? '' : 's'}`
+    }
+  }
+  return `${limit} per ${windowMs / 1000} seconds`
+}

@@ -7,6 +7,7 @@ import test from 'ava'
 import { createApi } from '../../src/api/index.js'
 import { createKeySet } from '../../src/keys/index.js'
 import { createLogger } from '../../src/log/index.js'
+import { describeRate, parseRate } from '../../src/util/rate.js'
 import { createStaticView } from '../../src/view/index.js'
 import { makePeerIds, makeSnapshot, startTestApi, type SnapshotInput } from '../helpers/api.js'
 
@@ -134,4 +135,47 @@ test('the 429 text follows the configured window', async (t) => {
   const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: { rateLimit: { limit: 1, windowMs: 3_600_000 } } })
   await api.get('/get_bootnodes', { headers: { 'X-API-Key': A } })
   t.is((await api.get('/get_bootnodes', { headers: { 'X-API-Key': A } })).text(), '{"detail":"Rate limit exceeded: 1 per 1 hour"}')
+})
+
+test('the 429 says the rate as the operator wrote it, when given its text', async (t) => {
+  const api = await startTestApi(t, {
+    keys: KEYS,
+    snapshot: snap,
+    init: { rateLimit: { limit: 1, windowMs: 60_000, text: '1 per 60 seconds' }, authFailLimit: { limit: 1, windowMs: 120_000, text: '1 per 120 seconds' } }
+  })
+  t.is((await api.get('/get_bootnodes', { headers: { 'X-API-Key': A } })).status, 200)
+  t.is((await api.get('/get_bootnodes', { headers: { 'X-API-Key': A } })).text(), '{"detail":"Rate limit exceeded: 1 per 60 seconds"}')
+  const from = { localAddress: '127.0.0.6', headers: { 'X-API-Key': 'guess' } }
+  t.is((await api.get('/get_bootnodes', from)).status, 403)
+  t.is((await api.get('/get_bootnodes', from)).text(), '{"detail":"Rate limit exceeded: 1 per 120 seconds (failed API key attempts)"}')
+})
+
+test('a rate text that does not say the configured limit is refused', async (t) => {
+  const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
+  for (const rateLimit of [
+    { limit: 5, windowMs: 60_000, text: '6 per 1 minute' },
+    { limit: 5, windowMs: 60_000, text: '5 per 1 hour' },
+    { limit: 5, windowMs: 60_000, text: 'five a minute' },
+    { limit: 5, windowMs: 60_000, text: 5 as unknown as string }
+  ]) {
+    const err = await t.throwsAsync(createApi({ rateLimit }, components))
+    t.is((err as { code?: string }).code, 'ERR_CONFIG', JSON.stringify(rateLimit))
+    t.regex(err?.message ?? '', /does not describe 5 per 1 minute/)
+  }
+  const api = await createApi({ rateLimit: { limit: 5, windowMs: 60_000, text: '5 per 60 seconds' } }, components)
+  await api.close()
+  t.pass()
+})
+
+test('describeRate (the default 429 text) words a rate as parseRate does', (t) => {
+  // written in the largest unit that divides the window, parseRate's text and describeRate agree
+  for (const written of ['5/minute', '30/minute', '1/second', '1000/hour', '2/day', '100/5 minutes', '7/90 seconds', '3/2 hours', '1/12 hours']) {
+    const rate = parseRate(written)
+    if (rate === undefined) { t.fail(written); continue }
+    t.is(describeRate(rate.limit, rate.windowMs), rate.text, written)
+  }
+  // and whatever describeRate says parses back to the same limit and window
+  for (const [limit, windowMs] of [[5, 60_000], [10, 90_000], [1, 86_400_000], [3, 7_200_000], [9, 1_000]] as const) {
+    t.like(parseRate(describeRate(limit, windowMs)), { limit, windowMs })
+  }
 })
