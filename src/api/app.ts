@@ -221,7 +221,8 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
 
   const metrics: ApiMetrics = createApiMetrics({
     snapshot: () => view.current(),
-    ...(init.heartbeatRejections === undefined ? {} : { heartbeatRejections: init.heartbeatRejections })
+    ...(init.heartbeatRejections === undefined ? {} : { heartbeatRejections: init.heartbeatRejections }),
+    ...(init.geoFailures === undefined ? {} : { geoFailures: init.geoFailures })
   })
   const bodies = createBodies(view, { onPrepared: metrics.prepared })
 

@@ -47,6 +47,11 @@ export interface ApiInit {
   logger?: Logger
   /** The heartbeat collector's rejection counts by reason, read at each scrape. */
   heartbeatRejections?: () => Record<string, number>
+  /**
+   * The geolocation failure counts by reason (the locator's `stats().failures`), read at each scrape
+   * and exposed as `subnet_bootnode_geo_lookup_failures_total{reason}`.
+   */
+  geoFailures?: () => Record<string, number>
   /** Credits the geolocation data's licence requires (CC BY 4.0), shown in `/healthz` when not empty. */
   attribution?: readonly string[]
 }

@@ -22,6 +22,7 @@ export interface ApiMetrics {
 export interface ApiMetricsInit {
   snapshot: () => ViewSnapshot
   heartbeatRejections?: () => Record<string, number>
+  geoFailures?: () => Record<string, number>
 }
 
 export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
@@ -70,23 +71,26 @@ export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
   view('subnet_bootnode_view_built_timestamp_seconds', 'Unix time when the served view snapshot was built', s => s.builtAt / 1000)
   view('subnet_bootnode_ready', '1 once the node listens and the DHT is up, else 0', s => s.ready ? 1 : 0)
 
-  const readRejections = init.heartbeatRejections
-  if (readRejections !== undefined) {
-    // the collector owns the counts; mirror them at scrape time
+  /** A counter whose counts another component owns, by reason; mirrored at scrape time. */
+  const mirrored = (name: string, help: string, read: (() => Record<string, number>) | undefined): void => {
+    if (read === undefined) return
     // eslint-disable-next-line no-new
     new Counter({
-      name: 'subnet_bootnode_heartbeat_rejections_total',
-      help: 'Heartbeat records rejected by the collector, by reason',
+      name,
+      help,
       labelNames: ['reason'] as const,
       registers: [registry],
       collect () {
         this.reset()
-        for (const [reason, n] of Object.entries(readRejections())) {
+        for (const [reason, n] of Object.entries(read())) {
           if (Number.isFinite(n) && n >= 0) this.inc({ reason }, n)
         }
       }
     })
   }
+  mirrored('subnet_bootnode_heartbeat_rejections_total', 'Heartbeat records rejected by the collector, by reason', init.heartbeatRejections)
+  // issue 6: geolocation failures are counted, not only logged
+  mirrored('subnet_bootnode_geo_lookup_failures_total', 'Geolocation lookups that failed, by reason', init.geoFailures)
 
   // bound children per label pair, so a request costs a Map lookup, not a label hash
   const requestChildren = new Map<string, { inc: () => void }>()

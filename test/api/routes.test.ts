@@ -206,11 +206,17 @@ test('healthz carries the geolocation data attribution when there is one', async
   t.deepEqual((ok.json() as { attribution?: unknown }).attribution, [credit])
 })
 
-test('metrics: requests by route and status, rejections, view sizes, heartbeat rejections, DHT latency', async (t) => {
+test('metrics: requests by route and status, rejections, view sizes, heartbeat rejections, geolocation failures, DHT latency', async (t) => {
+  // the locator's stats().failures shape; read at each scrape, so counts that move between scrapes show up
+  const geoFailures = { timeout: 1, network: 0, 'http-status': 0 }
   const api = await startTestApi(t, {
     keys: KEYS,
     snapshot: snap,
-    init: { rateLimit: { limit: 2, windowMs: 60_000 }, heartbeatRejections: () => ({ bad_signature: 3, expired: 1 }) }
+    init: {
+      rateLimit: { limit: 2, windowMs: 60_000 },
+      heartbeatRejections: () => ({ bad_signature: 3, expired: 1 }),
+      geoFailures: () => geoFailures
+    }
   })
   await api.get('/v1/get_heartbeat', { headers: H })
   await api.get('/get_heartbeat', { headers: H })
@@ -238,6 +244,14 @@ test('metrics: requests by route and status, rejections, view sizes, heartbeat r
   ]) t.true(text.includes(line), line)
   t.regex(text, /subnet_bootnode_view_built_timestamp_seconds \d+/)
   t.false(text.includes(KEY))
+  t.true(text.includes('subnet_bootnode_geo_lookup_failures_total{reason="timeout"} 1'))
+  t.true(text.includes('subnet_bootnode_geo_lookup_failures_total{reason="network"} 0'))
+  t.true(text.includes('# TYPE subnet_bootnode_geo_lookup_failures_total counter'))
+  geoFailures.timeout = 4
+  geoFailures['http-status'] = 2
+  const later = (await api.get('/metrics')).text()
+  t.true(later.includes('subnet_bootnode_geo_lookup_failures_total{reason="timeout"} 4'))
+  t.true(later.includes('subnet_bootnode_geo_lookup_failures_total{reason="http-status"} 2'))
 })
 
 test('metrics can be turned off', async (t) => {
