@@ -10,7 +10,10 @@ import { stat } from 'node:fs/promises'
 import yargs from 'yargs'
 import {
   API_ROUTES,
+  DEFAULT_KEYS_FILE_NAME,
+  KEYS_FILE_ENV,
   KeyFileError,
+  LEGACY_KEYS_FILE_ENV,
   checkApiKeyText,
   checkOwnerName,
   generateApiKey,
@@ -23,8 +26,8 @@ import type { ApiKeyEntry, ApiRoute } from '../keys/index.js'
 
 const PROGRAM = 'subnet-add-api-key'
 
-/** SPEC §2: the key file when neither `--keys-file` nor `BOOTNODE_KEYS_FILE` names one. */
-export const DEFAULT_KEYS_FILE = './bootnode_rest_keys.json'
+/** SPEC §2: the key file when neither `--keys-file` nor a variable names one. */
+export const DEFAULT_KEYS_FILE = `./${DEFAULT_KEYS_FILE_NAME}`
 
 export const EXIT_OK = 0
 export const EXIT_REFUSED = 1
@@ -36,7 +39,7 @@ class UsageError extends Error {}
 class RefusedError extends Error {}
 
 export interface AddApiKeyIo {
-  /** The environment, for `BOOTNODE_KEYS_FILE`. */
+  /** The environment, for `SUBNET_BOOTNODE_KEYS_FILE` and `BOOTNODE_KEYS_FILE`. */
   env: Readonly<Record<string, string | undefined>>
   stdout: { write: (text: string) => unknown }
   stderr: { write: (text: string) => unknown }
@@ -77,7 +80,7 @@ function buildParser (): ReturnType<typeof yargs> {
       inactive: { type: 'boolean', describe: 'Deactivate the owner\'s key without removing it' },
       key: { type: 'string', describe: 'Set this exact key for the owner (replaces its key; refused if another owner holds it)' },
       rotate: { type: 'boolean', describe: 'Replace the owner\'s key with a fresh one, printed on stdout' },
-      'keys-file': { type: 'string', describe: `Key file [default: env BOOTNODE_KEYS_FILE, else ${DEFAULT_KEYS_FILE}]` },
+      'keys-file': { type: 'string', describe: `Key file [default: env ${KEYS_FILE_ENV}, else ${LEGACY_KEYS_FILE_ENV}, else ${DEFAULT_KEYS_FILE}]` },
       'expires-in': { type: 'string', describe: 'Expire the key this long from now (e.g. 90d, 12h, 30m); "never" removes the expiry' },
       scopes: { type: 'string', describe: `Comma-separated routes the key may call (${API_ROUTES.join(', ')}); "all" removes the restriction` },
       note: { type: 'string', describe: 'Free-text note stored with the key; "" removes it' },
@@ -182,9 +185,10 @@ function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], e
   }
   const scopes = scopesText === undefined ? undefined : parseScopes(scopesText)
 
-  const envFile = env.BOOTNODE_KEYS_FILE
   if (keysFileFlag === '') throw new UsageError('--keys-file needs a path')
-  const keysFile = keysFileFlag ?? (envFile !== undefined && envFile !== '' ? envFile : DEFAULT_KEYS_FILE)
+  // The sidecar's order (SPEC §2), so the CLI edits the file the running sidecar reads; an empty variable is unset.
+  const envFile = [env[KEYS_FILE_ENV], env[LEGACY_KEYS_FILE_ENV]].find(v => v !== undefined && v !== '')
+  const keysFile = keysFileFlag ?? envFile ?? DEFAULT_KEYS_FILE
 
   return {
     ...(owner === undefined ? {} : { owner }),

@@ -6,10 +6,8 @@
 
 /** Prefix of every flag's environment variable: `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
 export const ENV_PREFIX = 'SUBNET_BOOTNODE_'
-/** The key CLI's variable (SPEC §2), honoured by the sidecar too so both find the same file. */
-export const LEGACY_KEYS_FILE_ENV = 'BOOTNODE_KEYS_FILE'
-/** File name of the key store in the working directory when no path is given (SPEC §2). */
-export const DEFAULT_KEYS_FILE_NAME = 'bootnode_rest_keys.json'
+/** The key store's path order is the key store's own (SPEC §2), shared with subnet-add-api-key. */
+export { DEFAULT_KEYS_FILE_NAME, LEGACY_KEYS_FILE_ENV } from '../keys/index.js'
 
 export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/31330'
 /** The demo stays on loopback and takes any free port (SPEC §4). */

@@ -3,6 +3,15 @@
 /** The routes a key can be scoped to (SPEC §2 `scopes`, SPEC §1 routes without the `/v1/` prefix). */
 export const API_ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info'] as const
 
+/**
+ * Where the key store is (SPEC §2), the same for the sidecar and the admin CLI so both use one
+ * file: `--keys-file`, else {@link KEYS_FILE_ENV} (the sidecar's variable, set by the Docker image),
+ * else {@link LEGACY_KEYS_FILE_ENV} (the Python tools' variable), else ./{@link DEFAULT_KEYS_FILE_NAME}.
+ */
+export const KEYS_FILE_ENV = 'SUBNET_BOOTNODE_KEYS_FILE'
+export const LEGACY_KEYS_FILE_ENV = 'BOOTNODE_KEYS_FILE'
+export const DEFAULT_KEYS_FILE_NAME = 'bootnode_rest_keys.json'
+
 /** Mode of a key file the store creates (SPEC §2). An existing file keeps its mode. */
 export const KEY_FILE_MODE = 0o600
 

@@ -165,7 +165,7 @@ test('--remove deletes the owner; removing an unknown owner is refused', async t
   t.regex(r.stderr, /owner "a" is not in .*nothing removed/)
 })
 
-test('key file path: --keys-file, else BOOTNODE_KEYS_FILE, else ./bootnode_rest_keys.json', async t => {
+test('key file path: --keys-file, else SUBNET_BOOTNODE_KEYS_FILE, else BOOTNODE_KEYS_FILE, else ./bootnode_rest_keys.json (the sidecar\'s order)', async t => {
   const dir = await tempDir(t)
   const envFile = join(dir, 'from-env.json')
   const flagFile = join(dir, 'from-flag.json')
@@ -174,6 +174,10 @@ test('key file path: --keys-file, else BOOTNODE_KEYS_FILE, else ./bootnode_rest_
   await ok(t, ['--owner', 'flag', '--keys-file', flagFile], { cwd: dir, env: { BOOTNODE_KEYS_FILE: envFile } })
   t.is((await readEntries(flagFile))[0]?.owner, 'flag')
   t.is((await readEntries(envFile)).length, 1, 'the flag wins over the variable')
+  const sidecarFile = join(dir, 'sidecar.json')
+  await ok(t, ['--owner', 'shared'], { cwd: dir, env: { BOOTNODE_KEYS_FILE: envFile, SUBNET_BOOTNODE_KEYS_FILE: sidecarFile } })
+  t.is((await readEntries(sidecarFile))[0]?.owner, 'shared', 'the file the sidecar reads wins, as in the sidecar')
+  t.is((await readEntries(envFile)).length, 1)
   await ok(t, ['--owner', 'default'], { cwd: dir })
   t.is((await readEntries(join(dir, 'bootnode_rest_keys.json')))[0]?.owner, 'default')
   t.is((await stat(join(dir, 'bootnode_rest_keys.json'))).mode & 0o777, 0o600)
