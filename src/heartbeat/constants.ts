@@ -11,6 +11,11 @@ export const MIN_HEARTBEAT_TTL_S = 10
 export const HEARTBEAT_TTL_SKEW_MARGIN_S = 60
 /** `next_pings` covers up to this many other subnet peers (SPEC §5). */
 export const MAX_PING_PEERS = 5
+/**
+ * Where kad-dht keeps the records it stores (`<datastorePrefix>/record/<base32 of the key>`,
+ * datastorePrefix `/dht` by default): a peer whose heartbeat record sits here has published.
+ */
+export const DHT_RECORD_PREFIX = '/dht/record'
 /** Weight of a new RTT sample in the smoothed value (exponential moving average). */
 export const PING_SMOOTHING = 0.3
 export const PING_TIMEOUT_MS = 5_000

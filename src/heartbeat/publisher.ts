@@ -4,9 +4,11 @@
  * every connected collector. A failed put or push is logged and retried next round.
  */
 import { byteStream, lpStream } from '@libp2p/utils'
+import { Key } from 'interface-datastore'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { silentLogger } from '../log/index.js'
 import {
-  ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_ROLE, DEFAULT_THROUGHPUT, DEFAULT_VERSION,
+  ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DHT_RECORD_PREFIX, DEFAULT_ROLE, DEFAULT_THROUGHPUT, DEFAULT_VERSION,
   HEARTBEAT_TTL_INTERVALS, HEARTBEAT_TTL_SKEW_MARGIN_S, MAX_PING_PEERS, MIN_HEARTBEAT_TTL_S, PING_SMOOTHING,
   PING_TIMEOUT_MS, PUSH_TIMEOUT_MS, PUT_TIMEOUT_MS, STOP_PUBLISH_TIMEOUT_MS
 } from './constants.js'
@@ -254,25 +256,49 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     void this.pushTo(result.peerId, this.latest, this.abort.signal)
   }
 
-  /** Smoothed RTTs (seconds) to up to MAX_PING_PEERS connected subnet peers (SPEC §5 next_pings). */
-  private async measurePings (signal: AbortSignal): Promise<void> {
-    const candidates: PeerId[] = []
+  /**
+   * Connected peers worth a `next_pings` entry (SPEC §5: "other heartbeat peers"), best first
+   * (docs/PROTOCOL.md §6): they must speak the subnet's DHT protocol; peers whose heartbeat
+   * record is in our own DHT store (they have published) come first, then peers we know nothing
+   * about; a collector (push protocol) that has not published is left out, since a sidecar
+   * publishes no heartbeat. Within a rank, peers we already measure stay, then peer id order.
+   */
+  private async pingCandidates (signal: AbortSignal): Promise<PeerId[]> {
+    const ranked: Array<{ peer: PeerId, rank: number }> = []
     const seen = new Set<string>()
     for (const conn of this.node.libp2p.getConnections()) {
       const id = conn.remotePeer.toString()
       if (seen.has(id)) continue
       seen.add(id)
+      let protocols: string[]
       try {
-        const peer = await this.node.libp2p.peerStore.get(conn.remotePeer)
-        if (peer.protocols.includes(this.node.kadProtocol)) candidates.push(conn.remotePeer)
-      } catch {}
+        protocols = (await this.node.libp2p.peerStore.get(conn.remotePeer)).protocols
+      } catch {
+        continue
+      }
+      if (!protocols.includes(this.node.kadProtocol)) continue
+      const published = await this.hasStoredHeartbeat(id, signal)
+      if (!published && protocols.includes(this.node.heartbeatProtocol)) continue
+      ranked.push({ peer: conn.remotePeer, rank: published ? 0 : 1 })
     }
-    // Keep peers we already measure, then fill up in a stable order.
-    candidates.sort((a, b) => {
-      const ka = this.rtts.has(a.toString()) ? 0 : 1
-      const kb = this.rtts.has(b.toString()) ? 0 : 1
-      return ka - kb || a.toString().localeCompare(b.toString())
-    })
+    const measured = (p: PeerId): number => this.rtts.has(p.toString()) ? 0 : 1
+    ranked.sort((a, b) => a.rank - b.rank || measured(a.peer) - measured(b.peer) || a.peer.toString().localeCompare(b.peer.toString()))
+    return ranked.map((r) => r.peer)
+  }
+
+  /** The DHT accepted (validated) a heartbeat record of `peerId` into our store. */
+  private async hasStoredHeartbeat (peerId: string, signal: AbortSignal): Promise<boolean> {
+    const key = new Key(`${DHT_RECORD_PREFIX}/${uint8ArrayToString(heartbeatKey(peerId), 'base32')}`, false)
+    try {
+      return await this.node.datastore.has(key, { signal })
+    } catch {
+      return false
+    }
+  }
+
+  /** Smoothed RTTs (seconds) to up to MAX_PING_PEERS other heartbeat peers (SPEC §5 next_pings). */
+  private async measurePings (signal: AbortSignal): Promise<void> {
+    const candidates = await this.pingCandidates(signal)
     const chosen = candidates.slice(0, MAX_PING_PEERS)
     const chosenIds = new Set(chosen.map(String))
     for (const id of this.rtts.keys()) if (!chosenIds.has(id)) this.rtts.delete(id)
