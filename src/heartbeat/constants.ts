@@ -1,7 +1,6 @@
 /** Defaults of the heartbeat publisher and collector (SPEC §4, §5). */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 60_000
 export const DEFAULT_ROLE = 'VALIDATOR'
-export const DEFAULT_VERSION = '1.0.0'
 export const DEFAULT_THROUGHPUT = 1.0
 /** A record expires about two intervals ahead (SPEC §5) ... */
 export const HEARTBEAT_TTL_INTERVALS = 2

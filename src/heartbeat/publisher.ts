@@ -7,8 +7,9 @@ import { byteStream, lpStream } from '@libp2p/utils'
 import { Key } from 'interface-datastore'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { silentLogger } from '../log/index.js'
+import { packageVersion } from '../util/package-version.js'
 import {
-  ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DHT_RECORD_PREFIX, DEFAULT_ROLE, DEFAULT_THROUGHPUT, DEFAULT_VERSION,
+  ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DHT_RECORD_PREFIX, DEFAULT_ROLE, DEFAULT_THROUGHPUT,
   HEARTBEAT_TTL_INTERVALS, HEARTBEAT_TTL_SKEW_MARGIN_S, MAX_PING_PEERS, MIN_HEARTBEAT_TTL_S, PING_SMOOTHING,
   PING_TIMEOUT_MS, PUSH_TIMEOUT_MS, PUT_TIMEOUT_MS, STOP_PUBLISH_TIMEOUT_MS
 } from './constants.js'
@@ -52,7 +53,8 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     this.intervalMs = init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.role = (init.role ?? DEFAULT_ROLE).toUpperCase()
     this.publicName = init.publicName ?? null
-    this.version = init.version ?? DEFAULT_VERSION
+    // The package version, as the CLI's default --version-string (SPEC §4): one default, two doors.
+    this.version = init.version ?? packageVersion()
     this.throughput = init.throughput ?? DEFAULT_THROUGHPUT
     this.usingRelay = init.usingRelay ?? false
     this.push = init.push ?? true
