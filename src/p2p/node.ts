@@ -268,7 +268,7 @@ class SubnetNodeImpl implements SubnetNode {
     const addrs = dialableAddrs(this.libp2p.getMultiaddrs(), this.init.allowPrivateAddrs === true)
     if (addrs.length === 0 && !this.warnedNoDialable) {
       this.warnedNoDialable = true
-      this.log.warn('no publicly dialable listen address: get_bootnodes is empty; set --announce to this host\'s public address (e.g. /ip4/<public-ip>/tcp/31330), or --allow-private-addrs for a LAN subnet', {
+      this.log.warn('no publicly dialable listen address to hand out as a bootnode (get_bootnodes lists none); set --announce to this host\'s public address (e.g. /ip4/<public-ip>/tcp/31330), or --allow-private-addrs for a LAN subnet', {
         listen: this.libp2p.getMultiaddrs().map(String)
       })
     }
