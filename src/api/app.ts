@@ -224,9 +224,14 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     ...(init.heartbeatRejections === undefined ? {} : { heartbeatRejections: init.heartbeatRejections }),
     ...(init.geoFailures === undefined ? {} : { geoFailures: init.geoFailures })
   })
-  const bodies = createBodies(view, { onPrepared: metrics.prepared })
-
   const redis = init.redisUrl === undefined ? undefined : await connectRedis(init.redisUrl, logger)
+
+  // after the Redis connection, so a failed start leaves no view subscription behind
+  const bodies = createBodies(view, {
+    onPrepared: metrics.prepared,
+    onCompressed: metrics.compressed,
+    onError: (err) => { logger.warn('preparing bodies after a view change failed; requests build them on demand', { err }) }
+  })
 
   const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8')
   const FORBIDDEN = json({ detail: 'Invalid or missing API Key' })
@@ -445,6 +450,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     observeDhtQuery: metrics.observeDhtQuery,
     close: async () => {
       closing ??= (async () => {
+        bodies.close()
         if (redis !== undefined) {
           try {
             await redis.close()

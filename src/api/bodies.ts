@@ -1,12 +1,14 @@
 /**
  * The keyed routes' bodies (SPEC §1), built from one view snapshot and kept until the next:
- * the unfiltered ones once per snapshot, filtered ones once per distinct filter (bounded cache).
+ * the unfiltered ones once per snapshot, with their gzip/br variants, right after the view changes
+ * (off the request path; a request that comes first builds what it needs, as the fallback);
+ * filtered ones on demand, once per distinct filter (bounded cache).
  * Query filters are validated here; an unknown value is a 400 (issue 5), never a silent `[]`.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ROLE_PATTERN } from '../heartbeat/index.js'
-import { FILTER_CACHE_SIZE, type RouteName } from './constants.js'
-import { createRepresentation, type Representation } from './representation.js'
+import { FILTER_CACHE_SIZE, ROUTES, type RouteName } from './constants.js'
+import { createRepresentation, type CompressedEncoding, type CompressTrigger, type Representation } from './representation.js'
 import type { ViewSnapshot, ViewSource } from '../view/index.js'
 
 const STATES = new Set(['OFFLINE', 'JOINING', 'ONLINE'])
@@ -65,17 +67,24 @@ export interface Bodies {
   get: (route: RouteName, query: Query | undefined) => Representation
   /** Snapshot the current bodies were built from. */
   snapshot: () => ViewSnapshot
+  /** Stops preparing bodies on view changes (unsubscribes). Idempotent. */
+  close: () => void
 }
 
 export interface BodiesHooks {
   /** Called with the seconds spent preparing a body (serialise + hash). */
   onPrepared?: (route: RouteName, seconds: number) => void
+  /** Called with the seconds spent compressing a body, and whether the view change or a request made it. */
+  onCompressed?: (route: RouteName, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
+  /** Preparing bodies after a view change failed (requests still build them on demand). */
+  onError?: (err: unknown) => void
 }
 
 export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies {
   let snap: ViewSnapshot | undefined
   let whole = new Map<RouteName, Representation>()
   let filtered = new Map<string, Representation>()
+  let closed = false
 
   const sync = (): ViewSnapshot => {
     const current = view.current()
@@ -89,7 +98,10 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
 
   const prepare = (route: RouteName, value: unknown): Representation => {
     const t0 = performance.now()
-    const rep = createRepresentation({ value })
+    const onCompressed = hooks.onCompressed
+    const rep = createRepresentation({ value }, onCompressed === undefined
+      ? {}
+      : { onCompressed: (encoding, seconds, trigger) => { onCompressed(route, encoding, seconds, trigger) } })
     hooks.onPrepared?.(route, (performance.now() - t0) / 1000)
     return rep
   }
@@ -117,7 +129,46 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     return rep
   }
 
+  /**
+   * SPEC §1 "served from bytes prepared once per view change": after each change, one macrotask
+   * later (so a change burst and the request in flight go first), build the unfiltered bodies and
+   * compress them on the thread pool, one at a time. One loop runs at most; it always moves on
+   * to the newest snapshot and drops work for a superseded one.
+   */
+  let wanted: ViewSnapshot | undefined
+  let running = false
+  const prepareAhead = async (): Promise<void> => {
+    while (wanted !== undefined && !closed) {
+      const target = wanted
+      wanted = undefined
+      const isCurrent = (): boolean => !closed && wanted === undefined && view.current() === target
+      for (const route of ROUTES) {
+        if (!isCurrent()) break
+        sync()
+        await unfiltered(route, target).precompress(isCurrent)
+      }
+    }
+  }
+  const schedule = (s: ViewSnapshot): void => {
+    wanted = s
+    if (running || closed) return
+    running = true
+    setImmediate(() => {
+      prepareAhead()
+        .catch((err: unknown) => { hooks.onError?.(err) })
+        .finally(() => { running = false; if (wanted !== undefined && !closed) schedule(wanted) })
+    })
+  }
+  const unsubscribe = view.onChange(schedule)
+  schedule(view.current())
+
   return {
+    close: () => {
+      if (closed) return
+      closed = true
+      wanted = undefined
+      unsubscribe()
+    },
     snapshot: sync,
     get: (route, query) => {
       const s = sync()

@@ -67,7 +67,7 @@ export interface Api {
   metrics: Registry
   /** Records one DHT query's latency in `subnet_bootnode_dht_query_seconds`. */
   observeDhtQuery: (seconds: number) => void
-  /** Releases the Redis connection, if any. Idempotent. */
+  /** Stops preparing bodies on view changes and releases the Redis connection, if any. Idempotent. */
   close: () => Promise<void>
 }
 

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { RouteName } from './constants.js'
+import type { CompressedEncoding, CompressTrigger } from './representation.js'
 import type { ViewSnapshot } from '../view/index.js'
 
 export type AuthRejectReason = 'missing' | 'unknown' | 'expired' | 'scope'
@@ -16,6 +17,7 @@ export interface ApiMetrics {
   authRejected: (reason: AuthRejectReason) => void
   rateLimited: (limiter: LimiterName) => void
   prepared: (route: RouteName, seconds: number) => void
+  compressed: (route: RouteName, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
   observeDhtQuery: (seconds: number) => void
 }
 
@@ -51,6 +53,13 @@ export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
     name: 'subnet_bootnode_api_body_prepare_seconds',
     help: 'Time to serialise and hash a REST body after a view change',
     labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry]
+  })
+  const compress = new Histogram({
+    name: 'subnet_bootnode_api_body_compress_seconds',
+    help: 'Time to gzip/brotli-compress a REST body, by trigger: view_change (prepared off the request path) or request (a request needed it first)',
+    labelNames: ['route', 'encoding', 'trigger'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [registry]
   })
@@ -109,6 +118,7 @@ export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
     authRejected: (reason) => { authRejections.inc({ reason }) },
     rateLimited: (limiter) => { rateLimited.inc({ limiter }) },
     prepared: (route, seconds) => { prepare.observe({ route }, seconds) },
+    compressed: (route, encoding, seconds, trigger) => { compress.observe({ route, encoding, trigger }, seconds) },
     observeDhtQuery: (seconds) => { if (Number.isFinite(seconds) && seconds >= 0) dht.observe(seconds) }
   }
 }

@@ -4,7 +4,8 @@
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import test from 'ava'
-import { makePeerIds, makeSnapshot, startTestApi, type SnapshotInput } from '../helpers/api.js'
+import { makePeerIds, makeSnapshot, pollUntil, startTestApi, type SnapshotInput } from '../helpers/api.js'
+import type { Registry } from 'prom-client'
 
 const KEY = 'key-alice-0123456789abcdef'
 const H = { 'X-API-Key': KEY }
@@ -178,6 +179,55 @@ test('gzip and brotli variants decode to the same body, with Vary', async (t) =>
   const boot = await api.get('/v1/get_bootnodes', { headers: { ...H, 'Accept-Encoding': 'gzip' } })
   t.is(boot.headers['content-encoding'], undefined)
   t.deepEqual(boot.json(), { value: snap.bootnodes })
+})
+
+/** A histogram's observation count for exactly these labels, read from the app's registry. */
+async function observations (registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = registry.getSingleMetric(name)
+  if (metric === undefined) return 0
+  const { values } = await metric.get()
+  // histogram values carry the series name (`_count`, `_sum`, `_bucket`) beside their labels
+  const rows = values as Array<{ metricName?: string, labels: Record<string, string | number>, value: number }>
+  const hit = rows.find(v => v.metricName === `${name}_count` && Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+  return hit?.value ?? 0
+}
+
+test('the unfiltered bodies and their gzip/br variants are prepared when the view changes, before any request', async (t) => {
+  const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
+  const registry = api.server.api.metrics
+  const prepared = async (route: string): Promise<number> => await observations(registry, 'subnet_bootnode_api_body_prepare_seconds', { route })
+  const compressed = async (route: string, encoding: string, trigger: string): Promise<number> =>
+    await observations(registry, 'subnet_bootnode_api_body_compress_seconds', { route, encoding, trigger })
+  const ready = async (n: number): Promise<boolean> => {
+    for (const route of ['get_heartbeat', 'get_peers_info']) {
+      if (await prepared(route) < n) return false
+      for (const encoding of ['gzip', 'br']) if (await compressed(route, encoding, 'view_change') < n) return false
+    }
+    return true
+  }
+  // the snapshot the API started with, then a new one: no keyed request in between
+  t.true(await pollUntil(async () => await ready(1), 10_000), 'prepared at start')
+  const { [ids[0] ?? '']: _gone, ...fewer } = snap.peersInfo
+  api.view.set({ ...snap, peersInfo: fewer })
+  t.true(await pollUntil(async () => await ready(2), 10_000), 'prepared again after the view change')
+
+  const plain = await api.get('/v1/get_peers_info', { headers: H })
+  t.deepEqual(plain.json(), { value: fewer })
+  const br = await api.get('/v1/get_peers_info', { headers: { ...H, 'Accept-Encoding': 'br' } })
+  t.is(br.headers['content-encoding'], 'br')
+  t.is(brotliDecompressSync(br.body).toString('utf8'), plain.text())
+  const gz = await api.get('/v1/get_heartbeat', { headers: { ...H, 'Accept-Encoding': 'gzip' } })
+  t.is(gz.headers['content-encoding'], 'gzip')
+  t.is(gunzipSync(gz.body).toString('utf8'), JSON.stringify({ value: snap.heartbeats }))
+  t.is(await prepared('get_peers_info'), 2, 'the requests were served from the prepared bodies')
+  for (const route of ['get_heartbeat', 'get_peers_info']) {
+    for (const encoding of ['gzip', 'br']) t.is(await compressed(route, encoding, 'request'), 0, `${route} ${encoding}`)
+  }
+  // a filtered body is made on demand, and compressed by the request that needs it (the fallback path)
+  const filtered = await api.get('/v1/get_heartbeat?role=VALIDATOR', { headers: { ...H, 'Accept-Encoding': 'gzip' } })
+  t.is(filtered.headers['content-encoding'], 'gzip')
+  t.deepEqual(JSON.parse(gunzipSync(filtered.body).toString('utf8')), { value: snap.heartbeats.filter(h => h.server.role === 'VALIDATOR') })
+  t.is(await compressed('get_heartbeat', 'gzip', 'request'), 1)
 })
 
 test('healthz: 503 starting until ready, then ok with counts', async (t) => {
