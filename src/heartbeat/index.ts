@@ -28,7 +28,7 @@ export interface PublisherInit {
   heartbeatIntervalMs?: number
   /** Default null. */
   publicName?: string | null
-  /** Default `1.0.0` (SPEC §4 `--version-string`). */
+  /** Default: the package version (SPEC §4 `--version-string`). */
   version?: string
   /** Default 1.0. */
   throughput?: number
@@ -47,7 +47,7 @@ export interface HeartbeatPublisher {
   /** Publishes a bounded OFFLINE round (push + put), then stops; idempotent. Stop it before the node. */
   stop: () => Promise<void>
   state: () => HeartbeatState
-  /** Smoothed RTTs (seconds) to up to 5 subnet peers, or null before the first measurement. */
+  /** Smoothed RTTs (seconds) to up to 5 other heartbeat peers (docs/PROTOCOL.md §6), or null before the first measurement. */
   nextPings: () => Record<string, number> | null
 }
 
