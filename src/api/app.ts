@@ -7,7 +7,6 @@
  * view change and written with res.end.
  */
 import { STATUS_CODES } from 'node:http'
-import { createRequire } from 'node:module'
 import express from 'express'
 import { ipKeyGenerator, rateLimit, type RateLimitRequestHandler, type Store } from 'express-rate-limit'
 import { RedisStore } from 'rate-limit-redis'
@@ -18,12 +17,13 @@ import { describeRate, parseRate } from '../util/rate.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError } from './bodies.js'
 import {
-  DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE, MIN_TRUST_PROXY_PREFIX_V4, MIN_TRUST_PROXY_PREFIX_V6,
+  DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE,
   REDIS_CONNECT_TIMEOUT_MS,
   REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, ROUTES, type RouteName
 } from './constants.js'
 import { createApiMetrics, type ApiMetrics } from './metrics.js'
 import { negotiateEncoding } from './representation.js'
+import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import type { Api, ApiComponents, ApiInit, RateLimitInit } from './index.js'
 import type { NextFunction, Request, Response } from 'express'
 
@@ -42,8 +42,6 @@ interface Locals {
  */
 const RATE_LIMIT_HEADERS = 'draft-7'
 
-// ipaddr.js is CommonJS with `export =` typings; the same parser express's proxy-addr uses
-const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js')
 
 /** A limit with the text its 429 says: `5 per 1 minute` (SPEC §1 `Rate limit exceeded: 5 per 1 minute`). */
 interface CheckedRate {
@@ -67,43 +65,6 @@ function checkRate (name: string, rate: RateLimitInit | undefined, fallback: Rat
   return { limit: r.limit, windowMs: r.windowMs, text: r.text.trim() }
 }
 
-/**
- * Refuses a trust-proxy CIDR so wide it trusts (nearly) every client (SPEC §1: never "trust
- * everything"): shorter than /8 for IPv4 or /16 for IPv6, counting an IPv4-mapped IPv6 range
- * (`::ffff:0.0.0.0/96`) as the IPv4 range it matches. Entries this cannot read (names such as
- * `loopback`, typos) are left to express, which refuses what it cannot compile.
- */
-function checkTrustedRange (entry: string): void {
-  const slash = entry.lastIndexOf('/')
-  if (slash === -1) return
-  const address = entry.slice(0, slash)
-  const range = entry.slice(slash + 1)
-  if (!ipaddr.isValid(address)) return
-  const ip = ipaddr.parse(address)
-  let prefix: number | null = null
-  if (/^\d{1,3}$/.test(range)) prefix = Number(range)
-  else if (ip.kind() === 'ipv4' && ipaddr.IPv4.isValid(range)) prefix = ipaddr.IPv4.parse(range).prefixLengthFromSubnetMask()
-  if (prefix === null) return
-  let family = ip.kind() === 'ipv4' ? 'IPv4' : 'IPv6'
-  let min = ip.kind() === 'ipv4' ? MIN_TRUST_PROXY_PREFIX_V4 : MIN_TRUST_PROXY_PREFIX_V6
-  if (ip.kind() === 'ipv6') {
-    const v6 = ip as import('ipaddr.js').IPv6
-    if (prefix >= 96 && v6.isIPv4MappedAddress()) {
-      // proxy-addr matches IPv4 clients against such a range: it is an IPv4 range of prefix - 96
-      prefix -= 96
-      family = 'IPv4'
-      min = MIN_TRUST_PROXY_PREFIX_V4
-    } else if (v6.range() === 'uniqueLocal' && prefix >= 7) {
-      return
-    }
-  }
-  if (prefix < min) {
-    throw new ConfigError(`trust proxy: ${entry} is a /${prefix} ${family} range, which would let (nearly) every client set its own IP ` +
-      `with X-Forwarded-For and escape the per-IP limits ("trust everything" is refused); list your proxies' addresses, ` +
-      `or a range of at least /${min} for ${family}`)
-  }
-}
-
 /** Hop count or address/CIDR list for express's `trust proxy`; never `true` (SPEC §1). */
 function checkTrustProxy (value: ApiInit['trustProxy']): number | string[] | false {
   if (value === undefined || value === false) return false
@@ -113,7 +74,10 @@ function checkTrustProxy (value: ApiInit['trustProxy']): number | string[] | fal
   }
   if (Array.isArray(value) && value.every(v => typeof v === 'string')) {
     // the addresses themselves are checked when express compiles the setting (createApi)
-    for (const entry of value) checkTrustedRange(entry)
+    for (const entry of value) {
+      const tooWide = trustedRangeTooWide(entry)
+      if (tooWide !== undefined) throw new ConfigError(`trust proxy: ${tooWide}`)
+    }
     return value.length === 0 ? false : [...value]
   }
   throw new ConfigError('trust proxy: give a hop count or a list of proxy addresses/CIDRs; "trust everything" is refused')

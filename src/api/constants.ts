@@ -18,14 +18,8 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000
 /** IPv6 clients are counted per /64 (SPEC §1), via express-rate-limit's `ipKeyGenerator`. */
 export const IPV6_SUBNET = 64
 
-/**
- * Shortest CIDR prefixes a trust-proxy list may name (SPEC §1: never "trust everything"). A shorter
- * one (`0.0.0.0/0`, `::/0`, `0.0.0.0/1`, …) trusts (nearly) every client to name its own IP in
- * X-Forwarded-For, which voids the per-IP limits. Unique local IPv6 (fc00::/7, RFC 4193) is private
- * by definition, so a prefix from /7 within it is allowed, like 10.0.0.0/8.
- */
-export const MIN_TRUST_PROXY_PREFIX_V4 = 8
-export const MIN_TRUST_PROXY_PREFIX_V6 = 16
+/** Shortest trust-proxy CIDR prefixes: one definition, shared with the config. */
+export { MIN_TRUST_PROXY_PREFIX_V4, MIN_TRUST_PROXY_PREFIX_V6 } from '../util/trust-proxy.js'
 
 /** Prefixes of the two limiters' keys in a shared Redis (one store per limiter). */
 export const REDIS_PREFIX_RATE_LIMIT = 'subnet-bootnode:rl:'

@@ -11,6 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../log/index.js'
 import { DURATION_HINT, parseDuration } from '../util/duration.js'
 import { parseRate, RATE_HINT } from '../util/rate.js'
+import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import {
   MAX_PUBLIC_NAME_LENGTH, MAX_TRUST_PROXY_HOPS, MAX_VERSION_STRING_LENGTH, ROLE_RE, SUBNET_ID_RE
 } from './constants.js'
@@ -155,31 +156,23 @@ export function parseTrustProxy (items: readonly string[]): number | string[] | 
       throw new InvalidValue(`${quote(item)} would trust every client's X-Forwarded-For; give a hop count or the proxies' IPs/CIDRs`)
     }
     if (TRUST_PROXY_NAMES.includes(item) || isIP(item) !== 0) return item
-    const prefix = cidrPrefix(item)
-    if (prefix !== undefined) {
+    if (isCidr(item)) {
       // 0.0.0.0/0 or ::/0 (or a block nearly as wide) trusts every client just like `true` would.
-      if (prefix.bits < (prefix.family === 4 ? MIN_TRUSTED_PREFIX_V4 : MIN_TRUSTED_PREFIX_V6)) {
-        throw new InvalidValue(`${quote(item)} is too wide: it would trust nearly every client's X-Forwarded-For; list your proxies' addresses or a narrow CIDR (/${MIN_TRUSTED_PREFIX_V4} or longer for IPv4, /${MIN_TRUSTED_PREFIX_V6} for IPv6)`)
-      }
+      const tooWide = trustedRangeTooWide(item)
+      if (tooWide !== undefined) throw new InvalidValue(tooWide)
       return item
     }
     expected(hint, item)
   })
 }
 
-/** Narrowest CIDR prefixes `--trust-proxy` accepts: wider blocks are "trust (nearly) everyone". */
-const MIN_TRUSTED_PREFIX_V4 = 8
-// IPv6: /7 still lets the whole unique-local block fc00::/7 be named; 2000::/3 or ::/0 are refused.
-const MIN_TRUSTED_PREFIX_V6 = 7
-
 /** `10.0.0.0/8`, `fd00::/8`: an address in dotted-quad or IPv6 form and a prefix that fits it. */
-function cidrPrefix (text: string): { family: number, bits: number } | undefined {
+function isCidr (text: string): boolean {
   const slash = text.lastIndexOf('/')
-  if (slash < 0) return undefined
+  if (slash < 0) return false
   const family = isIP(text.slice(0, slash))
   const bits = text.slice(slash + 1)
-  if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) return undefined
-  return { family, bits: Number(bits) }
+  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
 
 /**

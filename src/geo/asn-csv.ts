@@ -5,7 +5,7 @@
  * well under a microsecond.
  */
 import { readFile } from 'node:fs/promises'
-import { ipaddr } from './ipaddr.js'
+import { ipaddr } from '../util/ipaddr.js'
 
 /** Shaped once per (AS, organisation) at load, so a lookup allocates nothing. */
 export interface AsnRecord {

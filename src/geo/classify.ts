@@ -5,7 +5,7 @@
  * messages for these same addresses, so clients see one vocabulary whatever the mode.
  */
 import { isIP } from 'node:net'
-import { ipaddr } from './ipaddr.js'
+import { ipaddr } from '../util/ipaddr.js'
 import type { IPv4, IPv6 } from 'ipaddr.js'
 import type { Location } from '../view/index.js'
 

@@ -4,12 +4,9 @@
  * another machine can never dial `127.0.0.1`, and only machines on the same LAN can dial a
  * private address. The ranges come from ipaddr.js (no hand-written CIDR tables).
  */
-import { createRequire } from 'node:module'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { ipaddr } from '../util/ipaddr.js'
 
-// ipaddr.js is CommonJS with `export =` typings; without esModuleInterop, require keeps both the
-// runtime and the types exact (as src/geo/ipaddr.ts does).
-const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js')
 
 /** Never dialable by another node, whatever the settings. */
 const NEVER_DIALABLE = new Set(['unspecified', 'linkLocal', 'multicast', 'broadcast'])

@@ -6,7 +6,7 @@
  * encoded maps, and the metadata map after `\xAB\xCD\xEFMaxMind.com`.
  * Supports maps, arrays, UTF-8 strings, doubles, unsigned integers and booleans.
  */
-import { ipaddr } from '../../../src/geo/ipaddr.js'
+import { ipaddr } from '../../../src/util/ipaddr.js'
 
 /** Forces a number to be written as a double (MaxMind writes coordinates as doubles). */
 export class Double {
