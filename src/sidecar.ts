@@ -67,6 +67,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     metrics: config.metrics,
     logger: logger.child('api'),
     heartbeatRejections: () => heartbeats.rejections(),
+    geoFailures: () => locator.stats().failures,
     attribution: locator.attribution
   }, { view, keys })
 
