@@ -16,6 +16,7 @@ import {
   HeartbeatRejectedError, MAX_HEARTBEAT_BYTES, createRejectionCounter, heartbeatKey, peekHeartbeat,
   peerIdFromHeartbeatKey, sumRejections, toHeartbeatEntry, validateHeartbeat
 } from './record.js'
+import { createListeners } from '../util/listeners.js'
 import type { CollectorComponents, CollectorInit, HeartbeatCollector } from './index.js'
 import type { HeartbeatPayload, HeartbeatRejectReason, RejectionCounter } from './record.js'
 import type { Logger } from '../log/index.js'
@@ -44,7 +45,7 @@ export class HeartbeatCollectorImpl implements HeartbeatCollector {
     store: createRejectionCounter()
   }
 
-  private readonly listeners = new Set<() => void>()
+  private readonly listeners = createListeners<[]>((err) => { this.log.warn('heartbeat change listener failed', { err }) })
   private running = false
   private sweepTimer?: NodeJS.Timeout
   private lookupTimer?: NodeJS.Timeout
@@ -103,15 +104,12 @@ export class HeartbeatCollectorImpl implements HeartbeatCollector {
   }
 
   onChange (listener: () => void): () => void {
-    this.listeners.add(listener)
-    return () => { this.listeners.delete(listener) }
+    return this.listeners.add(listener)
   }
 
   private changed (): void {
     this.cached = undefined
-    for (const l of this.listeners) {
-      try { l() } catch (err) { this.log.warn('heartbeat change listener failed', { err }) }
-    }
+    this.listeners.emit()
   }
 
   /** Keeps the record if it is newer than the one held; true if the view changed. */

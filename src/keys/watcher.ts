@@ -27,6 +27,7 @@ import { KeyFileError } from './errors.js'
 import { readKeyFileText } from './file.js'
 import { EMPTY_KEY_SET, createKeySet } from './key-set.js'
 import { parseKeyFileText } from './validate.js'
+import { createListeners } from '../util/listeners.js'
 import type { KeySet } from './key-set.js'
 import type { FSWatcher } from 'node:fs'
 import type { Logger } from '../log/index.js'
@@ -57,7 +58,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
   private readonly path: string
   private readonly log: Logger
   private readonly pollIntervalMs: number
-  private readonly listeners = new Set<(keys: KeySet) => void>()
+  private readonly listeners = createListeners<[KeySet]>((error) => { this.log.error('key set listener failed', { error }) })
   private keys: KeySet = EMPTY_KEY_SET
   /** Text of the last valid load; `undefined` before any. */
   private validText: string | undefined
@@ -83,8 +84,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
   }
 
   onChange (listener: (keys: KeySet) => void): () => void {
-    this.listeners.add(listener)
-    return () => { this.listeners.delete(listener) }
+    return this.listeners.add(listener)
   }
 
   async start (): Promise<void> {
@@ -226,13 +226,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
     this.state = 'loaded'
     this.lastError = undefined
     this.log.info('key file reloaded', { file: this.path, active_keys: keys.size })
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(keys)
-      } catch (err) {
-        this.log.error('key set listener failed', { error: err })
-      }
-    }
+    this.listeners.emit(keys)
   }
 
   /** Logged once per distinct fault, not on every poll. The message never holds a key. */

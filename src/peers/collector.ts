@@ -1,4 +1,5 @@
 import { silentLogger } from '../log/index.js'
+import { createListeners } from '../util/listeners.js'
 import type { PeerCollector, PeerCollectorInit } from './index.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
@@ -21,7 +22,7 @@ export class PeerCollectorImpl implements PeerCollector {
   private readonly ttlMs: number
   private readonly sweepIntervalMs: number
   private readonly entries = new Map<string, PeerEntry>()
-  private readonly listeners = new Set<() => void>()
+  private readonly listeners = createListeners<[]>((err) => { this.log.warn('peer change listener failed', { err }) })
   private running = false
   private timer?: NodeJS.Timeout
   private cached?: PeerEntry[]
@@ -82,15 +83,12 @@ export class PeerCollectorImpl implements PeerCollector {
   }
 
   onChange (listener: () => void): () => void {
-    this.listeners.add(listener)
-    return () => { this.listeners.delete(listener) }
+    return this.listeners.add(listener)
   }
 
   private changed (): void {
     this.cached = undefined
-    for (const l of this.listeners) {
-      try { l() } catch (err) { this.log.warn('peer change listener failed', { err }) }
-    }
+    this.listeners.emit()
   }
 
   private isConnected (id: PeerId): boolean {
