@@ -19,6 +19,13 @@ export const DEFAULT_REFRESH_INTERVAL_MS = 10_000
 export const REBUILD_DEBOUNCE_MS = 100
 /** How often the cheap readiness/address check runs (healthz turns 200 promptly). */
 export const STATE_CHECK_INTERVAL_MS = 500
+/**
+ * How long a rebuild waits for the locator. Past it (ip-api slow or down, the offline data still
+ * opening) the snapshot goes out with the locations known so far, so new heartbeats are never held
+ * back by geolocation; an address not located yet is left out of its peer's entry until the lookup
+ * finishes, which triggers another rebuild.
+ */
+export const LOCATE_WAIT_MS = 1_000
 /** `location` when no locator is configured (SPEC §1: always the ip-api shaped wrapper). */
 export const MESSAGE_GEO_DISABLED = 'geolocation disabled'
 
@@ -74,6 +81,10 @@ class ViewBuilderImpl implements ViewBuilder {
   private debounceTimer?: NodeJS.Timeout
   private building?: Promise<void>
   private dirty = false
+  /** Results of the last lookup that finished, for the addresses in the view then. */
+  private located = new Map<string, Location>()
+  /** The lookup under way, if one outlasted LOCATE_WAIT_MS; at most one at a time. */
+  private locating?: Promise<void>
 
   constructor (init: ViewBuilderInit, components: ViewBuilderComponents) {
     this.components = components
@@ -161,14 +172,15 @@ class ViewBuilderImpl implements ViewBuilder {
 
     const ips = new Set<string>()
     for (const p of peerList) for (const a of p.multiaddrs) for (const ip of ipsOf(a)) ips.add(ip)
-    const locations = await this.locate([...ips].sort(), locator)
+    const locations = await this.locateBounded([...ips].sort(), locator)
 
     const peersInfo: PeersInfo = {}
     for (const p of peerList) {
       const info: Record<string, { location: Location } | string[]> = {}
       for (const a of p.multiaddrs) {
         for (const ip of ipsOf(a)) {
-          if (info[ip] === undefined) info[ip] = { location: locations.get(ip) ?? failLocation(ip, MESSAGE_GEO_DISABLED) }
+          const location = locations.get(ip)
+          if (info[ip] === undefined && location !== undefined) info[ip] = { location }
         }
       }
       info.multiaddrs = [...p.multiaddrs]
@@ -188,6 +200,29 @@ class ViewBuilderImpl implements ViewBuilder {
     this.lastKey = key
     const snap = this.view.set(content)
     this.log.debug('view updated', { version: snap.version, heartbeats: heartbeatList.length, peers: peerList.length, ready: content.ready })
+  }
+
+  /** The locations of `ips`, waiting at most LOCATE_WAIT_MS; addresses not located by then are missing. */
+  private async locateBounded (ips: string[], locator: Locator | undefined): Promise<Map<string, Location>> {
+    if (this.locating === undefined) {
+      const job = this.locate(ips, locator).then((found) => { this.located = found })
+      this.locating = job
+      const timer = Promise.withResolvers<void>()
+      const timeout = setTimeout(timer.resolve, LOCATE_WAIT_MS)
+      timeout.unref()
+      const finished = await Promise.race([job.then(() => true), timer.promise.then(() => false)])
+      clearTimeout(timeout)
+      if (finished) {
+        this.locating = undefined
+      } else {
+        this.log.debug('geolocation is slow: publishing the locations known so far', { wait_ms: LOCATE_WAIT_MS })
+        void job.finally(() => {
+          this.locating = undefined
+          this.scheduleSoon()
+        })
+      }
+    }
+    return this.located
   }
 
   private async locate (ips: string[], locator: Locator | undefined): Promise<Map<string, Location>> {

@@ -87,3 +87,41 @@ test('without a locator every IP gets a geolocation-disabled fail object; a stop
   await view.refresh()
   t.is(view.current().version, version)
 })
+
+test('a slow geolocator never holds heartbeats back: the address shows once its lookup finishes', async (t) => {
+  // ip-api mode against a local server that never answers (the edge we cannot reach here):
+  // the locator times out and falls back to the offline data; meanwhile the view goes out without it.
+  const { createServer } = await import('node:http')
+  const { createLocator } = await import('../../src/geo/index.js')
+  const hanging = createServer(() => {})
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { hanging.closeAllConnections(); hanging.close() })
+  const { port } = hanging.address() as { port: number }
+  const locator = createLocator({ mode: 'ip-api', ipApiUrl: `http://127.0.0.1:${port}/batch`, timeoutMs: 4_000 })
+  t.teardown(async () => { await locator.stop() })
+
+  const subnetId = uniqueSubnetId()
+  const boot = await startBootnode(t, { subnetId })
+  const peers = createPeerCollector({}, { node: boot.node })
+  t.teardown(async () => { await peers.stop() })
+  await peers.start()
+  const view = createViewBuilder({ refreshIntervalMs: 60_000 }, { node: boot.node, heartbeats: boot.collector, peers, locator })
+  t.teardown(async () => { await view.stop() })
+  await view.start()
+  const peer = await startTestPeer(t, { subnetId, bootstrap: boot.addrs, announce: ['/ip4/8.8.8.8/tcp/4001'] })
+
+  // The heartbeat and the peer's multiaddrs are served while the lookup of 8.8.8.8 still hangs.
+  const early = await waitFor(() => {
+    const s = view.current()
+    return s.heartbeats.some((h) => h.peer_id === peer.node.peerId) && s.peersInfo[peer.node.peerId] !== undefined ? s : undefined
+  }, { what: 'the heartbeat and the peer in the view' })
+  t.deepEqual(early.peersInfo[peer.node.peerId], { multiaddrs: ['/ip4/8.8.8.8/tcp/4001'] }, 'not located yet: only its multiaddrs')
+
+  // Once ip-api times out, the offline fallback locates it and the view is rebuilt on its own.
+  const located = await waitFor(() => {
+    const entry = view.current().peersInfo[peer.node.peerId]?.['8.8.8.8']
+    return entry !== undefined && !Array.isArray(entry) ? entry.location : undefined
+  }, { what: '8.8.8.8 located after the ip-api timeout', timeoutMs: 20_000 })
+  t.is(located.status, 'success')
+  t.is(located.countryCode, 'US')
+})
