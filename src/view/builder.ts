@@ -26,8 +26,6 @@ export const STATE_CHECK_INTERVAL_MS = 500
  * finishes, which triggers another rebuild.
  */
 export const LOCATE_WAIT_MS = 1_000
-/** `location` when no locator is configured (SPEC §1: always the ip-api shaped wrapper). */
-export const MESSAGE_GEO_DISABLED = 'geolocation disabled'
 
 export interface ViewBuilderInit {
   /** Full rebuild period. Default 10 s (SPEC §4 `--refresh-interval`). */
@@ -39,8 +37,12 @@ export interface ViewBuilderComponents {
   node: SubnetNode
   heartbeats: HeartbeatCollector
   peers: PeerCollector
-  /** From src/geo; without one every IP gets a `geolocation disabled` fail object. */
-  locator?: Locator
+  /**
+   * From src/geo (`createLocator`). With geolocation off, pass `createLocator({ mode: 'none' })`:
+   * it answers every IP with the `geolocation disabled` fail object (SPEC §1), so the builder
+   * needs no fallback of its own.
+   */
+  locator: Locator
 }
 
 export interface ViewBuilder extends ViewSource {
@@ -203,9 +205,10 @@ class ViewBuilderImpl implements ViewBuilder {
   }
 
   /** The locations of `ips`, waiting at most LOCATE_WAIT_MS; addresses not located by then are missing. */
-  private async locateBounded (ips: string[], locator: Locator | undefined): Promise<Map<string, Location>> {
+  private async locateBounded (ips: string[], locator: Locator): Promise<Map<string, Location>> {
     if (this.locating === undefined) {
-      const job = this.locate(ips, locator).then((found) => { this.located = found })
+      // Locator.locate never rejects (its contract, view/index.ts): every IP gets an entry.
+      const job = locator.locate(ips).then((found) => { this.located = found })
       this.locating = job
       const timer = Promise.withResolvers<void>()
       const timeout = setTimeout(timer.resolve, LOCATE_WAIT_MS)
@@ -224,21 +227,4 @@ class ViewBuilderImpl implements ViewBuilder {
     }
     return this.located
   }
-
-  private async locate (ips: string[], locator: Locator | undefined): Promise<Map<string, Location>> {
-    if (locator === undefined || ips.length === 0) {
-      return new Map(ips.map((ip) => [ip, failLocation(ip, MESSAGE_GEO_DISABLED)]))
-    }
-    try {
-      return await locator.locate(ips)
-    } catch (err) {
-      // The Locator contract says it never rejects; if one does, keep the view going.
-      this.log.warn('geolocation failed', { err })
-      return new Map(ips.map((ip) => [ip, failLocation(ip, 'geolocation unavailable')]))
-    }
-  }
-}
-
-function failLocation (ip: string, message: string): Location {
-  return { status: 'fail', message, query: ip }
 }

@@ -1,4 +1,5 @@
 import test from 'ava'
+import { createLocator } from '../../src/geo/index.js'
 import { createPeerCollector } from '../../src/peers/index.js'
 import { createViewBuilder, ipsOf } from '../../src/view/builder.js'
 import { startBootnode, startTestPeer, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
@@ -66,13 +67,13 @@ test('the view holds SPEC §1 shapes: heartbeats, peers info with every IP locat
   for (let i = 1; i < snapshots.length; i++) t.is(snapshots[i]!.version, snapshots[i - 1]!.version + 1)
 })
 
-test('without a locator every IP gets a geolocation-disabled fail object; a stopped peer goes OFFLINE in the view', async (t) => {
+test('with geolocation off (locator mode none) every IP gets a geolocation-disabled fail object; a stopped peer goes OFFLINE in the view', async (t) => {
   const subnetId = uniqueSubnetId()
   const boot = await startBootnode(t, { subnetId })
   const peers = createPeerCollector({}, { node: boot.node })
   t.teardown(async () => { await peers.stop() })
   await peers.start()
-  const view = createViewBuilder({}, { node: boot.node, heartbeats: boot.collector, peers })
+  const view = createViewBuilder({}, { node: boot.node, heartbeats: boot.collector, peers, locator: createLocator({ mode: 'none' }) })
   t.teardown(async () => { await view.stop() })
   await view.start()
   const peer = await startTestPeer(t, { subnetId, bootstrap: boot.addrs })
