@@ -67,7 +67,7 @@ export async function main (argv: readonly string[]): Promise<void> {
     // Everything was stopped; if a library still holds a handle open, do not hang the shell.
     setTimeout(() => process.exit(), LINGER_MS).unref()
   } catch (err) {
-    logger.debug('start-up failed', { err, cause: err instanceof Error ? err.cause : undefined })
+    logger.debug('start-up failed', { err })
     process.stderr.write(`subnet-bootnode: ${describeError(err)}\n`)
     process.exitCode = 1
   }

@@ -31,9 +31,14 @@ export interface LoggerInit {
 
 const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 }
 
-function serialise (value: unknown): unknown {
+/** How many `cause` links of an error are written (a cycle or a long chain stays bounded). */
+const MAX_CAUSE_DEPTH = 3
+
+function serialise (value: unknown, depth = 0): unknown {
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code }
+    const out: Record<string, unknown> = { name: value.name, message: value.message, code: (value as { code?: unknown }).code }
+    if (value.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serialise(value.cause, depth + 1)
+    return out
   }
   if (typeof value === 'bigint') return value.toString()
   return value
