@@ -3,7 +3,8 @@
  * docs cannot drift from `--help`:  node --import tsx scripts/flags-table.ts
  */
 import '../src/polyfill.js'
-import { COMMANDS, envName, FLAGS, packageVersion, shownDefault } from '../src/config/index.js'
+import { COMMANDS, envName, FLAGS, shownDefault } from '../src/config/index.js'
+import { packageVersion } from '../src/util/package-version.js'
 import type { FlagSpec } from '../src/config/index.js'
 
 const cell = (text: string): string => text.replaceAll('|', '\\|')

@@ -37,7 +37,7 @@ export interface Sidecar {
 interface Part { name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void }
 
 export async function createSidecar (config: SidecarConfig, logger: Logger): Promise<Sidecar> {
-  const keys = createKeyStoreWatcher({ path: config.keysFile, logger })
+  const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
   const locator = createLocator({
     mode: config.geo,
     geoDbPath: config.geoDb,

@@ -21,7 +21,7 @@ import {
   parseLogLevel, parseMultiaddr, parsePath, parsePort, parsePublicName, parseRateFlag, parseReadableFile,
   parseRedisUrl, parseRole, parseSubnetId, parseTrustProxy, parseVersionString, quote
 } from './values.js'
-import { packageVersion } from './version.js'
+import { packageVersion } from '../util/package-version.js'
 import type { Command, FlagGroup, FlagSpec } from './flags.js'
 import type { GeoMode } from './values.js'
 import type { LogLevel } from '../log/index.js'
@@ -32,7 +32,6 @@ export { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
 export type { Command, FlagGroup, FlagKind, FlagSpec } from './flags.js'
 export type { GeoMode } from './values.js'
 export type { Rate } from '../util/rate.js'
-export { packageVersion } from './version.js'
 
 /** Flags every sub-command takes. */
 export interface CommonConfig {
@@ -254,12 +253,12 @@ class Input {
     return spec
   }
 
-  /** How a message names the source of `name`'s value. */
   /** Whether the flag was given on the command line (not by a variable or a default). */
   fromCommandLine (name: string): boolean {
     return this.values[name] !== undefined
   }
 
+  /** How a message names the source of `name`'s value. */
   origin (name: string): string {
     return this.raw(name)?.origin ?? `--${name}`
   }

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { COMMANDS, envName, FLAGS, flagsOf, parseConfig, shownDefault } from '../../src/config/index.js'
-import { packageVersion } from '../../src/config/version.js'
+import { packageVersion } from '../../src/util/package-version.js'
 import type { Command } from '../../src/config/index.js'
 
 function helpOf (argv: string[]): string {
