@@ -2,9 +2,9 @@
  * API key authentication (SPEC §1 "Authentication"): the key comes from `X-API-Key`,
  * `Authorization: X-API-Key <k>` or `Authorization: Bearer <k>`, never from the query string.
  * The key store compares in constant time and returns active entries only; expiry and scope
- * are checked here through `isKeyUsable`.
+ * are decided by the key store's `keyRefusal`, whose answer is also the metrics reason.
  */
-import { isKeyUsable, parseTimestamp, type ApiKeyEntry, type KeySet } from '../keys/index.js'
+import { keyRefusal, type ApiKeyEntry, type KeySet } from '../keys/index.js'
 import { MAX_KEY_LENGTH, type RouteName } from './constants.js'
 import type { AuthRejectReason } from './metrics.js'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -46,9 +46,8 @@ export function authenticate (keys: KeySource, headers: IncomingHttpHeaders, rou
   if (key.length > MAX_KEY_LENGTH) return { ok: false, reason: 'unknown' }
   const entry = keys.current().lookup(key)
   if (entry === undefined) return { ok: false, reason: 'unknown' }
-  if (isKeyUsable(entry, route, now)) return { ok: true, entry }
-  // lookup() only returns active entries: an unusable one is expired or not scoped for the route
-  const expires = typeof entry.expires_at === 'string' ? parseTimestamp(entry.expires_at) : undefined
-  const expired = entry.expires_at !== undefined && !(expires !== undefined && expires > now)
-  return { ok: false, reason: expired ? 'expired' : 'scope' }
+  const refusal = keyRefusal(entry, route, now)
+  if (refusal === undefined) return { ok: true, entry }
+  // lookup() only returns active entries; were one inactive, it is refused as a key nobody holds.
+  return { ok: false, reason: refusal === 'inactive' ? 'unknown' : refusal }
 }

@@ -17,7 +17,7 @@ import {
   checkApiKeyText,
   checkOwnerName,
   generateApiKey,
-  parseTimestamp,
+  isKeyExpired,
   readKeyFile,
   updateKeyFile
 } from '../keys/index.js'
@@ -223,7 +223,7 @@ async function list (opts: Options, io: AddApiKeyIo, now: number): Promise<void>
   }
   const rows = [['OWNER', 'ACTIVE', 'CREATED', 'EXPIRES', 'SCOPES', 'KEY', 'NOTE']]
   for (const e of entries) {
-    const expires = e.expires_at === undefined ? '-' : e.expires_at + ((parseTimestamp(e.expires_at) ?? 0) <= now ? ' (expired)' : '')
+    const expires = e.expires_at === undefined ? '-' : e.expires_at + (isKeyExpired(e, now) ? ' (expired)' : '')
     rows.push([
       e.owner,
       e.active === false ? 'no' : 'yes',
@@ -319,7 +319,7 @@ async function change (opts: Options, io: AddApiKeyIo, now: number): Promise<Cha
     entry.active = !opts.inactive
     applyOptionalFields(entry, opts, now)
     const state = opts.inactive ? (wasActive ? 'deactivated' : 'already inactive') : (wasActive ? 'already active' : 're-activated')
-    if (!opts.inactive && entry.expires_at !== undefined && (parseTimestamp(entry.expires_at) ?? 0) <= now) {
+    if (!opts.inactive && isKeyExpired(entry, now)) {
       warnings.push(`warning: the key of "${owner}" expired at ${entry.expires_at}; use --expires-in to extend it`)
     }
     result = {

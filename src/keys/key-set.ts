@@ -15,7 +15,7 @@ export interface KeySet {
    * The active entry holding `key`, if any. Each candidate is compared in constant time
    * (SHA-256 digests of equal length through `crypto.timingSafeEqual`) and every
    * candidate is compared, so the time taken says nothing about which key, or which
-   * prefix of one, came close. Expiry and scopes are checked by {@link isKeyUsable}.
+   * prefix of one, came close. Expiry and scopes are checked by {@link keyRefusal}.
    */
   lookup: (key: string) => Readonly<ApiKeyEntry> | undefined
 }
@@ -59,19 +59,34 @@ export function createKeySet (entries: readonly ApiKeyEntry[]): KeySet {
 /** The empty key set: what the API sees before a key file exists. */
 export const EMPTY_KEY_SET: KeySet = createKeySet([])
 
+/** Why a key is refused: deactivated, past its `expires_at`, or not scoped for the route. */
+export type KeyRefusal = 'inactive' | 'expired' | 'scope'
+
 /**
- * Whether `entry` may call `route` at `now` (ms, default `Date.now()`): active, not
- * expired (`expires_at` is the first instant it is refused), and `route` among its
- * `scopes` when it has any (SPEC §1, §2). An unreadable `expires_at` fails closed.
+ * Whether `entry` is expired at `now` (ms, default `Date.now()`): `expires_at` is the first
+ * instant it is refused (SPEC §2), and an unreadable `expires_at` counts as expired (fails closed).
  */
-export function isKeyUsable (entry: Readonly<ApiKeyEntry>, route: ApiRoute | string, now: number = Date.now()): boolean {
-  if (entry.active === false) return false
-  if (entry.expires_at !== undefined) {
-    const expires = typeof entry.expires_at === 'string' ? parseTimestamp(entry.expires_at) : undefined
-    if (expires === undefined || now >= expires) return false
-  }
+export function isKeyExpired (entry: Readonly<ApiKeyEntry>, now: number = Date.now()): boolean {
+  if (entry.expires_at === undefined) return false
+  const expires = typeof entry.expires_at === 'string' ? parseTimestamp(entry.expires_at) : undefined
+  return expires === undefined || now >= expires
+}
+
+/**
+ * Why `entry` may not call `route` at `now` (ms, default `Date.now()`), or `undefined` when it
+ * may: the one decision (SPEC §1, §2), checked in this order: inactive, expired
+ * ({@link isKeyExpired}), `route` not among its `scopes` when it has any.
+ */
+export function keyRefusal (entry: Readonly<ApiKeyEntry>, route: ApiRoute | string, now: number = Date.now()): KeyRefusal | undefined {
+  if (entry.active === false) return 'inactive'
+  if (isKeyExpired(entry, now)) return 'expired'
   if (entry.scopes !== undefined) {
-    if (!Array.isArray(entry.scopes) || !entry.scopes.includes(route)) return false
+    if (!Array.isArray(entry.scopes) || !entry.scopes.includes(route)) return 'scope'
   }
-  return true
+  return undefined
+}
+
+/** Whether `entry` may call `route` at `now`: {@link keyRefusal} finds nothing to refuse. */
+export function isKeyUsable (entry: Readonly<ApiKeyEntry>, route: ApiRoute | string, now: number = Date.now()): boolean {
+  return keyRefusal(entry, route, now) === undefined
 }

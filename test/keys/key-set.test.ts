@@ -1,5 +1,5 @@
 import test from 'ava'
-import { EMPTY_KEY_SET, createKeySet, isKeyUsable } from '../../src/keys/index.js'
+import { EMPTY_KEY_SET, createKeySet, isKeyExpired, isKeyUsable, keyRefusal } from '../../src/keys/index.js'
 import type { ApiKeyEntry } from '../../src/keys/index.js'
 
 const entries: ApiKeyEntry[] = [
@@ -56,4 +56,16 @@ test('isKeyUsable: active, not expired, in scope', t => {
   t.false(isKeyUsable(expiring, 'get_heartbeat', now + 86_400_000))
   t.false(isKeyUsable({ owner: 'a', key: 'k', expires_at: 'garbage' }, 'get_heartbeat', now), 'fails closed')
   t.true(isKeyUsable({ owner: 'a', key: 'k', expires_at: '2999-01-01' }, 'get_heartbeat'), 'default now')
+})
+
+test('keyRefusal names the first reason: inactive, then expired, then scope', t => {
+  const now = Date.UTC(2029, 0, 1)
+  t.is(keyRefusal({ owner: 'a', key: 'k' }, 'get_peers_info', now), undefined)
+  t.is(keyRefusal({ owner: 'a', key: 'k', active: false, expires_at: '2000-01-01', scopes: [] }, 'get_heartbeat', now), 'inactive')
+  t.is(keyRefusal({ owner: 'a', key: 'k', expires_at: '2029-01-01T00:00:00Z', scopes: [] }, 'get_heartbeat', now), 'expired')
+  t.is(keyRefusal({ owner: 'a', key: 'k', expires_at: 'garbage' }, 'get_heartbeat', now), 'expired')
+  t.is(keyRefusal({ owner: 'a', key: 'k', scopes: ['get_bootnodes'] }, 'get_heartbeat', now), 'scope')
+  t.false(isKeyExpired({ owner: 'a', key: 'k' }, now))
+  t.false(isKeyExpired({ owner: 'a', key: 'k', expires_at: '2029-01-01T00:00:01Z' }, now))
+  t.true(isKeyExpired({ owner: 'a', key: 'k', expires_at: '2029-01-01T00:00:01Z' }, now + 1000))
 })
