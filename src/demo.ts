@@ -7,15 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runUntilSignal } from './cli/process.js'
+import { connectionLimits } from './config/index.js'
 import { startPeer } from './heartbeat/index.js'
-import { generateApiKey, updateKeyFile } from './keys/index.js'
+import { API_ROUTES, DEFAULT_KEYS_FILE_NAME, generateApiKey, updateKeyFile } from './keys/index.js'
 import { createSidecar } from './sidecar.js'
 import type { Config } from './config/index.js'
 import type { Logger } from './log/index.js'
 
 export const DEMO_OWNER = 'demo'
-/** The demo's key file when none is given: inside its (temporary) data dir. */
-const DEMO_KEYS_FILE = 'bootnode_rest_keys.json'
 
 type DemoConfig = Extract<Config, { command: 'demo' }>
 
@@ -35,7 +34,6 @@ async function ensureDemoKey (keysFile: string): Promise<string> {
 }
 
 function banner (key: string, base: string, keysFile: string, rate: string, peers: number, dataDir: string, tempDir: boolean): string {
-  const routes = ['get_heartbeat', 'get_bootnodes', 'get_peers_info']
   return [
     '',
     `subnet-bootnode demo: ${peers} peers and the sidecar on subnet "demo", 127.0.0.1 only`,
@@ -45,7 +43,7 @@ function banner (key: string, base: string, keysFile: string, rate: string, peer
     `  demo key   ${key}`,
     '',
     'Try:',
-    ...routes.map(r => `  curl -s -H 'X-API-Key: ${key}' ${base}/v1/${r}`),
+    ...API_ROUTES.map(r => `  curl -s -H 'X-API-Key: ${key}' ${base}/v1/${r}`),
     `  curl -s ${base}/healthz`,
     '',
     'Ctrl-C stops everything.',
@@ -56,7 +54,8 @@ function banner (key: string, base: string, keysFile: string, rate: string, peer
 export async function runDemo (config: DemoConfig, logger: Logger): Promise<void> {
   const tempDir = config.dataDir === undefined
   const dataDir = config.dataDir ?? await mkdtemp(join(tmpdir(), 'subnet-bootnode-demo-'))
-  const keysFile = config.keysFile ?? join(dataDir, DEMO_KEYS_FILE)
+  // Without --keys-file the key lives in the (temporary) data dir, never in a real key store.
+  const keysFile = config.keysFile ?? join(dataDir, DEFAULT_KEYS_FILE_NAME)
   const cleanups: Array<() => Promise<void>> = []
   if (tempDir) cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })
   const cleanup = async (): Promise<void> => {
@@ -80,7 +79,7 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
         listen: ['/ip4/127.0.0.1/tcp/0'],
         bootstrap,
         allowPrivateAddrs: true,
-        ...(config.maxInboundRate === undefined ? {} : { inboundConnectionThreshold: config.maxInboundRate }),
+        ...connectionLimits(config),
         role: config.role,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         publicName: config.publicName ?? `demo-peer-${i + 1}`,

@@ -54,19 +54,20 @@ export interface CommonConfig {
 }
 
 /** The subnet-node part of the config, shaped as the subnet node's init takes it (`run` and `peer`). */
-export function subnetNodeOptions (config: CommonConfig): Omit<CommonConfig, 'logLevel' | 'maxInboundRate'> & { inboundConnectionThreshold?: number } {
+export function subnetNodeOptions (config: CommonConfig): Omit<CommonConfig, 'logLevel' | 'maxInboundRate'> & ConnectionLimits {
   // Listed, not spread: `run`/`demo` configs carry many more fields that the node must not see.
-  const { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs, maxInboundRate, maxConnections } = config
+  const { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs } = config
+  return { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs, ...connectionLimits(config) }
+}
+
+/** The connection-limit flags in the subnet node's terms (libp2p calls the per-IP rate a threshold). */
+export interface ConnectionLimits { inboundConnectionThreshold?: number, maxConnections?: number }
+
+/** `--max-inbound-rate` and `--max-connections`, for any node the command starts (the demo's peers too). */
+export function connectionLimits (config: Pick<CommonConfig, 'maxInboundRate' | 'maxConnections'>): ConnectionLimits {
   return {
-    subnetId,
-    listen,
-    announce,
-    bootstrap,
-    identityPath,
-    dataDir,
-    allowPrivateAddrs,
-    ...(maxInboundRate === undefined ? {} : { inboundConnectionThreshold: maxInboundRate }),
-    ...(maxConnections === undefined ? {} : { maxConnections })
+    ...(config.maxInboundRate === undefined ? {} : { inboundConnectionThreshold: config.maxInboundRate }),
+    ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections })
   }
 }
 

@@ -9,7 +9,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../log/index.js'
-import { DURATION_HINT, parseDuration } from '../util/duration.js'
+import { DURATION_HINT, formatDuration, parseDuration } from '../util/duration.js'
 import { parseRate, RATE_HINT } from '../util/rate.js'
 import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import {
@@ -29,14 +29,6 @@ export function quote (text: string): string {
 
 function expected (what: string, text: string): never {
   throw new InvalidValue(`expected ${what}, got ${quote(text)}`)
-}
-
-function formatMs (ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`
-  if (ms % 1000 === 0) return `${ms / 1000}s`
-  return `${ms}ms`
 }
 
 export function parseSubnetId (text: string): string {
@@ -115,7 +107,7 @@ export function parseDurationWithin (minMs: number, maxMs: number): (text: strin
   return (text) => {
     const ms = parseDuration(text)
     if (ms === undefined) expected(DURATION_HINT, text)
-    if (ms < minMs || ms > maxMs) expected(`a duration from ${formatMs(minMs)} to ${formatMs(maxMs)}`, text)
+    if (ms < minMs || ms > maxMs) expected(`a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`, text)
     return ms
   }
 }

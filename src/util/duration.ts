@@ -31,3 +31,12 @@ export function parseDuration (text: string): number | undefined {
   const ms = Number(digits) * factor
   return Number.isSafeInteger(ms) ? ms : undefined
 }
+
+/** The inverse of {@link parseDuration}: `ms` in the largest unit that divides it (`90d`, `10s`, `500ms`). */
+export function formatDuration (ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const factor = UNIT_MS[unit] as number
+    if (ms !== 0 && ms % factor === 0) return `${ms / factor}${unit}`
+  }
+  return `${ms}ms`
+}
