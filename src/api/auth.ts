@@ -4,8 +4,8 @@
  * The key store compares in constant time and returns active entries only; expiry and scope
  * are decided by the key store's `keyRefusal`, whose answer is also the metrics reason.
  */
-import { keyRefusal, type ApiKeyEntry, type KeySet } from '../keys/index.js'
-import { MAX_KEY_LENGTH, type RouteName } from './constants.js'
+import { MAX_API_KEY_LENGTH, keyRefusal, type ApiKeyEntry, type KeySet } from '../keys/index.js'
+import type { RouteName } from './constants.js'
 import type { AuthRejectReason } from './metrics.js'
 import type { IncomingHttpHeaders } from 'node:http'
 
@@ -43,7 +43,7 @@ export function presentedKey (headers: IncomingHttpHeaders): string | undefined 
 export function authenticate (keys: KeySource, headers: IncomingHttpHeaders, route: RouteName, now: number): AuthResult {
   const key = presentedKey(headers)
   if (key === undefined) return { ok: false, reason: 'missing' }
-  if (key.length > MAX_KEY_LENGTH) return { ok: false, reason: 'unknown' }
+  if (key.length > MAX_API_KEY_LENGTH) return { ok: false, reason: 'unknown' }
   const entry = keys.current().lookup(key)
   if (entry === undefined) return { ok: false, reason: 'unknown' }
   const refusal = keyRefusal(entry, route, now)

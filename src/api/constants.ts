@@ -28,9 +28,6 @@ export const REDIS_PREFIX_AUTH_FAIL = 'subnet-bootnode:auth-fail:'
 /** Bound on connecting to Redis at start-up, so a wrong `--redis-url` fails fast with a clear error. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5_000
 
-/** A key longer than this is refused without a lookup (real keys are ~50 characters). */
-export const MAX_KEY_LENGTH = 512
-
 /** Filtered bodies (per distinct filter value) kept per view snapshot; FIFO beyond this. */
 export const FILTER_CACHE_SIZE = 64
 
@@ -45,8 +42,8 @@ export const HEADERS_TIMEOUT_MS = 10_000
 export const REQUEST_TIMEOUT_MS = 30_000
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000
 
-/** The keyed routes; these names are also the key-store `scopes` values (SPEC §2). */
-export const ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info'] as const
-export type RouteName = typeof ROUTES[number]
+/** The keyed routes: the key store's one list, since these names are also its `scopes` values (SPEC §2). */
+export { API_ROUTES as ROUTES } from '../keys/index.js'
+export type { ApiRoute as RouteName } from '../keys/index.js'
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'

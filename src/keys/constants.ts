@@ -4,6 +4,12 @@
 export const API_ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info'] as const
 
 /**
+ * Longest API key, in characters: a longer `--key` is refused by the admin CLI, and a longer
+ * presented key is refused by the API without a lookup (real keys are ~50 characters).
+ */
+export const MAX_API_KEY_LENGTH = 512
+
+/**
  * Where the key store is (SPEC §2), the same for the sidecar and the admin CLI so both use one
  * file: `--keys-file`, else {@link KEYS_FILE_ENV} (the sidecar's variable, set by the Docker image),
  * else {@link LEGACY_KEYS_FILE_ENV} (the Python tools' variable), else ./{@link DEFAULT_KEYS_FILE_NAME}.

@@ -3,6 +3,7 @@
  * shaped `key-<owner>-<32 hex digits>`.
  */
 import { randomBytes } from 'node:crypto'
+import { MAX_API_KEY_LENGTH } from './constants.js'
 
 /** Bytes of CSPRNG output in a generated key (SPEC §3: at least 128 bits). */
 export const GENERATED_KEY_BYTES = 16
@@ -34,11 +35,11 @@ export function checkOwnerName (owner: string): string | undefined {
 
 /**
  * Why `key` is not acceptable as a key given on the command line, or `undefined`:
- * visible ASCII only (it travels in an HTTP header, SPEC §1), at most 512 characters.
+ * visible ASCII only (it travels in an HTTP header, SPEC §1), at most {@link MAX_API_KEY_LENGTH} characters.
  */
 export function checkApiKeyText (key: string): string | undefined {
   if (key === '') return 'must not be empty'
-  if (key.length > 512) return 'must be at most 512 characters'
+  if (key.length > MAX_API_KEY_LENGTH) return `must be at most ${MAX_API_KEY_LENGTH} characters`
   if (!/^[\x21-\x7e]+$/.test(key)) return 'must be visible ASCII characters only (no spaces, it is sent in an HTTP header)'
   return undefined
 }
