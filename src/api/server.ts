@@ -3,9 +3,9 @@
  * requests with a JSON 4xx instead of Node's bare one, bounds slow clients, shuts down gracefully.
  */
 import { createServer, IncomingMessage, ServerResponse, STATUS_CODES, type Server } from 'node:http'
-import { isIP } from 'node:net'
 import { SubnetBootnodeError } from '../errors.js'
 import { silentLogger } from '../log/index.js'
+import { isLoopbackAddress } from '../util/ipaddr.js'
 import { createApi } from './app.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_SHUTDOWN_GRACE_MS, HEADERS_TIMEOUT_MS, JSON_CONTENT_TYPE,
@@ -35,11 +35,9 @@ const LISTEN_HINTS: Record<string, string> = {
   ENOTFOUND: 'host name not found; check --api-host'
 }
 
+/** Whether binding `host` keeps the API on this machine: `localhost` or a loopback address (IPv4-mapped included). */
 export function isLoopback (host: string): boolean {
-  if (host === 'localhost') return true
-  if (isIP(host) === 4) return host.startsWith('127.')
-  if (isIP(host) === 6) return host === '::1' || host.toLowerCase().startsWith('::ffff:127.')
-  return false
+  return host === 'localhost' || isLoopbackAddress(host)
 }
 
 /** Node's default reply to a request it cannot parse, but with a JSON body like every other answer (SPEC §1). */

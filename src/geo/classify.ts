@@ -4,9 +4,7 @@
  * `reserved range`; public unicast goes on to a lookup. ip-api.com answers these same
  * messages for these same addresses, so clients see one vocabulary whatever the mode.
  */
-import { isIP } from 'node:net'
-import { ipaddr } from '../util/ipaddr.js'
-import type { IPv4, IPv6 } from 'ipaddr.js'
+import { GLOBAL_UNICAST_RANGES, parseIp } from '../util/ipaddr.js'
 import type { Location } from '../view/index.js'
 
 export const MESSAGE_INVALID = 'invalid query'
@@ -25,36 +23,22 @@ export type Classification =
   | { kind: 'public', address: PublicAddress }
 
 const PRIVATE_RANGES = new Set(['private', 'uniqueLocal'])
-/**
- * Blocks that ipaddr.js names but that are globally routed unicast (IANA special-purpose
- * registry: "globally reachable"): 6to4 and Teredo tunnel addresses, the NAT64 prefixes and the
- * AS112/AMT anycast services carry real traffic, and a database may know them.
- */
-const PUBLIC_RANGES = new Set(['unicast', '6to4', 'teredo', 'rfc6052', 'as112', 'as112v6', 'amt'])
 
 export function fail (message: string, query: string): Location {
   return { status: 'fail', message, query }
 }
 
 export function classify (ip: string): Classification {
-  // net.isIP first: ipaddr.js alone accepts forms like `1.2.3` or `0x7f.1` (issue 6).
-  const version = isIP(ip)
-  if (version === 0) return { kind: 'fail', location: fail(MESSAGE_INVALID, ip) }
-  let parsed: IPv4 | IPv6
-  try {
-    parsed = ipaddr.parse(ip)
-  } catch {
-    return { kind: 'fail', location: fail(MESSAGE_INVALID, ip) }
-  }
-  if (parsed.kind() === 'ipv6') {
-    const v6 = parsed as IPv6
-    // Looked up as the IPv4 address it carries: the same host, and IPv4 data is richer.
-    if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address()
-  }
+  // Strict (net.isIP), and an IPv4-mapped address is looked up as the IPv4 address it carries:
+  // the same host, and IPv4 data is richer.
+  const parsed = parseIp(ip)
+  if (parsed === undefined) return { kind: 'fail', location: fail(MESSAGE_INVALID, ip) }
   const range = parsed.range()
   if (PRIVATE_RANGES.has(range)) return { kind: 'fail', location: fail(MESSAGE_PRIVATE, ip) }
-  if (!PUBLIC_RANGES.has(range)) return { kind: 'fail', location: fail(MESSAGE_RESERVED, ip) }
-  if (version === 4) return { kind: 'public', address: { family: 4, address: ip } } // already canonical: net.isIP is strict
+  // Globally routed unicast, including the tunnel, NAT64 and anycast blocks a database may know.
+  if (!GLOBAL_UNICAST_RANGES.has(range)) return { kind: 'fail', location: fail(MESSAGE_RESERVED, ip) }
+  // A dotted quad is already canonical (net.isIP is strict).
+  if (parsed.kind() === 'ipv4' && !ip.includes(':')) return { kind: 'public', address: { family: 4, address: ip } }
   return {
     kind: 'public',
     address: { family: parsed.kind() === 'ipv4' ? 4 : 6, address: parsed.toString() }

@@ -5,8 +5,8 @@
  * addresses change, and every `refreshIntervalMs`; publishes a new snapshot only when its
  * content differs. Geolocation happens here, never on a request path.
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import { silentLogger } from '../log/index.js'
+import { ipsOfMultiaddr } from '../util/multiaddr.js'
 import { createStaticView } from './index.js'
 import type { Location, Locator, PeersInfo, ViewSnapshot, ViewSource } from './index.js'
 import type { HeartbeatCollector } from '../heartbeat/index.js'
@@ -55,17 +55,6 @@ export interface ViewBuilder extends ViewSource {
 
 export function createViewBuilder (init: ViewBuilderInit, components: ViewBuilderComponents): ViewBuilder {
   return new ViewBuilderImpl(init, components)
-}
-
-/** The IP addresses (ip4/ip6 components) of a multiaddr string; none for dns* or junk. */
-export function ipsOf (addr: string): string[] {
-  try {
-    return multiaddr(addr).getComponents()
-      .filter((c) => (c.name === 'ip4' || c.name === 'ip6') && c.value !== undefined)
-      .map((c) => c.value as string)
-  } catch {
-    return []
-  }
 }
 
 type Content = Omit<ViewSnapshot, 'version' | 'builtAt'>
@@ -173,14 +162,14 @@ class ViewBuilderImpl implements ViewBuilder {
     const peerList = peers.peers().filter((p) => p.peerId !== node.peerId)
 
     const ips = new Set<string>()
-    for (const p of peerList) for (const a of p.multiaddrs) for (const ip of ipsOf(a)) ips.add(ip)
+    for (const p of peerList) for (const a of p.multiaddrs) for (const ip of ipsOfMultiaddr(a)) ips.add(ip)
     const locations = await this.locateBounded([...ips].sort(), locator)
 
     const peersInfo: PeersInfo = {}
     for (const p of peerList) {
       const info: Record<string, { location: Location } | string[]> = {}
       for (const a of p.multiaddrs) {
-        for (const ip of ipsOf(a)) {
+        for (const ip of ipsOfMultiaddr(a)) {
           const location = locations.get(ip)
           if (info[ip] === undefined && location !== undefined) info[ip] = { location }
         }

@@ -1,11 +1,12 @@
 import test from 'ava'
 import { createLocator } from '../../src/geo/index.js'
 import { createPeerCollector } from '../../src/peers/index.js'
-import { createViewBuilder, ipsOf } from '../../src/view/builder.js'
+import { ipsOfMultiaddr as ipsOf } from '../../src/util/multiaddr.js'
+import { createViewBuilder } from '../../src/view/builder.js'
 import { startBootnode, startTestPeer, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
 import type { Location, Locator, ViewSnapshot } from '../../src/view/index.js'
 
-test('ipsOf takes ip4 and ip6 components only', (t) => {
+test('ipsOfMultiaddr takes ip4 and ip6 components only', (t) => {
   t.deepEqual(ipsOf('/ip4/1.2.3.4/tcp/1'), ['1.2.3.4'])
   t.deepEqual(ipsOf('/ip6/::1/tcp/1'), ['::1'])
   t.deepEqual(ipsOf('/dns4/example.org/tcp/1'), [])
