@@ -21,6 +21,7 @@ import {
   parseLogLevel, parseMultiaddr, parsePath, parsePort, parsePublicName, parseRateFlag, parseReadableFile,
   parseRedisUrl, parseRole, parseSubnetId, parseTrustProxy, parseVersionString, quote
 } from './values.js'
+import { badBooleanToken } from '../util/argv.js'
 import { packageVersion } from '../util/package-version.js'
 import type { Command, FlagGroup, FlagSpec } from './flags.js'
 import type { GeoMode } from './values.js'
@@ -354,14 +355,8 @@ function checkEnvNames (env: Readonly<Record<string, string | undefined>>): void
  * (`--metrics false` is fine: yargs only takes a following `true`/`false` as the value.)
  */
 function checkBooleanTokens (argv: readonly string[]): void {
-  const booleans = new Set(FLAGS.filter(f => f.kind === 'boolean').map(f => f.name))
-  for (const token of argv) {
-    if (token === '--') return
-    const match = /^--(?:no-)?([^=]+)=(.*)$/.exec(token)
-    if (match?.[1] !== undefined && booleans.has(match[1]) && match[2] !== 'true' && match[2] !== 'false') {
-      throw new ConfigError(`--${match[1]}: expected true or false, got ${quote(match[2] ?? '')}`)
-    }
-  }
+  const bad = badBooleanToken(argv, FLAGS.filter(f => f.kind === 'boolean').map(f => f.name))
+  if (bad !== undefined) throw new ConfigError(`--${bad.flag}: expected true or false, got ${quote(bad.value)}`)
 }
 
 interface Parsed {
