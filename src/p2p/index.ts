@@ -4,7 +4,6 @@
  * persistent identity and, optionally, a persistent peer store.
  */
 import { createSubnetNodeImpl } from './node.js'
-import type { HeartbeatRejectReason } from '../heartbeat/record.js'
 import type { Logger } from '../log/index.js'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -78,8 +77,6 @@ export interface SubnetNode {
   isDhtReady: () => boolean
   /** Heartbeat records rejected by this node's DHT validator, by reason. */
   heartbeatRejections: () => Record<string, number>
-  /** Called on every DHT validator rejection; returns an unsubscribe function. */
-  onHeartbeatRejected: (listener: (reason: HeartbeatRejectReason) => void) => () => void
 }
 
 /** Loads or creates the identity and builds (but does not start) the node. */

@@ -24,7 +24,7 @@ import {
 import { dialableAddrs } from './addresses.js'
 import { isTooOpen, loadOrCreateIdentity } from './identity.js'
 import type { SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
-import type { HeartbeatRejectReason, HeartbeatRejectedError, RejectionCounter } from '../heartbeat/record.js'
+import type { HeartbeatRejectedError, RejectionCounter } from '../heartbeat/record.js'
 import type { Logger } from '../log/index.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
@@ -53,11 +53,9 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
   }
 
   const rejections = createRejectionCounter()
-  const rejectionListeners = new Set<(reason: HeartbeatRejectReason) => void>()
   const onReject = (err: HeartbeatRejectedError): void => {
     rejections.record(err.reason)
     logger.debug('DHT heartbeat record rejected', { reason: err.reason, detail: err.message })
-    for (const l of rejectionListeners) l(err.reason)
   }
   // The datastore holds the peer store and the DHT records; on disk under --data-dir so the
   // bootnode remembers peers across restarts. We keep a handle on it: the heartbeat
@@ -98,7 +96,7 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
     start: false
   })
 
-  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, rejections, rejectionListeners })
+  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, rejections })
 }
 
 function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: boolean): Multiaddr[] {
@@ -124,7 +122,6 @@ interface Resolved {
   node: Libp2p<SubnetServices>
   store: Datastore
   rejections: RejectionCounter
-  rejectionListeners: Set<(reason: HeartbeatRejectReason) => void>
 }
 
 class SubnetNodeImpl implements SubnetNode {
@@ -140,7 +137,6 @@ class SubnetNodeImpl implements SubnetNode {
   private readonly announce: Multiaddr[]
   private readonly log: Logger
   private readonly rejections: RejectionCounter
-  private readonly rejectionListeners: Set<(reason: HeartbeatRejectReason) => void>
   private running = false
   private transition?: Promise<void>
   private bootstrapTimer?: NodeJS.Timeout
@@ -162,7 +158,6 @@ class SubnetNodeImpl implements SubnetNode {
     this.announce = resolved.announce
     this.log = resolved.logger
     this.rejections = resolved.rejections
-    this.rejectionListeners = resolved.rejectionListeners
   }
 
   get dht (): SingleKadDHT {
@@ -283,10 +278,5 @@ class SubnetNodeImpl implements SubnetNode {
 
   heartbeatRejections (): Record<string, number> {
     return this.rejections.counts()
-  }
-
-  onHeartbeatRejected (listener: (reason: HeartbeatRejectReason) => void): () => void {
-    this.rejectionListeners.add(listener)
-    return () => { this.rejectionListeners.delete(listener) }
   }
 }

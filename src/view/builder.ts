@@ -63,7 +63,10 @@ class ViewBuilderImpl implements ViewBuilder {
   private readonly components: ViewBuilderComponents
   private readonly log: Logger
   private readonly refreshIntervalMs: number
-  private readonly view = createStaticView()
+  /** A subscriber that throws is logged; the others are still told, and the build carries on. */
+  private readonly view = createStaticView(undefined, {
+    onListenerError: (err) => { this.log.warn('view change listener threw', { err }) }
+  })
   private running = false
   private lastKey = ''
   private unsubscribe: Array<() => void> = []

@@ -3,6 +3,7 @@
  * network → collectors → this view → pre-serialised REST bodies.
  * These are the shapes every folder agrees on; see ./README or SPEC §1 for the JSON.
  */
+import { createListeners } from '../util/listeners.js'
 
 /** `server` object of a heartbeat, exactly the fields of SPEC §1 `/v1/get_heartbeat`. */
 export interface HeartbeatServer {
@@ -81,21 +82,34 @@ export interface MutableViewSource extends ViewSource {
   set: (snapshot: Omit<ViewSnapshot, 'version' | 'builtAt'>) => ViewSnapshot
 }
 
-export function createStaticView (initial?: Omit<ViewSnapshot, 'version' | 'builtAt'>): MutableViewSource {
+export interface StaticViewOptions {
+  /**
+   * Called with the error of a change listener that threw; the other listeners still run.
+   * Default: the errors are collected and `set` throws them once every listener has run (the
+   * snapshot is replaced all the same), so a caller without a logger still sees them.
+   * The view builder passes one that logs.
+   */
+  onListenerError?: (err: unknown) => void
+}
+
+export function createStaticView (initial?: Omit<ViewSnapshot, 'version' | 'builtAt'>, options: StaticViewOptions = {}): MutableViewSource {
   let snapshot: ViewSnapshot = EMPTY_SNAPSHOT
-  const listeners = new Set<(s: ViewSnapshot) => void>()
+  let errors: unknown[] = []
+  const listeners = createListeners<[ViewSnapshot]>(options.onListenerError ?? ((err) => { errors.push(err) }))
   const set = (next: Omit<ViewSnapshot, 'version' | 'builtAt'>): ViewSnapshot => {
     snapshot = Object.freeze({ ...next, version: snapshot.version + 1, builtAt: Date.now() })
-    for (const l of listeners) l(snapshot)
+    listeners.emit(snapshot)
+    if (errors.length > 0) {
+      const thrown = errors
+      errors = []
+      throw thrown.length === 1 ? thrown[0] : new AggregateError(thrown, `${thrown.length} view listeners threw`)
+    }
     return snapshot
   }
   if (initial !== undefined) set(initial)
   return {
     current: () => snapshot,
-    onChange: (listener) => {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    },
+    onChange: (listener) => listeners.add(listener),
     set
   }
 }
