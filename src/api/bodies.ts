@@ -5,14 +5,13 @@
  * filtered ones on demand, once per distinct filter (bounded cache).
  * Query filters are validated here; an unknown value is a 400 (issue 5), never a silent `[]`.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
-import { ROLE_PATTERN } from '../heartbeat/index.js'
+// From the leaf record.js (as src/p2p does), not heartbeat/index.js, so loading the API does not pull in libp2p.
+import { HEARTBEAT_STATES, ROLE_PATTERN, isPeerId } from '../heartbeat/record.js'
 import { FILTER_CACHE_SIZE, ROUTES, type RouteName } from './constants.js'
 import { createRepresentation, type CompressedEncoding, type CompressTrigger, type Representation } from './representation.js'
 import type { ViewSnapshot, ViewSource } from '../view/index.js'
 
-const STATES = new Set(['OFFLINE', 'JOINING', 'ONLINE'])
-const BASE58_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{32,128}$/
+const STATES: ReadonlySet<string> = new Set(HEARTBEAT_STATES)
 
 /** A filter value the client must fix; the message goes to the client as `detail`. */
 export class FilterError extends Error {
@@ -31,12 +30,7 @@ function single (query: Query, name: string): string | undefined {
 }
 
 function checkPeerId (value: string): string {
-  if (BASE58_PATTERN.test(value)) {
-    try {
-      peerIdFromString(value)
-      return value
-    } catch {}
-  }
+  if (isPeerId(value)) return value
   throw new FilterError('peer_id must be a base58btc libp2p peer id, e.g. 12D3KooW...')
 }
 
@@ -44,7 +38,7 @@ export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
   const filter: HeartbeatFilter = {}
   const state = single(query, 'state')
   if (state !== undefined) {
-    if (!STATES.has(state)) throw new FilterError('state must be one of OFFLINE, JOINING, ONLINE')
+    if (!STATES.has(state)) throw new FilterError(`state must be one of ${HEARTBEAT_STATES.join(', ')}`)
     filter.state = state
   }
   const role = single(query, 'role')

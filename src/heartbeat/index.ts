@@ -13,7 +13,7 @@ import type { HeartbeatEntry } from '../view/index.js'
 export {
   HEARTBEAT_DOMAIN, HEARTBEAT_PAYLOAD_TYPE, HEARTBEAT_PAYLOAD_TYPE_STRING, HEARTBEAT_NAMESPACE, HEARTBEAT_STATES,
   HEARTBEAT_REJECT_REASONS, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_TTL_S, ROLE_PATTERN, HeartbeatRejectedError,
-  heartbeatKey, peerIdFromHeartbeatKey, sealHeartbeat, validateHeartbeat, toHeartbeatEntry,
+  heartbeatKey, isPeerId, peerIdFromHeartbeatKey, sealHeartbeat, validateHeartbeat, toHeartbeatEntry,
   createHeartbeatDhtValidator, heartbeatDhtSelector
 } from './record.js'
 export type {

@@ -100,10 +100,20 @@ export function peerIdFromHeartbeatKey (key: Uint8Array): string | undefined {
   const prefix = `/${HEARTBEAT_NAMESPACE}/`
   if (!text.startsWith(prefix)) return undefined
   const id = text.slice(prefix.length)
+  return isPeerId(id) ? id : undefined
+}
+
+/**
+ * Whether `text` is a libp2p peer id in its canonical (base58btc) string form, the form
+ * records name peers in: it parses and prints back unchanged. At most MAX_PEER_ID_LENGTH
+ * characters, checked first, so a long input costs no base58 decoding (quadratic in length).
+ */
+export function isPeerId (text: string): boolean {
+  if (text.length > MAX_PEER_ID_LENGTH) return false
   try {
-    return peerIdFromString(id).toString() === id ? id : undefined
+    return peerIdFromString(text).toString() === text
   } catch {
-    return undefined
+    return false
   }
 }
 
