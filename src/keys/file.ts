@@ -55,11 +55,6 @@ export function serializeKeyEntries (entries: readonly ApiKeyEntry[]): string {
   return JSON.stringify(entries, null, 2) + '\n'
 }
 
-export interface UpdateKeyFileOptions {
-  /** Lock staleness, ms. Default {@link LOCK_STALE_MS}. */
-  lockStaleMs?: number
-}
-
 /**
  * Applies `mutate` to the entries of `file` under the file's lock and writes the result
  * atomically. The file is validated before (a malformed file is never overwritten) and
@@ -72,11 +67,10 @@ export interface UpdateKeyFileOptions {
  */
 export async function updateKeyFile (
   file: string,
-  mutate: (entries: ApiKeyEntry[]) => ApiKeyEntry[] | Promise<ApiKeyEntry[]>,
-  options: UpdateKeyFileOptions = {}
+  mutate: (entries: ApiKeyEntry[]) => ApiKeyEntry[] | Promise<ApiKeyEntry[]>
 ): Promise<ApiKeyEntry[]> {
   let compromised: Error | undefined
-  const release = await acquireLock(file, options.lockStaleMs ?? LOCK_STALE_MS, (err) => { compromised = err })
+  const release = await acquireLock(file, (err) => { compromised = err })
 
   try {
     const text = await readKeyFileText(file)
@@ -105,14 +99,14 @@ export async function updateKeyFile (
  * Takes `<file>.lock` (proper-lockfile), retrying only while another process holds it
  * (proper-lockfile's own retries would also retry a missing directory for the whole wait).
  */
-async function acquireLock (file: string, stale: number, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
+async function acquireLock (file: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   const deadline = Date.now() + LOCK_WAIT_MS
   for (let attempt = 0; ; attempt++) {
     try {
       return await lockfile.lock(file, {
         lockfilePath: `${file}.lock`,
         realpath: false,
-        stale,
+        stale: LOCK_STALE_MS,
         update: LOCK_UPDATE_MS,
         retries: 0,
         // The default throws from a timer; note it instead, and refuse to write.
