@@ -182,20 +182,27 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     return this.latest
   }
 
-  /** Connected peers whose identify lists the collector protocol. */
-  private async collectors (): Promise<PeerId[]> {
+  /**
+   * Each connected peer once (a peer may hold several connections) with the protocols its
+   * identify reported; a peer the peer store does not know yet (identify still running) is left out.
+   */
+  private async connectedPeers (): Promise<Array<{ id: PeerId, protocols: string[] }>> {
     const seen = new Set<string>()
-    const out: PeerId[] = []
+    const out: Array<{ id: PeerId, protocols: string[] }> = []
     for (const conn of this.node.libp2p.getConnections()) {
       const id = conn.remotePeer
       if (seen.has(id.toString())) continue
       seen.add(id.toString())
       try {
-        const peer = await this.node.libp2p.peerStore.get(id)
-        if (peer.protocols.includes(this.node.heartbeatProtocol)) out.push(id)
+        out.push({ id, protocols: (await this.node.libp2p.peerStore.get(id)).protocols })
       } catch {}
     }
     return out
+  }
+
+  /** Connected peers whose identify lists the collector protocol. */
+  private async collectors (): Promise<PeerId[]> {
+    return (await this.connectedPeers()).filter((p) => p.protocols.includes(this.node.heartbeatProtocol)).map((p) => p.id)
   }
 
   private async pushToAll (envelope: Uint8Array, signal: AbortSignal): Promise<void> {
@@ -267,21 +274,11 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
    */
   private async pingCandidates (signal: AbortSignal): Promise<PeerId[]> {
     const ranked: Array<{ peer: PeerId, rank: number }> = []
-    const seen = new Set<string>()
-    for (const conn of this.node.libp2p.getConnections()) {
-      const id = conn.remotePeer.toString()
-      if (seen.has(id)) continue
-      seen.add(id)
-      let protocols: string[]
-      try {
-        protocols = (await this.node.libp2p.peerStore.get(conn.remotePeer)).protocols
-      } catch {
-        continue
-      }
+    for (const { id, protocols } of await this.connectedPeers()) {
       if (!protocols.includes(this.node.kadProtocol)) continue
-      const published = await this.hasStoredHeartbeat(id, signal)
+      const published = await this.hasStoredHeartbeat(id.toString(), signal)
       if (!published && protocols.includes(this.node.heartbeatProtocol)) continue
-      ranked.push({ peer: conn.remotePeer, rank: published ? 0 : 1 })
+      ranked.push({ peer: id, rank: published ? 0 : 1 })
     }
     const measured = (p: PeerId): number => this.rtts.has(p.toString()) ? 0 : 1
     ranked.sort((a, b) => a.rank - b.rank || measured(a.peer) - measured(b.peer) || a.peer.toString().localeCompare(b.peer.toString()))
