@@ -46,7 +46,7 @@ export interface KeyStoreWatcher {
 export interface KeyStoreWatcherInit {
   /** The key file (SPEC §2). */
   path: string
-  /** Parent logger; the watcher logs as its `keys` child. Default: silent. */
+  /** Used as it is (the sidecar passes its `keys` child, as for every component). Default: silent. */
   logger?: Logger
   /** How often the file is stat-ed, ms. Default {@link DEFAULT_POLL_INTERVAL_MS} (250). */
   pollIntervalMs?: number
@@ -58,7 +58,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
   private readonly path: string
   private readonly log: Logger
   private readonly pollIntervalMs: number
-  private readonly listeners = createListeners<[KeySet]>((error) => { this.log.error('key set listener failed', { error }) })
+  private readonly listeners = createListeners<[KeySet]>((err) => { this.log.error('key set listener failed', { err }) })
   private keys: KeySet = EMPTY_KEY_SET
   /** Text of the last valid load; `undefined` before any. */
   private validText: string | undefined
@@ -75,7 +75,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
 
   constructor (init: KeyStoreWatcherInit) {
     this.path = init.path
-    this.log = (init.logger ?? silentLogger).child('keys')
+    this.log = init.logger ?? silentLogger
     this.pollIntervalMs = Math.max(10, init.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS)
   }
 
@@ -136,13 +136,13 @@ export class KeyFileWatcher implements KeyStoreWatcher {
         if (filename === null || filename.toString() === name) this.schedule()
       })
       this.dirWatcher.on('error', (err) => {
-        this.log.debug('directory watch failed; polling only', { file: this.path, error: err })
+        this.log.debug('directory watch failed; polling only', { file: this.path, err })
         this.dirWatcher?.close()
         this.dirWatcher = undefined
       })
     } catch (err) {
       // E.g. the directory does not exist yet: polling still notices the file appearing.
-      this.log.debug('cannot watch the key file directory; polling only', { file: this.path, error: err })
+      this.log.debug('cannot watch the key file directory; polling only', { file: this.path, err })
     }
   }
 
@@ -180,7 +180,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
       do {
         this.reloadAgain = false
         await this.reloadOnce().catch((err: unknown) => {
-          this.log.error('key file reload failed', { file: this.path, error: err })
+          this.log.error('key file reload failed', { file: this.path, err })
         })
       } while (this.reloadAgain && this.running)
     })().finally(() => { this.reloading = undefined })
@@ -234,7 +234,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
     this.state = 'invalid'
     if (message === this.lastError) return
     this.lastError = message
-    this.log.warn('key file invalid: keeping the last valid key set', { file: this.path, error: message, active_keys: this.keys.size })
+    this.log.warn('key file invalid: keeping the last valid key set', { file: this.path, err: message, active_keys: this.keys.size })
   }
 }
 

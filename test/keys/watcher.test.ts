@@ -78,14 +78,14 @@ test('an invalid edit is logged (file and fault, never a key) and the last valid
   await pollUntil(async () => log.lines.find(l => l.level === 'warn'), RELOAD_BOUND_MS * 2, 'a warning')
   const warn = log.lines.find(l => l.level === 'warn')
   t.is(warn?.file, file)
-  t.regex(String(warn?.error), /entry 2 .*"key" duplicates the key of entry 1/)
+  t.regex(String(warn?.err), /entry 2 .*"key" duplicates the key of entry 1/)
   t.false(log.text().includes('key-a-secret'), 'no key in the log')
   t.is(watcher.current(), before)
   t.is(watcher.current().lookup('key-a-secret')?.owner, 'a')
 
   // Broken JSON, written in place like an editor would: still the last valid set.
   await writeFile(file, '[{"owner": "a", "key": "key-a-secret"')
-  await pollUntil(async () => log.lines.find(l => /invalid JSON/.test(String(l.error))), RELOAD_BOUND_MS * 2, 'a JSON warning')
+  await pollUntil(async () => log.lines.find(l => /invalid JSON/.test(String(l.err))), RELOAD_BOUND_MS * 2, 'a JSON warning')
   t.is(watcher.current().lookup('key-a-secret')?.owner, 'a')
 
   // Fixed again: the new valid content is taken.
