@@ -5,6 +5,7 @@
  * well under a microsecond.
  */
 import { readFile } from 'node:fs/promises'
+import { asLabel } from './shape.js'
 import { ipaddr } from '../util/ipaddr.js'
 
 /** Shaped once per (AS, organisation) at load, so a lookup allocates nothing. */
@@ -58,7 +59,7 @@ class RecordPool {
     let i = this.index.get(key)
     if (i === undefined) {
       i = this.records.length
-      this.records.push(Object.freeze({ asn, org, isp: org, as: org === '' ? `AS${asn}` : `AS${asn} ${org}` }))
+      this.records.push(Object.freeze({ asn, org, isp: org, as: asLabel(asn, org) }))
       this.index.set(key, i)
     }
     return i

@@ -9,7 +9,7 @@ import { byteStream, lpStream } from '@libp2p/utils'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { silentLogger } from '../log/index.js'
 import {
-  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_LOOKUP_INTERVAL_MS, DEFAULT_SWEEP_INTERVAL_MS, GET_CONCURRENCY, GET_TIMEOUT_MS,
+  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_LOOKUP_INTERVAL_MS, DHT_RECORD_PREFIX, DEFAULT_SWEEP_INTERVAL_MS, GET_CONCURRENCY, GET_TIMEOUT_MS,
   MAX_GETS_PER_ROUND, MAX_INBOUND_PUSH_STREAMS, PUSH_READ_TIMEOUT_MS
 } from './constants.js'
 import {
@@ -30,7 +30,6 @@ interface Held {
   payload: HeartbeatPayload
   entry: HeartbeatEntry
   envelope: Uint8Array
-  source: Source
 }
 
 export class HeartbeatCollectorImpl implements HeartbeatCollector {
@@ -116,7 +115,7 @@ export class HeartbeatCollectorImpl implements HeartbeatCollector {
   private accept (payload: HeartbeatPayload, envelope: Uint8Array, source: Source): boolean {
     const current = this.held.get(payload.peer_id)
     if (current !== undefined && current.payload.seq >= payload.seq) return false
-    this.held.set(payload.peer_id, { payload, entry: toHeartbeatEntry(payload), envelope, source })
+    this.held.set(payload.peer_id, { payload, entry: toHeartbeatEntry(payload), envelope })
     this.log.debug('heartbeat accepted', { peer: payload.peer_id, state: payload.server.state, seq: payload.seq, source })
     this.changed()
     return true
@@ -207,8 +206,7 @@ export class HeartbeatCollectorImpl implements HeartbeatCollector {
   }
 
   private async scanStore (): Promise<void> {
-    const prefix = '/dht/record'
-    for await (const { key: dsKey, value } of this.node.datastore.query({ prefix }, { signal: this.abort.signal })) {
+    for await (const { key: dsKey, value } of this.node.datastore.query({ prefix: DHT_RECORD_PREFIX }, { signal: this.abort.signal })) {
       if (!this.running) return
       let record: DhtRecord
       try {

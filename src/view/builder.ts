@@ -162,7 +162,8 @@ class ViewBuilderImpl implements ViewBuilder {
   private async build (): Promise<void> {
     const { node, heartbeats, peers, locator } = this.components
     const heartbeatList = heartbeats.heartbeats()
-    const peerList = peers.peers().filter((p) => p.peerId !== node.peerId)
+    // The peer collector already leaves this node out (PeerCollector.peers).
+    const peerList = peers.peers()
 
     const ips = new Set<string>()
     for (const p of peerList) for (const a of p.multiaddrs) for (const ip of ipsOfMultiaddr(a)) ips.add(ip)
