@@ -9,12 +9,7 @@ import type { Express } from 'express'
 import type { Registry } from 'prom-client'
 
 export { createApi } from './app.js'
-export { describeRate } from '../util/rate.js'
-export { createApiServer, ApiListenError } from './server.js'
-export {
-  ROUTES, DEFAULT_RATE_LIMIT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_API_HOST, DEFAULT_API_PORT,
-  MIN_TRUST_PROXY_PREFIX_V4, MIN_TRUST_PROXY_PREFIX_V6
-} from './constants.js'
+export { createApiServer } from './server.js'
 export type { RouteName } from './constants.js'
 
 /** `limit` requests per `windowMs` milliseconds. */

@@ -3,15 +3,15 @@
  * locked atomic rewrites, the read-only key set the API authenticates against, and the
  * watcher that keeps that set in step with the file (SPEC §1).
  */
-export { API_ROUTES, MAX_API_KEY_LENGTH, DEFAULT_KEYS_FILE_NAME, DEFAULT_POLL_INTERVAL_MS, KEY_FILE_MODE, KEYS_FILE_ENV, LEGACY_KEYS_FILE_ENV, LOCK_STALE_MS } from './constants.js'
+export { API_ROUTES, MAX_API_KEY_LENGTH, DEFAULT_KEYS_FILE_NAME, KEYS_FILE_ENV, LEGACY_KEYS_FILE_ENV, LOCK_STALE_MS } from './constants.js'
 export { KeyFileError } from './errors.js'
 export type { KeyFileErrorDetails } from './errors.js'
-export { GENERATED_KEY_BYTES, MAX_OWNER_LENGTH, checkApiKeyText, checkOwnerName, generateApiKey } from './generate.js'
-export { readKeyFile, updateKeyFile, serializeKeyEntries } from './file.js'
+export { checkApiKeyText, checkOwnerName, generateApiKey } from './generate.js'
+export { readKeyFile, updateKeyFile } from './file.js'
 export { createKeySet, isKeyExpired, isKeyUsable, keyRefusal, EMPTY_KEY_SET } from './key-set.js'
 export type { KeyRefusal, KeySet } from './key-set.js'
 export { parseTimestamp } from './timestamp.js'
 export type { ApiKeyEntry, ApiRoute } from './types.js'
-export { parseKeyFileText, validateKeyEntries } from './validate.js'
+export { parseKeyFileText } from './validate.js'
 export { createKeyStoreWatcher } from './watcher.js'
 export type { KeyStoreWatcher, KeyStoreWatcherInit } from './watcher.js'
