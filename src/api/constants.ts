@@ -18,8 +18,6 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000
 /** IPv6 clients are counted per /64 (SPEC §1), via express-rate-limit's `ipKeyGenerator`. */
 export const IPV6_SUBNET = 64
 
-/** Shortest trust-proxy CIDR prefixes: one definition, shared with the config. */
-export { MIN_TRUST_PROXY_PREFIX_V4, MIN_TRUST_PROXY_PREFIX_V6 } from '../util/trust-proxy.js'
 
 /** Prefixes of the two limiters' keys in a shared Redis (one store per limiter). */
 export const REDIS_PREFIX_RATE_LIMIT = 'subnet-bootnode:rl:'

@@ -21,6 +21,7 @@ import {
   readKeyFile,
   updateKeyFile
 } from '../keys/index.js'
+import { badBooleanToken } from '../util/argv.js'
 import { DURATION_HINT, parseDuration } from '../util/duration.js'
 import type { ApiKeyEntry, ApiRoute } from '../keys/index.js'
 
@@ -136,12 +137,8 @@ function parseScopes (text: string): ApiRoute[] | null {
 
 function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], env: AddApiKeyIo['env']): Options {
   // yargs reads `--inactive=yes` as false; a typo must not silently flip the meaning.
-  for (const arg of rawArgs) {
-    const m = /^--(?:no-)?([a-z-]+)=(.*)$/.exec(arg)
-    if (m !== null && (BOOLEAN_FLAGS as readonly string[]).includes(m[1] ?? '') && !['true', 'false'].includes(m[2] ?? '')) {
-      throw new UsageError(`--${m[1]} is a switch and takes no value`)
-    }
-  }
+  const bad = badBooleanToken(rawArgs, BOOLEAN_FLAGS)
+  if (bad !== undefined) throw new UsageError(`--${bad.flag} is a switch and takes no value`)
 
   const given = (name: string): boolean => argv[name] !== undefined && argv[name] !== false
   const owner = stringOption(argv, 'owner')
