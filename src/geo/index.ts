@@ -27,14 +27,6 @@ export type { IpApiFailureReason } from './ip-api.js'
 
 export type GeoMode = 'offline' | 'ip-api' | 'none'
 
-/** One ip-api batch that was not answered by ip-api (its addresses were answered offline). */
-export interface GeoLookupFailure {
-  reason: IpApiFailureReason
-  /** How many distinct addresses the batch held. */
-  addresses: number
-  detail?: string
-}
-
 export interface LocatorInit {
   /** Default `offline`. */
   mode?: GeoMode
@@ -56,8 +48,6 @@ export interface LocatorInit {
   failureBackoffMs?: number
   /** Default: silent. */
   logger?: Logger
-  /** Called for each ip-api batch that fell back to offline data (for metrics). */
-  onLookupFailure?: (failure: GeoLookupFailure) => void
 }
 
 export interface GeoStats {

@@ -18,7 +18,7 @@ import { IpApiClient } from './ip-api.js'
 import { MESSAGE_UNAVAILABLE, OfflineGeo } from './offline.js'
 import type { PublicAddress } from './classify.js'
 import type { Family } from './offline.js'
-import type { GeoLocator, GeoLookupFailure, GeoMode, GeoStats, LocatorInit } from './index.js'
+import type { GeoLocator, GeoMode, GeoStats, LocatorInit } from './index.js'
 import type { IpApiFailureReason } from './ip-api.js'
 import type { Logger } from '../log/index.js'
 import type { Location } from '../view/index.js'
@@ -44,7 +44,6 @@ export class DefaultGeoLocator implements GeoLocator {
   private readonly client: IpApiClient | undefined
   private readonly cache: LocationCache
   private readonly cacheDir: string | undefined
-  private readonly onLookupFailure: ((f: GeoLookupFailure) => void) | undefined
   private cacheLoaded: Promise<void> | undefined
   private saveTimer: NodeJS.Timeout | undefined
   /** ip-api requests go one at a time, so rate accounting and the cache stay exact. */
@@ -62,7 +61,6 @@ export class DefaultGeoLocator implements GeoLocator {
     if (!MODES.includes(mode)) throw new ConfigError(`geo: mode must be one of ${MODES.join(', ')}, got ${String(mode)}`)
     this.mode = mode
     this.log = init.logger ?? silentLogger
-    this.onLookupFailure = init.onLookupFailure
     this.offline = new OfflineGeo({ geoDbPath: init.geoDbPath, asnDbPath: init.asnDbPath, logger: this.log })
     this.cache = new LocationCache(positive('cacheTtlMs', init.cacheTtlMs, DEFAULT_CACHE_TTL_MS), MAX_CACHE_ENTRIES)
     this.cacheDir = init.cacheDir
@@ -90,7 +88,7 @@ export class DefaultGeoLocator implements GeoLocator {
       } catch (err) {
         // The operator's own file must work; missing bundled data only means no fallback.
         if (this.offline.usesOwnFiles) throw err
-        this.log.warn('no offline data to fall back on when ip-api fails', { error: err })
+        this.log.warn('no offline data to fall back on when ip-api fails', { err })
       }
     }
   }
@@ -109,7 +107,7 @@ export class DefaultGeoLocator implements GeoLocator {
       return await this.locateAll(ips)
     } catch (err) {
       // Never rejects (Locator contract): whatever went wrong, every address gets an answer.
-      this.log.error('geolocation failed', { error: err })
+      this.log.error('geolocation failed', { err })
       const out = new Map<string, Location>()
       for (const ip of ips) out.set(ip, fail(MESSAGE_UNAVAILABLE, ip))
       return out
@@ -235,11 +233,6 @@ export class DefaultGeoLocator implements GeoLocator {
     // Deferral is the rate limit working as intended; the rest deserve an operator's eye.
     if (reason === 'deferred') this.log.debug('ip-api deferred; answering from offline data', fields)
     else this.log.warn('ip-api lookup failed; answering from offline data', fields)
-    try {
-      this.onLookupFailure?.({ reason, addresses, detail })
-    } catch (err) {
-      this.log.error('onLookupFailure threw', { error: err })
-    }
   }
 
   private async serial<T> (fn: () => Promise<T>): Promise<T> {
@@ -259,7 +252,7 @@ export class DefaultGeoLocator implements GeoLocator {
       const n = await this.cache.load(file, Date.now())
       this.log.info('ip-api cache loaded', { file, entries: n })
     } catch (err) {
-      this.log.warn('ip-api cache unreadable; starting empty', { file, error: err })
+      this.log.warn('ip-api cache unreadable; starting empty', { file, err })
     }
   }
 
@@ -278,7 +271,7 @@ export class DefaultGeoLocator implements GeoLocator {
     try {
       if (await this.cache.save(this.cacheDir, file, Date.now())) this.log.debug('ip-api cache saved', { file, entries: this.cache.size })
     } catch (err) {
-      this.log.warn('ip-api cache not saved', { file, error: err })
+      this.log.warn('ip-api cache not saved', { file, err })
     }
   }
 

@@ -5,7 +5,8 @@
  * with no IPv6 peer never loads it), and shared by every later lookup. No network, ever.
  */
 import { createRequire } from 'node:module'
-import { readFile, stat } from 'node:fs/promises'
+import { constants as fsConstants } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Reader } from 'maxmind'
 import { loadIpv4AsnCsv, loadIpv6AsnCsv } from './asn-csv.js'
@@ -35,20 +36,22 @@ export type Family = 4 | 6
  * `label` names the setting in the message (`--geo-db`, `--asn-db`).
  */
 export async function openMmdb (path: string, label: string): Promise<Reader<Response>> {
+  // One open, one error mapping: the type check runs on the handle that is then read, and a
+  // FIFO or device is refused instead of read until it ends (O_NONBLOCK: opening a FIFO
+  // does not wait for a writer; it changes nothing for a regular file).
+  let buffer: Buffer
   try {
-    const s = await stat(path)
-    if (!s.isFile()) throw new GeoDatabaseError(`${label} ${path} is not a file`)
+    const file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+    try {
+      if (!(await file.stat()).isFile()) throw new GeoDatabaseError(`${label} ${path} is not a file`)
+      buffer = await file.readFile()
+    } finally {
+      await file.close()
+    }
   } catch (err) {
     if (err instanceof GeoDatabaseError) throw err
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new GeoDatabaseError(`${label} ${path} does not exist`, { cause: err })
-    throw new GeoDatabaseError(`${label} ${path} cannot be read (${code ?? String(err)})`, { cause: err })
-  }
-  let buffer: Buffer
-  try {
-    buffer = await readFile(path)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
     throw new GeoDatabaseError(`${label} ${path} cannot be read (${code ?? String(err)})`, { cause: err })
   }
   if (buffer[0] === 0x1f && buffer[1] === 0x8b) {
@@ -215,7 +218,7 @@ export class OfflineGeo {
       logger.info('geolocation data opened', { what, path, ms: Math.round(performance.now() - started), ...extra })
     }
     const failed = (what: string) => (err: unknown): void => {
-      logger.error('geolocation data unavailable; lookups answer "geolocation unavailable"', { what, error: err })
+      logger.error('geolocation data unavailable; lookups answer "geolocation unavailable"', { what, err })
     }
     const mmdb = (what: string, path: () => string, label: string): Lazy<Reader<Response>> => new Lazy(async () => {
       const p = path()

@@ -4,7 +4,7 @@
  * survives restarts. An existing file is never overwritten.
  */
 import { randomBytes } from 'node:crypto'
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { link, mkdir, open, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { SubnetBootnodeError } from '../errors.js'
@@ -17,9 +17,12 @@ export class IdentityError extends SubnetBootnodeError {
   }
 }
 
-/** Loads the key at `path`, or creates a new Ed25519 key there (mode 0600). */
+/**
+ * Loads the key at `path`, or creates a new Ed25519 key there (mode 0600). An existing file
+ * that group or others may read is used, with a warning (the key is the node's identity).
+ */
 export async function loadOrCreateIdentity (path: string, logger: Logger): Promise<PrivateKey> {
-  const existing = await readKey(path)
+  const existing = await readKey(path, logger)
   if (existing !== undefined) return existing
 
   const key = await generateKeyPair('Ed25519')
@@ -43,7 +46,7 @@ export async function loadOrCreateIdentity (path: string, logger: Logger): Promi
       throw new IdentityError(`cannot create identity file ${path}: ${(err as Error).message}`, { cause: err })
     }
     // Lost a race with another process: use its key.
-    const theirs = await readKey(path)
+    const theirs = await readKey(path, logger)
     if (theirs !== undefined) return theirs
     throw new IdentityError(`identity file ${path} appeared but cannot be read`)
   } finally {
@@ -53,23 +56,28 @@ export async function loadOrCreateIdentity (path: string, logger: Logger): Promi
   return key
 }
 
-async function readKey (path: string): Promise<PrivateKey | undefined> {
+/** The key in an existing file, or undefined if there is none; its mode comes from the same open. */
+async function readKey (path: string, logger: Logger): Promise<PrivateKey | undefined> {
   let bytes: Buffer
+  let mode: number
   try {
-    bytes = await readFile(path)
+    const handle = await open(path, 'r')
+    try {
+      mode = (await handle.stat()).mode
+      bytes = await handle.readFile()
+    } finally {
+      await handle.close()
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new IdentityError(`cannot read identity file ${path}: ${(err as Error).message}`, { cause: err })
   }
+  let key: PrivateKey
   try {
-    return privateKeyFromProtobuf(bytes)
+    key = privateKeyFromProtobuf(bytes)
   } catch (err) {
     throw new IdentityError(`identity file ${path} is not a libp2p protobuf private key (${(err as Error).message}); move it away to create a new identity`, { cause: err })
   }
-}
-
-/** True if group or others may read the file (worth a warning: the key is the node's identity). */
-export async function isTooOpen (path: string): Promise<boolean> {
-  const s = await stat(path)
-  return (s.mode & 0o077) !== 0
+  if ((mode & 0o077) !== 0) logger.warn('identity file is readable by others; chmod 600 it', { path })
+  return key
 }

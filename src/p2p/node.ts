@@ -22,7 +22,7 @@ import {
   heartbeatProtocol, kadProtocol
 } from './constants.js'
 import { dialableAddrs } from './addresses.js'
-import { isTooOpen, loadOrCreateIdentity } from './identity.js'
+import { loadOrCreateIdentity } from './identity.js'
 import type { SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
 import type { HeartbeatRejectedError, RejectionCounter } from '../heartbeat/record.js'
 import type { Logger } from '../log/index.js'
@@ -45,9 +45,6 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
     privateKey = init.privateKey
   } else if (init.identityPath !== undefined) {
     privateKey = await loadOrCreateIdentity(init.identityPath, logger)
-    if (await isTooOpen(init.identityPath)) {
-      logger.warn('identity file is readable by others; chmod 600 it', { path: init.identityPath })
-    }
   } else {
     privateKey = await generateKeyPair('Ed25519')
   }

@@ -8,18 +8,43 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
 import { createLocator } from '../../src/geo/index.js'
+import { createLogger } from '../../src/log/index.js'
 import { answerFor, normal, startFakeIpApi } from './helpers/fake-ip-api.js'
 import { SUCCESS_KEYS, tempDir } from './helpers/index.js'
-import type { GeoLookupFailure, LocatorInit } from '../../src/geo/index.js'
+import type { IpApiFailureReason, LocatorInit } from '../../src/geo/index.js'
 import type { ExecutionContext } from 'ava'
 
 const FIELDS = 'status,message,country,countryCode,region,regionName,city,zip,lat,lon,timezone,isp,org,as,query'
 
-function ipApiLocator (t: ExecutionContext, init: LocatorInit): ReturnType<typeof createLocator> & { failures: GeoLookupFailure[] } {
-  const failures: GeoLookupFailure[] = []
-  const locator = createLocator({ mode: 'ip-api', onLookupFailure: (f) => { failures.push(f) }, ...init })
+/** What the locator reported about one ip-api batch it could not use (its log line's fields). */
+interface LookupFailure { reason: IpApiFailureReason, addresses: number, detail?: string }
+
+/**
+ * An ip-api mode locator whose `failures` are the batches it logged as not answered by ip-api,
+ * in order; reading them also checks that `stats().failures` counts exactly those, by reason.
+ */
+function ipApiLocator (t: ExecutionContext, init: LocatorInit): ReturnType<typeof createLocator> & { readonly failures: LookupFailure[] } {
+  const logged: LookupFailure[] = []
+  const logger = createLogger({
+    level: 'debug',
+    stream: {
+      write: (line: string) => {
+        const entry = JSON.parse(line) as { msg: string } & LookupFailure
+        if (/^ip-api (deferred|lookup failed)/.test(entry.msg)) logged.push({ reason: entry.reason, addresses: entry.addresses, detail: entry.detail })
+        return true
+      }
+    }
+  })
+  const locator = createLocator({ mode: 'ip-api', logger, ...init })
   t.teardown(async () => { await locator.stop() })
-  return Object.assign(locator, { failures })
+  return Object.defineProperty(locator, 'failures', {
+    get: () => {
+      const counted = { ...locator.stats().failures }
+      for (const reason of Object.keys(counted) as IpApiFailureReason[]) counted[reason] = logged.filter((f) => f.reason === reason).length
+      t.deepEqual(locator.stats().failures, counted, 'stats().failures counts the failures reported')
+      return logged
+    }
+  }) as ReturnType<typeof createLocator> & { readonly failures: LookupFailure[] }
 }
 
 /** `n` distinct public addresses in 45.0.0.0/8, which the bundled data knows. */
