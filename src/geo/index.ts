@@ -18,11 +18,8 @@ import type { IpApiFailureReason } from './ip-api.js'
 import type { Logger } from '../log/index.js'
 import type { Locator as ViewLocator } from '../view/index.js'
 
-export { classifyIp, MESSAGE_INVALID, MESSAGE_PRIVATE, MESSAGE_RESERVED } from './classify.js'
+export { classifyIp } from './classify.js'
 export { GeoDatabaseError } from './errors.js'
-export { MESSAGE_DISABLED } from './locator.js'
-export { MESSAGE_NO_DATA, MESSAGE_UNAVAILABLE } from './offline.js'
-export { BUNDLED_ATTRIBUTION, IP_API_ATTRIBUTION } from './constants.js'
 export type { IpApiFailureReason } from './ip-api.js'
 
 export type GeoMode = 'offline' | 'ip-api' | 'none'

@@ -11,10 +11,7 @@ import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
 
-export {
-  DEFAULT_LISTEN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, kadProtocol, heartbeatProtocol
-} from './constants.js'
-export { IdentityError, loadOrCreateIdentity } from './identity.js'
+export { IdentityError } from './identity.js'
 
 export interface SubnetServices extends Record<string, unknown> {
   identify: Identify

@@ -10,7 +10,7 @@ import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { PeerEntry } from '../view/index.js'
 
-export { DEFAULT_PEER_TTL_MS, LAST_SEEN_METADATA_KEY } from './collector.js'
+export { LAST_SEEN_METADATA_KEY } from './collector.js'
 
 export interface PeerCollectorInit {
   /** A disconnected peer stays listed this long after it was last seen. Default 1 h (SPEC §4 `--peer-ttl`). */
