@@ -21,7 +21,6 @@ export const DEFAULT_API_PORT = '8000'
 export const DEFAULT_RATE_LIMIT = '5/minute'
 export const DEFAULT_AUTH_FAIL_LIMIT = '30/minute'
 export const DEFAULT_TRUST_PROXY = 'off'
-export const DEFAULT_GEO = 'offline'
 export const DEFAULT_REFRESH_INTERVAL = '10s'
 export const DEFAULT_PEER_TTL = '1h'
 
@@ -30,15 +29,6 @@ export const DEFAULT_HEARTBEAT_INTERVAL = '60s'
 /** Short in the demo so the view fills within seconds (SPEC §4). */
 export const DEMO_HEARTBEAT_INTERVAL = '5s'
 export const DEFAULT_DEMO_PEERS = '5'
-
-// The next four match what the subnet node and the heartbeat validation accept (src/p2p/constants.ts,
-// src/heartbeat/record.ts), so a value refused there is refused here, at start, with the flag's name.
-/** Subnet ids go into protocol ids (`/subnet/<id>/kad/1.0.0`, SPEC §5): no slashes, no spaces. */
-export const SUBNET_ID_RE = /^[A-Za-z0-9._-]{1,128}$/
-/** Upper-case role names (SPEC §1 `role`). */
-export const ROLE_RE = /^[A-Z0-9_-]{1,64}$/
-export const MAX_PUBLIC_NAME_LENGTH = 128
-export const MAX_VERSION_STRING_LENGTH = 64
 
 export const MIN_REFRESH_INTERVAL_MS = 100
 export const MAX_REFRESH_INTERVAL_MS = 3_600_000

@@ -3,8 +3,10 @@
  * kind, its default per sub-command and its help line. yargs' help, the environment variable
  * names and the README's flag table are all generated from here.
  */
+import { DEFAULT_GEO_MODE } from '../geo/index.js'
+import { DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, SUBNET_ID_RULE } from '../p2p/constants.js'
 import {
-  DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS, DEFAULT_GEO,
+  DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
   DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEYS_FILE_NAME, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_PEER_TTL,
   DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL,
   DEMO_LISTEN, DEMO_SUBNET_ID, ENV_PREFIX, LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MIN_DEMO_PEERS
@@ -43,7 +45,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'Subnet',
     commands: ALL,
-    describe: 'Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (A-Z a-z 0-9 . _ -, up to 128)',
+    describe: `Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (${SUBNET_ID_RULE})`,
     defaults: { demo: DEMO_SUBNET_ID },
     shownDefaults: { run: '(required)', peer: '(required)' }
   },
@@ -110,7 +112,8 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'Subnet',
     commands: ALL,
     describe: 'Inbound libp2p connections accepted per second from one IP (libp2p\'s own default is 5; a bootnode behind NAT or next to many nodes needs more)',
-    shownDefaults: every('100', ALL)
+    // The subnet node applies its own default when the flag is unset; shown from the same constant.
+    shownDefaults: every(String(DEFAULT_INBOUND_CONNECTION_THRESHOLD), ALL)
   },
   {
     name: 'max-connections',
@@ -118,7 +121,7 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'Subnet',
     commands: ALL,
     describe: 'Most libp2p connections open at once',
-    shownDefaults: every('1000', ALL)
+    shownDefaults: every(String(DEFAULT_MAX_CONNECTIONS), ALL)
   },
   {
     name: 'api-host',
@@ -182,7 +185,7 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'API',
     commands: API,
     describe: 'Geolocation of peer IPs: offline (bundled database), ip-api (ip-api.com), none',
-    defaults: every(DEFAULT_GEO, API)
+    defaults: every(DEFAULT_GEO_MODE, API)
   },
   {
     name: 'geo-db',

@@ -24,14 +24,14 @@ import {
 import { badBooleanToken } from '../util/argv.js'
 import { packageVersion } from '../util/package-version.js'
 import type { Command, FlagGroup, FlagSpec } from './flags.js'
-import type { GeoMode } from './values.js'
+import type { GeoMode } from '../geo/index.js'
 import type { LogLevel } from '../log/index.js'
 import type { Rate } from '../util/rate.js'
 import type { Argv } from 'yargs'
 
 export { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
 export type { Command, FlagGroup, FlagKind, FlagSpec } from './flags.js'
-export type { GeoMode } from './values.js'
+export type { GeoMode } from '../geo/index.js'
 export type { Rate } from '../util/rate.js'
 
 /** Flags every sub-command takes. */

@@ -12,9 +12,12 @@ import { LOG_LEVELS } from '../log/index.js'
 import { DURATION_HINT, formatDuration, parseDuration } from '../util/duration.js'
 import { parseRate, RATE_HINT } from '../util/rate.js'
 import { trustedRangeTooWide } from '../util/trust-proxy.js'
-import {
-  MAX_PUBLIC_NAME_LENGTH, MAX_TRUST_PROXY_HOPS, MAX_VERSION_STRING_LENGTH, ROLE_RE, SUBNET_ID_RE
-} from './constants.js'
+import { GEO_MODES } from '../geo/index.js'
+// Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
+import { MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN } from '../heartbeat/record.js'
+import { SUBNET_ID_PATTERN, SUBNET_ID_RULE } from '../p2p/constants.js'
+import { MAX_TRUST_PROXY_HOPS } from './constants.js'
+import type { GeoMode } from '../geo/index.js'
 import type { LogLevel } from '../log/index.js'
 import type { Rate } from '../util/rate.js'
 
@@ -31,8 +34,11 @@ function expected (what: string, text: string): never {
   throw new InvalidValue(`expected ${what}, got ${quote(text)}`)
 }
 
+// Subnet ids, roles, names and versions are checked with the subnet node's and the heartbeat's own
+// rules, so a value refused there is refused here, at start, with the flag's name.
+
 export function parseSubnetId (text: string): string {
-  if (!SUBNET_ID_RE.test(text)) expected('1 to 128 characters from A-Z a-z 0-9 . _ -', text)
+  if (!SUBNET_ID_PATTERN.test(text)) expected(SUBNET_ID_RULE, text)
   return text
 }
 
@@ -182,9 +188,6 @@ export function parseRedisUrl (text: string): string {
   return text
 }
 
-export const GEO_MODES = ['offline', 'ip-api', 'none'] as const
-export type GeoMode = typeof GEO_MODES[number]
-
 export function parseGeo (text: string): GeoMode {
   const mode = GEO_MODES.find(m => m === text)
   if (mode === undefined) expected(GEO_MODES.join('|'), text)
@@ -218,7 +221,7 @@ export function parseReadableFile (cwd: string): (text: string) => string {
 /** A role name; lower case is upper-cased (`validator` → `VALIDATOR`). */
 export function parseRole (text: string): string {
   const role = text.toUpperCase()
-  if (!ROLE_RE.test(role)) expected('1 to 64 characters from A-Z 0-9 _ -, such as VALIDATOR', text)
+  if (!ROLE_PATTERN.test(role)) expected(`1 to ${MAX_ROLE_LENGTH} characters from A-Z 0-9 _ -, such as VALIDATOR`, text)
   return role
 }
 
@@ -234,4 +237,4 @@ function printable (max: number, what: string): (text: string) => string {
 }
 
 export const parsePublicName = printable(MAX_PUBLIC_NAME_LENGTH, 'a name')
-export const parseVersionString = printable(MAX_VERSION_STRING_LENGTH, 'a version')
+export const parseVersionString = printable(MAX_VERSION_LENGTH, 'a version')

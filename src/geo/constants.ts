@@ -2,7 +2,11 @@
  * Defaults of the geolocator (SPEC §1 `location`, §4 `--geo`, `--geo-db`).
  */
 
-export const DEFAULT_GEO_MODE = 'offline'
+/** Where locations come from (SPEC §4 `--geo`): bundled data, ip-api.com, or nowhere. */
+export const GEO_MODES = ['offline', 'ip-api', 'none'] as const
+export type GeoMode = typeof GEO_MODES[number]
+
+export const DEFAULT_GEO_MODE: GeoMode = 'offline'
 
 /** ip-api.com's batch endpoint; plain HTTP is all its free tier offers. */
 export const DEFAULT_IP_API_URL = 'http://ip-api.com/batch'

@@ -14,6 +14,7 @@
 import { GeoDatabaseError } from './errors.js'
 import { DefaultGeoLocator } from './locator.js'
 import { openMmdb } from './offline.js'
+import type { GeoMode } from './constants.js'
 import type { IpApiFailureReason } from './ip-api.js'
 import type { Logger } from '../log/index.js'
 import type { Locator as ViewLocator } from '../view/index.js'
@@ -22,7 +23,8 @@ export { classifyIp } from './classify.js'
 export { GeoDatabaseError } from './errors.js'
 export type { IpApiFailureReason } from './ip-api.js'
 
-export type GeoMode = 'offline' | 'ip-api' | 'none'
+export { DEFAULT_GEO_MODE, GEO_MODES } from './constants.js'
+export type { GeoMode } from './constants.js'
 
 export interface LocatorInit {
   /** Default `offline`. */

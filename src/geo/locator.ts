@@ -11,21 +11,20 @@ import { LocationCache } from './cache.js'
 import { classify, fail } from './classify.js'
 import {
   CACHE_FILE_NAME, CACHE_WRITE_DELAY_MS, DEFAULT_CACHE_TTL_MS, DEFAULT_GEO_MODE,
-  DEFAULT_IP_API_TIMEOUT_MS, DEFAULT_IP_API_URL, FAILURE_BACKOFF_MIN_MS, IP_API_ATTRIBUTION,
+  DEFAULT_IP_API_TIMEOUT_MS, DEFAULT_IP_API_URL, FAILURE_BACKOFF_MIN_MS, GEO_MODES, IP_API_ATTRIBUTION,
   IP_API_MAX_BATCH, IP_API_MAX_REQUESTS_PER_WINDOW, MAX_CACHE_ENTRIES
 } from './constants.js'
 import { IpApiClient } from './ip-api.js'
 import { MESSAGE_UNAVAILABLE, OfflineGeo } from './offline.js'
 import type { PublicAddress } from './classify.js'
 import type { Family } from './offline.js'
-import type { GeoLocator, GeoMode, GeoStats, LocatorInit } from './index.js'
+import type { GeoMode } from './constants.js'
+import type { GeoLocator, GeoStats, LocatorInit } from './index.js'
 import type { IpApiFailureReason } from './ip-api.js'
 import type { Logger } from '../log/index.js'
 import type { Location } from '../view/index.js'
 
 export const MESSAGE_DISABLED = 'geolocation disabled'
-
-const MODES: readonly GeoMode[] = ['offline', 'ip-api', 'none']
 
 function positive (name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback
@@ -58,7 +57,7 @@ export class DefaultGeoLocator implements GeoLocator {
 
   constructor (init: LocatorInit) {
     const mode = init.mode ?? DEFAULT_GEO_MODE
-    if (!MODES.includes(mode)) throw new ConfigError(`geo: mode must be one of ${MODES.join(', ')}, got ${String(mode)}`)
+    if (!(GEO_MODES as readonly string[]).includes(mode)) throw new ConfigError(`geo: mode must be one of ${GEO_MODES.join(', ')}, got ${String(mode)}`)
     this.mode = mode
     this.log = init.logger ?? silentLogger
     this.offline = new OfflineGeo({ geoDbPath: init.geoDbPath, asnDbPath: init.asnDbPath, logger: this.log })

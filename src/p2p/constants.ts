@@ -16,3 +16,5 @@ export const kadProtocol = (subnetId: string): string => `/subnet/${subnetId}/ka
 export const heartbeatProtocol = (subnetId: string): string => `/subnet/${subnetId}/heartbeat/1.0.0`
 /** Subnet ids become part of protocol ids and datastore keys: keep them to a safe alphabet. */
 export const SUBNET_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
+/** {@link SUBNET_ID_PATTERN} in words, for help text and messages. */
+export const SUBNET_ID_RULE = '1 to 128 characters from A-Z a-z 0-9 . _ -'
