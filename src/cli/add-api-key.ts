@@ -13,12 +13,14 @@ import {
   DEFAULT_KEYS_FILE_NAME,
   KEYS_FILE_ENV,
   KeyFileError,
+  KeysFilePathError,
   LEGACY_KEYS_FILE_ENV,
   checkApiKeyText,
   checkOwnerName,
   generateApiKey,
   isKeyExpired,
   readKeyFile,
+  resolveKeysFile,
   updateKeyFile
 } from '../keys/index.js'
 import { badBooleanToken } from '../util/argv.js'
@@ -42,6 +44,8 @@ class RefusedError extends Error {}
 export interface AddApiKeyIo {
   /** The environment, for `SUBNET_BOOTNODE_KEYS_FILE` and `BOOTNODE_KEYS_FILE`. */
   env: Readonly<Record<string, string | undefined>>
+  /** Relative key-file paths are resolved against it, as the sidecar does. Default `process.cwd()`. */
+  cwd?: string
   stdout: { write: (text: string) => unknown }
   stderr: { write: (text: string) => unknown }
   /** Clock, ms. Default `Date.now`. */
@@ -135,7 +139,7 @@ function parseScopes (text: string): ApiRoute[] | null {
   return [...new Set(names)] as ApiRoute[]
 }
 
-function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], env: AddApiKeyIo['env']): Options {
+function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], env: AddApiKeyIo['env'], cwd: string): Options {
   // yargs reads `--inactive=yes` as false; a typo must not silently flip the meaning.
   const bad = badBooleanToken(rawArgs, BOOLEAN_FLAGS)
   if (bad !== undefined) throw new UsageError(`--${bad.flag} is a switch and takes no value`)
@@ -182,10 +186,14 @@ function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], e
   }
   const scopes = scopesText === undefined ? undefined : parseScopes(scopesText)
 
-  if (keysFileFlag === '') throw new UsageError('--keys-file needs a path')
-  // The sidecar's order (SPEC §2), so the CLI edits the file the running sidecar reads; an empty variable is unset.
-  const envFile = [env[KEYS_FILE_ENV], env[LEGACY_KEYS_FILE_ENV]].find(v => v !== undefined && v !== '')
-  const keysFile = keysFileFlag ?? envFile ?? DEFAULT_KEYS_FILE
+  // The sidecar's order and resolution (SPEC §2), so the CLI edits the file the running sidecar reads.
+  let keysFile: string
+  try {
+    keysFile = resolveKeysFile({ flag: keysFileFlag, env, cwd }).path
+  } catch (err) {
+    if (err instanceof KeysFilePathError) throw new UsageError(err.message)
+    throw err
+  }
 
   return {
     ...(owner === undefined ? {} : { owner }),
@@ -355,7 +363,7 @@ export async function runAddApiKey (args: readonly string[], io: AddApiKeyIo): P
       io.stdout.write(parsed.help.endsWith('\n') ? parsed.help : parsed.help + '\n')
       return EXIT_OK
     }
-    const opts = toOptions(parsed.argv ?? {}, args, io.env)
+    const opts = toOptions(parsed.argv ?? {}, args, io.env, io.cwd ?? process.cwd())
     if (opts.list) {
       await list(opts, io, now)
       return EXIT_OK

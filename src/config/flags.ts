@@ -145,7 +145,7 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'API',
     commands: API,
     describe: 'API key store (JSON array), re-read when it changes (demo: only this flag is read, never a variable, so a demo key never lands in a real key store)',
-    shownDefaults: { run: `$${LEGACY_KEYS_FILE_ENV}, else ./${DEFAULT_KEYS_FILE_NAME}`, demo: `$${LEGACY_KEYS_FILE_ENV}, else <data dir>/${DEFAULT_KEYS_FILE_NAME}` }
+    shownDefaults: { run: `$${LEGACY_KEYS_FILE_ENV}, else ./${DEFAULT_KEYS_FILE_NAME}`, demo: `<data dir>/${DEFAULT_KEYS_FILE_NAME}` }
   },
   {
     name: 'rate-limit',

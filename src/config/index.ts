@@ -10,8 +10,9 @@
  */
 import yargs from 'yargs'
 import { ConfigError } from '../errors.js'
+import { KeysFilePathError, resolveKeysFile } from '../keys/index.js'
 import {
-  DEFAULT_KEYS_FILE_NAME, ENV_PREFIX, LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_HEARTBEAT_INTERVAL_MS,
+  ENV_PREFIX, MAX_DEMO_PEERS, MAX_HEARTBEAT_INTERVAL_MS,
   MAX_PEER_TTL_MS, MAX_REFRESH_INTERVAL_MS, MIN_DEMO_PEERS, MIN_HEARTBEAT_INTERVAL_MS, MIN_PEER_TTL_MS,
   MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CONNECTIONS
 } from './constants.js'
@@ -175,24 +176,34 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
     maxInboundRate: input.one('max-inbound-rate', parseIntegerWithin(1, MAX_INBOUND_RATE)),
     maxConnections: input.one('max-connections', parseIntegerWithin(1, MAX_CONNECTIONS))
   }
-  if (command === 'run') return { command, ...common, ...apiConfig(input, env, cwd, parsePath(cwd)(DEFAULT_KEYS_FILE_NAME)) }
+  if (command === 'run') return { command, ...common, ...apiConfig(input, cwd), keysFile: keysFile(input, env, cwd) }
   if (command === 'peer') return { command, ...common, ...peerOptions(input) }
   if (!common.allowPrivateAddrs) {
     throw new ConfigError(`${input.origin('allow-private-addrs')}: the demo runs on 127.0.0.1 and needs private addresses; leave it on`)
   }
-  const demoApi = apiConfig(input, env, cwd, undefined)
   return {
     command,
     peers: input.required('peers', parseIntegerWithin(MIN_DEMO_PEERS, MAX_DEMO_PEERS)),
     ...common,
-    ...demoApi,
+    ...apiConfig(input, cwd),
     // Only the flag: the image and shells set the key-file variables for the real key store.
-    keysFile: input.fromCommandLine('keys-file') ? demoApi.keysFile : undefined,
+    keysFile: input.fromCommandLine('keys-file') ? keysFile(input, {}, cwd) : undefined,
     ...peerOptions(input)
   }
 }
 
-function apiConfig<K extends string | undefined> (input: Input, env: Readonly<Record<string, string | undefined>>, cwd: string, defaultKeysFile: K): Omit<ApiConfig, 'keysFile'> & { keysFile: string | K } {
+/** The key store's own path order (SPEC §2), shared with subnet-add-api-key; messages name the flag. */
+function keysFile (input: Input, env: Readonly<Record<string, string | undefined>>, cwd: string): string {
+  try {
+    return resolveKeysFile({ flag: input.commandLineText('keys-file'), env, cwd }).path
+  } catch (err) {
+    if (!(err instanceof KeysFilePathError)) throw err
+    const origin = err.source === '--keys-file' || err.source === 'default' ? '--keys-file' : `--keys-file (from ${err.source})`
+    throw new ConfigError(`${origin}: ${err.reason}`)
+  }
+}
+
+function apiConfig (input: Input, cwd: string): Omit<ApiConfig, 'keysFile'> {
   const geo = input.required('geo', parseGeo)
   const geoDb = input.one('geo-db', parseReadableFile(cwd))
   const asnDb = input.one('asn-db', parseReadableFile(cwd))
@@ -201,16 +212,9 @@ function apiConfig<K extends string | undefined> (input: Input, env: Readonly<Re
       throw new ConfigError(`${input.origin(flag)}: only used with --geo offline, but --geo is ${geo}`)
     }
   }
-  // SPEC §2's path order, shared with subnet-add-api-key: flag, then BOOTNODE_KEYS_FILE, then ./bootnode_rest_keys.json.
-  let keysFile = input.one('keys-file', parsePath(cwd))
-  const legacy = env[LEGACY_KEYS_FILE_ENV]
-  if (keysFile === undefined && legacy !== undefined && legacy !== '') {
-    keysFile = parseWith(`--keys-file (from ${LEGACY_KEYS_FILE_ENV})`, legacy, parsePath(cwd))
-  }
   return {
     apiHost: input.required('api-host', parseHost),
     apiPort: input.required('api-port', parsePort),
-    keysFile: keysFile ?? defaultKeysFile,
     rateLimit: input.required('rate-limit', parseRateFlag),
     authFailLimit: input.required('auth-fail-limit', parseRateFlag),
     trustProxy: input.whole('trust-proxy', parseTrustProxy),
@@ -258,6 +262,11 @@ class Input {
   /** Whether the flag was given on the command line (not by a variable or a default). */
   fromCommandLine (name: string): boolean {
     return this.values[name] !== undefined
+  }
+
+  /** The flag's text as given on the command line (not by a variable or a default), if it was. */
+  commandLineText (name: string): string | undefined {
+    return this.fromCommandLine(name) ? this.raw(name)?.texts[0] : undefined
   }
 
   /** How a message names the source of `name`'s value. */
