@@ -1,8 +1,10 @@
 import { silentLogger } from '../log/index.js'
 import { createListeners } from '../util/listeners.js'
+import { createRepeatingTask } from '../util/task.js'
 import type { PeerCollector, PeerCollectorInit } from './index.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
+import type { RepeatingTask } from '../util/task.js'
 import type { PeerEntry } from '../view/index.js'
 import type { IdentifyResult, Peer, PeerId, PeerUpdate } from '@libp2p/interface'
 
@@ -20,11 +22,11 @@ export class PeerCollectorImpl implements PeerCollector {
   private readonly node: SubnetNode
   private readonly log: Logger
   private readonly ttlMs: number
-  private readonly sweepIntervalMs: number
+  /** Drops expired peers; a peer TTL below the sweep interval is swept at the TTL (at least every 100 ms). */
+  private readonly sweeper: RepeatingTask
   private readonly entries = new Map<string, PeerEntry>()
   private readonly listeners = createListeners<[]>((err) => { this.log.warn('peer change listener failed', { err }) })
   private running = false
-  private timer?: NodeJS.Timeout
   private cached?: PeerEntry[]
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     if (evt.detail.protocols.includes(this.node.kadProtocol)) void this.touch(evt.detail.peerId)
@@ -43,7 +45,12 @@ export class PeerCollectorImpl implements PeerCollector {
     this.node = node
     this.log = init.logger ?? silentLogger
     this.ttlMs = init.peerTtlMs ?? DEFAULT_PEER_TTL_MS
-    this.sweepIntervalMs = init.sweepIntervalMs ?? DEFAULT_PEER_SWEEP_INTERVAL_MS
+    const sweepIntervalMs = init.sweepIntervalMs ?? DEFAULT_PEER_SWEEP_INTERVAL_MS
+    this.sweeper = createRepeatingTask(() => { this.sweep() }, {
+      intervalMs: Math.min(sweepIntervalMs, Math.max(this.ttlMs, 100)),
+      logger: this.log,
+      name: 'peer sweep'
+    })
   }
 
   async start (): Promise<void> {
@@ -57,12 +64,13 @@ export class PeerCollectorImpl implements PeerCollector {
     const known = await this.node.libp2p.peerStore.all({ filters: [(p) => p.protocols.includes(this.node.kadProtocol)] })
     for (const peer of known) this.upsert(peer, false)
     this.sweep()
+    this.sweeper.start()
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
-    clearTimeout(this.timer)
+    await this.sweeper.stop()
     const events = this.node.libp2p
     events.removeEventListener('peer:identify', this.onIdentify)
     events.removeEventListener('peer:update', this.onUpdate)
@@ -146,8 +154,6 @@ export class PeerCollectorImpl implements PeerCollector {
       }
     }
     if (dropped) this.changed()
-    this.timer = setTimeout(() => { this.sweep() }, Math.min(this.sweepIntervalMs, Math.max(this.ttlMs, 100)))
-    this.timer.unref()
   }
 }
 
