@@ -15,3 +15,18 @@ export {
 export type {
   ParseTemplateMessageOptions, TemplateHeartbeat, TemplatePeerState, TemplateRejectReason, TemplateState, TemplateStateCode
 } from './messages.js'
+
+/*
+ * - dag.ts: the template HEAD's signed Merkle-DAG `peer_state` messages: canonicalJson (Python's
+ *   canonical json.dumps byte for byte), verifyDagMessage (README steps 1–8, returns the
+ *   PeerStateData, its multiaddr, node id, parents, created_at) and validatePeerStateTopicMessage
+ *   (one entry point for topic `peer_state`, which carries either format).
+ */
+export {
+  DAG_NAMESPACE, DAG_PEER_STATE_SCHEMA, DAG_MAX_FUTURE_SKEW_MS, MAX_DAG_MESSAGE_BYTES, CanonicalJsonError, canonicalJson,
+  canonicalJsonBytes, sha256Id, validatePeerStateTopicMessage, verifyDagMessage
+} from './dag.js'
+export type {
+  DagAnnouncementResult, DagMessageResult, DagNodeHeaderWire, DagNodeWire, JsonValue, PeerStateTopicResult, VerifiedDagNode,
+  VerifyDagMessageOptions
+} from './dag.js'
