@@ -8,6 +8,7 @@ import { Key } from 'interface-datastore'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { silentLogger } from '../log/index.js'
 import { packageVersion } from '../util/package-version.js'
+import { createRepeatingTask } from '../util/task.js'
 import {
   ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DHT_RECORD_PREFIX, DEFAULT_ROLE, DEFAULT_THROUGHPUT,
   HEARTBEAT_TTL_INTERVALS, HEARTBEAT_TTL_SKEW_MARGIN_S, MAX_PING_PEERS, MIN_HEARTBEAT_TTL_S, PING_SMOOTHING,
@@ -18,6 +19,7 @@ import type { HeartbeatPublisher, PublisherInit } from './index.js'
 import type { HeartbeatPayload, HeartbeatState } from './record.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
+import type { RepeatingTask } from '../util/task.js'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 
 export class HeartbeatPublisherImpl implements HeartbeatPublisher {
@@ -35,13 +37,12 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
   private currentState: HeartbeatState = 'JOINING'
   private lastSeq = 0
   private latest?: Uint8Array
-  private timer?: NodeJS.Timeout
+  /** One round per interval; a round asked for while one runs (going ONLINE) follows it at once. */
+  private readonly rounds: RepeatingTask
   private abort = new AbortController()
   private putInFlight = false
   private pingInFlight = false
-  private publishing?: Promise<void>
   private readonly rtts = new Map<string, number>()
-  private republish = false
   private putFailures = 0
   private pushFailures = 0
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.handleIdentify(evt.detail) }
@@ -59,6 +60,12 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     this.usingRelay = init.usingRelay ?? false
     this.push = init.push ?? true
     this.put = init.dhtPut ?? true
+    this.rounds = createRepeatingTask(async () => { await this.publish() }, {
+      intervalMs: this.intervalMs,
+      runImmediately: true,
+      logger: this.log,
+      name: 'heartbeat round'
+    })
   }
 
   state (): HeartbeatState {
@@ -76,18 +83,17 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     this.currentState = 'JOINING'
     this.node.libp2p.addEventListener('peer:identify', this.onIdentify)
     routingTableEvents(this.node)?.addEventListener('peer:add', this.onRoutingTableAdd)
+    this.rounds.start()
     this.maybeGoOnline()
-    this.schedule(0)
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
-    clearTimeout(this.timer)
     this.node.libp2p.removeEventListener('peer:identify', this.onIdentify)
     routingTableEvents(this.node)?.removeEventListener('peer:add', this.onRoutingTableAdd)
     this.abort.abort()
-    await this.publishing?.catch(() => {})
+    await this.rounds.stop()
     // A last, bounded OFFLINE round so collectors and the DHT learn of a clean shutdown.
     this.currentState = 'OFFLINE'
     if (this.node.isStarted()) {
@@ -104,13 +110,6 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     }
   }
 
-  private schedule (delayMs: number): void {
-    clearTimeout(this.timer)
-    if (!this.running) return
-    this.timer = setTimeout(() => { void this.round() }, delayMs)
-    this.timer.unref()
-  }
-
   /**
    * JOINING → ONLINE once connected to the subnet (SPEC §5): a peer speaking the subnet's DHT
    * protocol has identified, or the routing table holds one. Then publish at once.
@@ -120,22 +119,7 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     if (!identifiedSubnetPeer && this.node.dht.routingTable.size === 0) return
     this.currentState = 'ONLINE'
     this.log.info('heartbeat state ONLINE', { peer_id: this.node.peerId })
-    if (this.publishing === undefined) this.schedule(0)
-    else this.republish = true
-  }
-
-  private async round (): Promise<void> {
-    if (!this.running) return
-    this.publishing = this.publish()
-    try {
-      await this.publishing
-    } catch (err) {
-      this.log.warn('heartbeat round failed', { err })
-    } finally {
-      this.publishing = undefined
-    }
-    this.schedule(this.republish ? 0 : this.intervalMs)
-    this.republish = false
+    this.rounds.run()
   }
 
   private async publish (): Promise<void> {
