@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises'
 import test from 'ava'
 import { updateKeyFile } from '../../src/keys/index.js'
 import { createLogger } from '../../src/log/index.js'
-import { makePeerIds, makeSnapshot, pollUntil, startTestApi, type TestApi } from '../helpers/api.js'
+import { makePeerIds, makeSnapshot, startTestApi, type TestApi } from '../helpers/api.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** SPEC §1 promises a second; allow for a busy machine but stay bounded. */
 const RELOAD_BOUND_MS = 3_000
@@ -18,7 +19,7 @@ async function statusWith (api: TestApi, key: string): Promise<number> {
 }
 
 async function becomes (api: TestApi, key: string, status: number): Promise<boolean> {
-  return await pollUntil(async () => await statusWith(api, key) === status, RELOAD_BOUND_MS, 50)
+  return await waitFor(async () => await statusWith(api, key) === status, { timeoutMs: RELOAD_BOUND_MS, intervalMs: 50, what: `status ${status}` })
 }
 
 test('add, deactivate, reactivate, rotate and expire take effect without a restart', async (t) => {
@@ -72,7 +73,7 @@ test('an invalid edit keeps the previous keys in force', async (t) => {
   })
   await writeFile(api.keysFile, '[{"owner": "alice", "key": "key-alice-9999", "active": tru')
   // the watcher reports the broken file (and keeps the old set): wait for that report
-  t.true(await pollUntil(() => logs.some(l => l.includes('"level":"error"') || l.includes('"level":"warn"')), RELOAD_BOUND_MS, 25))
+  t.true(await waitFor(() => logs.some(l => l.includes('"level":"error"') || l.includes('"level":"warn"')), { timeoutMs: RELOAD_BOUND_MS, intervalMs: 25, what: 'a warning or error logged' }))
   t.false(logs.join('').includes('key-alice-9999'), 'the report does not quote a key')
   t.is(await statusWith(api, 'key-alice-1111'), 200)
   t.is(await statusWith(api, 'key-alice-9999'), 403)

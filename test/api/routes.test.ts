@@ -4,7 +4,8 @@
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import test from 'ava'
-import { makePeerIds, makeSnapshot, pollUntil, startTestApi, type SnapshotInput } from '../helpers/api.js'
+import { makePeerIds, makeSnapshot, startTestApi, type SnapshotInput } from '../helpers/api.js'
+import { waitFor } from '../helpers/wait.js'
 import type { Registry } from 'prom-client'
 
 const KEY = 'key-alice-0123456789abcdef'
@@ -206,10 +207,10 @@ test('the unfiltered bodies and their gzip/br variants are prepared when the vie
     return true
   }
   // the snapshot the API started with, then a new one: no keyed request in between
-  t.true(await pollUntil(async () => await ready(1), 10_000), 'prepared at start')
+  t.true(await waitFor(async () => await ready(1), { timeoutMs: 10_000, intervalMs: 25, what: 'bodies prepared at start' }), 'prepared at start')
   const { [ids[0] ?? '']: _gone, ...fewer } = snap.peersInfo
   api.view.set({ ...snap, peersInfo: fewer })
-  t.true(await pollUntil(async () => await ready(2), 10_000), 'prepared again after the view change')
+  t.true(await waitFor(async () => await ready(2), { timeoutMs: 10_000, intervalMs: 25, what: 'bodies prepared again' }), 'prepared again after the view change')
 
   const plain = await api.get('/v1/get_peers_info', { headers: H })
   t.deepEqual(plain.json(), { value: fewer })

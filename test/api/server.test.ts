@@ -9,7 +9,8 @@ import { isLoopback } from '../../src/api/server.js'
 import { createKeySet } from '../../src/keys/index.js'
 import { createLogger } from '../../src/log/index.js'
 import { createStaticView, type ViewSource } from '../../src/view/index.js'
-import { makePeerIds, makeSnapshot, pollUntil } from '../helpers/api.js'
+import { makePeerIds, makeSnapshot } from '../helpers/api.js'
+import { waitFor } from '../helpers/wait.js'
 
 const KEY = 'key-alice-0123456789abcdef'
 const keys = { current: () => createKeySet([{ owner: 'alice', key: KEY, active: true }]) }
@@ -57,7 +58,7 @@ test('stop lets a response in flight finish, bounded by the grace period', async
   await new Promise<void>((resolve) => { socket.once('connect', resolve) })
   socket.write(`GET /v1/get_peers_info HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\n\r\n`)
   // counted once the app has handed the whole response to the socket
-  t.true(await pollUntil(async () => (await server.api.metrics.getSingleMetricAsString('subnet_bootnode_http_requests_total')).includes('status="200"'), 5_000))
+  t.true(await waitFor(async () => (await server.api.metrics.getSingleMetricAsString('subnet_bootnode_http_requests_total')).includes('status="200"'), { timeoutMs: 5_000, intervalMs: 25, what: 'a 200 counted' }))
   let stopped = false
   const stopping = server.stop().then(() => { stopped = true })
   const chunks: Buffer[] = []

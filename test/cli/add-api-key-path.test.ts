@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { EXIT_OK, EXIT_USAGE, runAddApiKey } from '../../src/cli/add-api-key.js'
-import { tempDir } from '../helpers/cli.js'
+import { tempDir } from '../helpers/fs.js'
 import { readEntries } from '../helpers/keys.js'
 
 async function run (args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number, stdout: string, stderr: string }> {

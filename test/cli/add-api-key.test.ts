@@ -5,7 +5,8 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { ADD_KEY_BIN, runCli, tempDir } from '../helpers/cli.js'
+import { ADD_KEY_BIN, runCli } from '../helpers/cli.js'
+import { tempDir } from '../helpers/fs.js'
 import { readEntries, tempKeyFile } from '../helpers/keys.js'
 import type { ExecutionContext } from 'ava'
 

@@ -1,10 +1,10 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { parseConfig } from '../../src/config/index.js'
 import { packageVersion } from '../../src/util/package-version.js'
 import { ConfigError } from '../../src/errors.js'
+import { tempDir } from '../helpers/fs.js'
 import type { Config } from '../../src/config/index.js'
 import type { ExecutionContext } from 'ava'
 
@@ -208,8 +208,7 @@ test('--trust-proxy: off, hop count, or proxy IPs/CIDRs; never "trust everything
 })
 
 test('--geo-db must be a readable file, checked at parse time, and goes with --geo offline', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'subnet-bootnode-config-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const dir = await tempDir(t, 'subnet-bootnode-config-')
   const db = join(dir, 'city.mmdb')
   await writeFile(db, 'not really a database; readability is what is checked here')
   t.is(parse(['--subnet-id', 'sn', '--geo-db', 'city.mmdb'], {}, dir).command, 'run')

@@ -6,7 +6,9 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import test from 'ava'
-import { BOOTNODE_BIN, pollUntil, runCli, startCli, tempDir } from '../helpers/cli.js'
+import { BOOTNODE_BIN, runCli, startCli } from '../helpers/cli.js'
+import { tempDir } from '../helpers/fs.js'
+import { waitFor } from '../helpers/wait.js'
 import type { ExecutionContext } from 'ava'
 
 interface Heartbeat { peer_id: string, server: { state: string, role: string }, expiration_time: number }
@@ -58,18 +60,18 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
   const entries = JSON.parse(await readFile(keysFile, 'utf8')) as Array<{ owner: string, key: string }>
   t.deepEqual(entries.map(e => [e.owner, e.key]), [['demo', key]])
 
-  const health = await pollUntil(async () => {
+  const health = await waitFor(async () => {
     const r = await getJson(`${base}/healthz`)
     return r.status === 200 ? r.body : undefined
-  }, 20_000, 'healthz 200')
+  }, { timeoutMs: 20_000, intervalMs: 200, what: 'healthz 200' })
   t.is(health.status, 'ok')
   t.true((health.attribution as string[]).some(a => a.includes('DB-IP')), 'the CC BY credit of the bundled geo data')
 
-  const demoPeers = await pollUntil(async () => {
+  const demoPeers = await waitFor(async () => {
     const r = await getJson(`${base}/v1/get_heartbeat`, key)
     const online = (r.body.value as Heartbeat[]).filter(h => h.server.state === 'ONLINE')
     return online.length === 3 ? online : undefined
-  }, 30_000, 'three ONLINE demo heartbeats')
+  }, { timeoutMs: 30_000, intervalMs: 200, what: 'three ONLINE demo heartbeats' })
   t.is(demoPeers.length, 3)
   t.true(demoPeers.every(h => h.server.role === 'VALIDATOR'))
 
@@ -90,18 +92,18 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
   const peerId = JSON.parse(await peer.waitForLine(l => l.includes('"msg":"peer started"'), 30_000)).peer_id as string
   t.regex(peerId, /^12D3KooW/)
 
-  const hb = await pollUntil(async () => {
+  const hb = await waitFor(async () => {
     const r = await getJson(`${base}/v1/get_heartbeat?peer_id=${peerId}`, key)
     const mine = (r.body.value as Heartbeat[]).find(h => h.peer_id === peerId && h.server.state === 'ONLINE')
     return mine
-  }, 30_000, 'the separate peer ONLINE in get_heartbeat')
+  }, { timeoutMs: 30_000, intervalMs: 200, what: 'the separate peer ONLINE in get_heartbeat' })
   t.is(hb.server.role, 'MINER')
 
-  const info = await pollUntil(async () => {
+  const info = await waitFor(async () => {
     const r = await getJson(`${base}/v1/get_peers_info?peer_id=${peerId}`, key)
     const entry = r.body.value[peerId]
     return entry?.['8.8.8.8'] !== undefined ? entry : undefined
-  }, 30_000, 'the separate peer geolocated in get_peers_info')
+  }, { timeoutMs: 30_000, intervalMs: 200, what: 'the separate peer geolocated in get_peers_info' })
   t.is(info['8.8.8.8'].location.status, 'success')
   t.is(info['8.8.8.8'].location.countryCode, 'US')
   t.true((info.multiaddrs as string[]).includes('/ip4/8.8.8.8/tcp/4001'))
@@ -109,11 +111,11 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
   // SIGTERM: the peer exits 0 and its heartbeat turns OFFLINE (or leaves the view).
   peer.child.kill('SIGTERM')
   t.is(await peer.exited, 0)
-  await pollUntil(async () => {
+  await waitFor(async () => {
     const r = await getJson(`${base}/v1/get_heartbeat?peer_id=${peerId}`, key)
     const mine = (r.body.value as Heartbeat[]).find(h => h.peer_id === peerId)
     return mine === undefined || mine.server.state === 'OFFLINE' ? true : undefined
-  }, 20_000, 'the stopped peer OFFLINE or gone')
+  }, { timeoutMs: 20_000, intervalMs: 200, what: 'the stopped peer OFFLINE or gone' })
 
   // Ctrl-C: the demo exits 0 and removes its temporary data dir.
   demo.child.kill('SIGINT')

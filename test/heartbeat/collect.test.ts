@@ -1,6 +1,7 @@
 import test from 'ava'
 import { ACK_ACCEPTED, ACK_REJECTED, sealHeartbeat } from '../../src/heartbeat/index.js'
-import { startBootnode, startNode, startPeers, startTestPeer, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startBootnode, startNode, startPeers, startTestPeer, uniqueSubnetId } from '../helpers/p2p.js'
+import { waitFor } from '../helpers/wait.js'
 import { payloadFor, pushRaw } from './fixtures.js'
 
 test('a peer that does not push is still seen through the DHT', async (t) => {

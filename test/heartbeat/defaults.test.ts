@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import test from 'ava'
-import { startBootnode, startTestPeer, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startBootnode, startTestPeer, uniqueSubnetId } from '../helpers/p2p.js'
+import { waitFor } from '../helpers/wait.js'
 
 test('without a version the library publishes the package version, as the CLI does', async (t) => {
   const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }

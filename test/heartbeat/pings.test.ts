@@ -5,7 +5,8 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import test from 'ava'
-import { startBootnode, startNode, startTestPeer, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startBootnode, startNode, startTestPeer, uniqueSubnetId } from '../helpers/p2p.js'
+import { waitFor } from '../helpers/wait.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 test('next_pings holds the other publishing peer, not the bootnode that only collects', async (t) => {

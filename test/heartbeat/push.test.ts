@@ -1,5 +1,6 @@
 import test from 'ava'
-import { startBootnode, startPeers, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startBootnode, startPeers, uniqueSubnetId } from '../helpers/p2p.js'
+import { waitFor } from '../helpers/wait.js'
 
 test('heartbeats of several peers reach the collector by push', async (t) => {
   const subnetId = uniqueSubnetId()

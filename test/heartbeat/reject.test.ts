@@ -1,6 +1,7 @@
 import test from 'ava'
 import { ACK_ACCEPTED, ACK_REJECTED, heartbeatKey, sealHeartbeat } from '../../src/heartbeat/index.js'
-import { startBootnode, startNode, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startBootnode, startNode, uniqueSubnetId } from '../helpers/p2p.js'
+import { waitFor } from '../helpers/wait.js'
 import { badRecords, payloadFor, pushRaw } from './fixtures.js'
 
 const REASONS = ['forged', 'wrong-subnet', 'oversized', 'expired', 'too-far-future', 'malformed', 'unsigned']

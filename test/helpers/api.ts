@@ -6,16 +6,17 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { createServer, connect, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createApiServer, type ApiServer, type ApiServerInit } from '../../src/api/index.js'
 import { createKeyStoreWatcher, type ApiKeyEntry, type KeyStoreWatcher } from '../../src/keys/index.js'
 import { createStaticView, type HeartbeatEntry, type MutableViewSource, type PeersInfo, type ViewSnapshot } from '../../src/view/index.js'
+import { tempDir } from './fs.js'
+import { waitFor } from './wait.js'
 import type { Logger } from '../../src/log/index.js'
 import type { ExecutionContext } from 'ava'
 
@@ -142,16 +143,6 @@ export async function rawExchange (port: number, bytes: string | Buffer, timeout
   })
 }
 
-/** Polls `check` every `intervalMs` until it returns true, at most `timeoutMs`; returns whether it did. */
-export async function pollUntil (check: () => boolean | Promise<boolean>, timeoutMs = 5_000, intervalMs = 25): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() >= deadline) return false
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
-  }
-}
-
 export interface TestApi {
   server: ApiServer
   port: number
@@ -171,8 +162,7 @@ export interface TestApiOptions {
 
 /** An API server on 127.0.0.1:0 over a real key file watched by the real watcher. */
 export async function startTestApi (t: ExecutionContext, opts: TestApiOptions = {}): Promise<TestApi> {
-  const dir = await mkdtemp(join(tmpdir(), 'sb-api-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const dir = await tempDir(t, 'sb-api-')
   const keysFile = join(dir, 'bootnode_rest_keys.json')
   await writeFile(keysFile, JSON.stringify(opts.keys ?? [], null, 2) + '\n', { mode: 0o600 })
   const watcher = createKeyStoreWatcher({ path: keysFile, pollIntervalMs: 50, ...(opts.logger === undefined ? {} : { logger: opts.logger }) })
@@ -223,7 +213,7 @@ export async function startRedis (t: ExecutionContext, bin: string): Promise<str
         await exited
       }
     })
-    const ready = await pollUntil(() => out.includes('Ready to accept connections') || child.exitCode !== null, 10_000)
+    const ready = await waitFor(() => out.includes('Ready to accept connections') || child.exitCode !== null, { timeoutMs: 10_000, intervalMs: 25, what: 'redis-server to start' }).catch(() => false)
     if (ready && child.exitCode === null) return `redis://127.0.0.1:${port}`
     // the port was taken between freePort() and the bind: try another
   }

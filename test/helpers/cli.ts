@@ -3,8 +3,6 @@
  * processes and watches their output. Every wait is bounded; every child is killed in teardown.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
@@ -83,27 +81,4 @@ export async function runCli (bin: string, args: string[], opts: { cwd?: string,
   const code = await new Promise<number | null>((resolve) => { child.on('close', resolve) })
   clearTimeout(timer)
   return { code, stdout, stderr }
-}
-
-/** A temp dir removed in teardown. */
-export async function tempDir (t: ExecutionContext, prefix = 'sbn-test-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  return dir
-}
-
-/** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function pollUntil<T> (fn: () => Promise<T | undefined>, timeoutMs: number, what: string, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn()
-      if (value !== undefined) return value
-    } catch (err) {
-      last = err
-    }
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
 }

@@ -4,7 +4,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { tempDir } from './cli.js'
+import { tempDir } from './fs.js'
 import type { ExecutionContext } from 'ava'
 import type { ApiKeyEntry } from '../../src/keys/index.js'
 

@@ -10,20 +10,6 @@ import type { ExecutionContext } from 'ava'
 
 export const LOOPBACK_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
-/** Polls `check` every `intervalMs` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T> (check: () => T | Promise<T>, opts: { timeoutMs?: number, intervalMs?: number, what?: string } = {}): Promise<Exclude<T, undefined | null | false>> {
-  const timeoutMs = opts.timeoutMs ?? 15_000
-  const intervalMs = opts.intervalMs ?? 50
-  const deadline = Date.now() + timeoutMs
-  let last: T | undefined
-  while (Date.now() < deadline) {
-    last = await check()
-    if (last !== undefined && last !== null && last !== false) return last as Exclude<T, undefined | null | false>
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}`)
-}
-
 let counter = 0
 /** A subnet id unique to this process and call, so parallel tests never share a subnet. */
 export function uniqueSubnetId (prefix = 'test'): string {

@@ -2,7 +2,8 @@ import { rename, unlink, writeFile } from 'node:fs/promises'
 import test from 'ava'
 import { KeyFileError, createKeyStoreWatcher, updateKeyFile } from '../../src/keys/index.js'
 import { createLogger } from '../../src/log/index.js'
-import { ADD_KEY_BIN, pollUntil, runCli } from '../helpers/cli.js'
+import { ADD_KEY_BIN, runCli } from '../helpers/cli.js'
+import { waitFor } from '../helpers/wait.js'
 import { tempKeyFile } from '../helpers/keys.js'
 import type { KeyStoreWatcher, KeySet } from '../../src/keys/index.js'
 import type { ExecutionContext } from 'ava'
@@ -30,7 +31,7 @@ async function started (t: ExecutionContext, file: string, logger?: ReturnType<t
 }
 
 async function until (watcher: KeyStoreWatcher, what: string, check: (keys: KeySet) => boolean, bound = RELOAD_BOUND_MS): Promise<void> {
-  await pollUntil(async () => check(watcher.current()) ? true : undefined, bound, what, 10)
+  await waitFor(async () => check(watcher.current()) ? true : undefined, { timeoutMs: bound, what, intervalMs: 10 })
 }
 
 test('add, deactivate, rotate, remove and expiry edits are picked up', async t => {
@@ -75,7 +76,7 @@ test('an invalid edit is logged (file and fault, never a key) and the last valid
   // A hand edit that duplicates a key: the new text quotes the key, the log must not.
   await writeFile(`${file}.tmp`, JSON.stringify([{ owner: 'a', key: 'key-a-secret' }, { owner: 'b', key: 'key-a-secret' }]))
   await rename(`${file}.tmp`, file)
-  await pollUntil(async () => log.lines.find(l => l.level === 'warn'), RELOAD_BOUND_MS * 2, 'a warning')
+  await waitFor(async () => log.lines.find(l => l.level === 'warn'), { timeoutMs: RELOAD_BOUND_MS * 2, intervalMs: 200, what: 'a warning' })
   const warn = log.lines.find(l => l.level === 'warn')
   t.is(warn?.file, file)
   t.regex(String(warn?.err), /entry 2 .*"key" duplicates the key of entry 1/)
@@ -85,7 +86,7 @@ test('an invalid edit is logged (file and fault, never a key) and the last valid
 
   // Broken JSON, written in place like an editor would: still the last valid set.
   await writeFile(file, '[{"owner": "a", "key": "key-a-secret"')
-  await pollUntil(async () => log.lines.find(l => /invalid JSON/.test(String(l.err))), RELOAD_BOUND_MS * 2, 'a JSON warning')
+  await waitFor(async () => log.lines.find(l => /invalid JSON/.test(String(l.err))), { timeoutMs: RELOAD_BOUND_MS * 2, intervalMs: 200, what: 'a JSON warning' })
   t.is(watcher.current().lookup('key-a-secret')?.owner, 'a')
 
   // Fixed again: the new valid content is taken.
@@ -101,7 +102,7 @@ test('a deleted file keeps the last valid set (with a warning); a new file is pi
   const { logger, log } = capture()
   const watcher = await started(t, file, logger)
   await unlink(file)
-  await pollUntil(async () => log.lines.find(l => l.level === 'warn' && /deleted/.test(String(l.msg))), RELOAD_BOUND_MS * 2, 'a deletion warning')
+  await waitFor(async () => log.lines.find(l => l.level === 'warn' && /deleted/.test(String(l.msg))), { timeoutMs: RELOAD_BOUND_MS * 2, intervalMs: 200, what: 'a deletion warning' })
   t.is(watcher.current().lookup('key-a-1')?.owner, 'a')
   await writeFile(file, JSON.stringify([{ owner: 'b', key: 'key-b-1' }]))
   await until(watcher, 'recreated file', keys => keys.lookup('key-b-1')?.owner === 'b' && keys.lookup('key-a-1') === undefined)

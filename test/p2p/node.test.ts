@@ -1,21 +1,16 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { IdentityError, createSubnetNode } from '../../src/p2p/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { createLogger } from '../../src/log/index.js'
-import { startNode, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startNode, uniqueSubnetId } from '../helpers/p2p.js'
+import { tempDir } from '../helpers/fs.js'
+import { waitFor } from '../helpers/wait.js'
 import type { Logger } from '../../src/log/index.js'
 
-async function tempDir (t: import('ava').ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'subnet-p2p-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  return dir
-}
-
 test('the identity file is created 0600 and gives the same peer id after a restart', async (t) => {
-  const dir = await tempDir(t)
+  const dir = await tempDir(t, 'subnet-p2p-')
   const identityPath = join(dir, 'nested', 'identity.key')
   const init = { subnetId: uniqueSubnetId(), listen: ['/ip4/127.0.0.1/tcp/0'], identityPath }
   const first = await createSubnetNode(init)
@@ -33,7 +28,7 @@ test('the identity file is created 0600 and gives the same peer id after a resta
 })
 
 test('a corrupt identity file is refused with a typed error and left untouched', async (t) => {
-  const dir = await tempDir(t)
+  const dir = await tempDir(t, 'subnet-p2p-')
   const identityPath = join(dir, 'identity.key')
   await writeFile(identityPath, 'not a key', { mode: 0o600 })
   const err = await t.throwsAsync(createSubnetNode({ subnetId: 'x', identityPath }), { instanceOf: IdentityError })

@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { createPeerCollector } from '../../src/peers/index.js'
 import { createSubnetNode } from '../../src/p2p/index.js'
-import { startNode, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startNode, uniqueSubnetId } from '../helpers/p2p.js'
+import { tempDir } from '../helpers/fs.js'
+import { waitFor } from '../helpers/wait.js'
 import type { PeerCollector } from '../../src/peers/index.js'
 import type { SubnetNode } from '../../src/p2p/index.js'
 import type { ExecutionContext } from 'ava'
@@ -59,8 +59,7 @@ test('a disconnected peer stays for the TTL, then leaves', async (t) => {
 })
 
 test('with a data dir, the bootnode remembers peers across a restart', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'subnet-peers-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const dir = await tempDir(t, 'subnet-peers-')
   const subnetId = uniqueSubnetId()
   const init = { subnetId, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true, dataDir: join(dir, 'data'), identityPath: join(dir, 'key') }
   const first = await createSubnetNode(init)

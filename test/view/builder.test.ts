@@ -3,7 +3,8 @@ import { createLocator } from '../../src/geo/index.js'
 import { createPeerCollector } from '../../src/peers/index.js'
 import { ipsOfMultiaddr as ipsOf } from '../../src/util/multiaddr.js'
 import { createViewBuilder } from '../../src/view/builder.js'
-import { startBootnode, startTestPeer, uniqueSubnetId, waitFor } from '../helpers/p2p.js'
+import { startBootnode, startTestPeer, uniqueSubnetId } from '../helpers/p2p.js'
+import { waitFor } from '../helpers/wait.js'
 import type { Location, Locator, ViewSnapshot } from '../../src/view/index.js'
 
 test('ipsOfMultiaddr takes ip4 and ip6 components only', (t) => {

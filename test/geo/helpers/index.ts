@@ -1,18 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { ExecutionContext } from 'ava'
 
 /** SPEC §1: the keys of a `success` location object, in ip-api's order. */
 export const SUCCESS_KEYS = ['status', 'country', 'countryCode', 'region', 'regionName', 'city', 'zip', 'lat', 'lon',
   'timezone', 'isp', 'org', 'as', 'query']
-
-export async function tempDir (t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'geo-test-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  return dir
-}
 
 /**
  * Counts outgoing connections and HTTP requests while `fn` runs, through Node's own
