@@ -13,6 +13,7 @@ import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { ConfigError } from '../errors.js'
 import { silentLogger } from '../log/index.js'
+import { createRepeatingTask } from '../util/task.js'
 import {
   HEARTBEAT_NAMESPACE, createHeartbeatDhtValidator, createRejectionCounter, heartbeatDhtSelector
 } from '../heartbeat/record.js'
@@ -26,6 +27,7 @@ import { loadOrCreateIdentity } from './identity.js'
 import type { SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
 import type { HeartbeatRejectedError, RejectionCounter } from '../heartbeat/record.js'
 import type { Logger } from '../log/index.js'
+import type { RepeatingTask } from '../util/task.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -136,9 +138,9 @@ class SubnetNodeImpl implements SubnetNode {
   private readonly rejections: RejectionCounter
   private running = false
   private transition?: Promise<void>
-  private bootstrapTimer?: NodeJS.Timeout
+  /** Redials the bootstrap list while the routing table is empty (see bootstrapRound); runs only with a bootstrap list. */
+  private readonly bootstrapTask: RepeatingTask
   private bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
-  private bootstrapAbort?: AbortController
   /** bootnodeAddrs() found nothing dialable and said so; said once per node, not per call. */
   private warnedNoDialable = false
 
@@ -154,6 +156,13 @@ class SubnetNodeImpl implements SubnetNode {
     this.bootstrap = resolved.bootstrap
     this.announce = resolved.announce
     this.log = resolved.logger
+    this.bootstrapTask = createRepeatingTask(async ({ signal }) => { await this.bootstrapRound(signal) }, {
+      intervalMs: BOOTSTRAP_RETRY_MIN_MS,
+      timeoutMs: BOOTSTRAP_DIAL_TIMEOUT_MS,
+      runImmediately: true,
+      logger: this.log,
+      name: 'bootstrap round'
+    })
     this.rejections = resolved.rejections
   }
 
@@ -200,16 +209,16 @@ class SubnetNodeImpl implements SubnetNode {
       peer_id: this.peerId, subnet_id: this.subnetId, addrs: this.libp2p.getMultiaddrs().map(String)
     })
     if (this.bootstrap.length > 0) {
-      this.bootstrapAbort = new AbortController()
       this.bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
-      void this.bootstrapRound()
+      this.bootstrapTask.setInterval(BOOTSTRAP_RETRY_MIN_MS)
+      this.bootstrapTask.start()
     }
   }
 
   private async doStop (): Promise<void> {
     this.running = false
-    clearTimeout(this.bootstrapTimer)
-    this.bootstrapAbort?.abort()
+    // Aborts the dials in flight and waits for them, so none outlives the node.
+    await this.bootstrapTask.stop()
     try {
       await this.libp2p.stop()
     } finally {
@@ -221,12 +230,14 @@ class SubnetNodeImpl implements SubnetNode {
     }
   }
 
-  /** Dials the bootstrap list while the routing table is empty; backs off while it stays empty. */
-  private async bootstrapRound (): Promise<void> {
-    if (!this.running) return
+  /**
+   * Dials the bootstrap list while the routing table is empty; backs off (doubling from
+   * BOOTSTRAP_RETRY_MIN_MS to BOOTSTRAP_RETRY_MAX_MS) while it stays empty, and checks every
+   * BOOTSTRAP_RETRY_MAX_MS once it has peers. `signal` ends at BOOTSTRAP_DIAL_TIMEOUT_MS or on stop().
+   */
+  private async bootstrapRound (signal: AbortSignal): Promise<void> {
     const node = this.libp2p
     if (this.dht.routingTable.size === 0) {
-      const signal = AbortSignal.any([AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS), this.bootstrapAbort?.signal ?? new AbortController().signal])
       await Promise.all(this.bootstrap.map(async (ma) => {
         if (ma.getComponents().find((c) => c.name === 'p2p')?.value === this.peerId) return
         try {
@@ -240,10 +251,7 @@ class SubnetNodeImpl implements SubnetNode {
     } else {
       this.bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
     }
-    if (!this.running) return
-    const wait = this.dht.routingTable.size === 0 ? this.bootstrapDelay : BOOTSTRAP_RETRY_MAX_MS
-    this.bootstrapTimer = setTimeout(() => { void this.bootstrapRound() }, wait)
-    this.bootstrapTimer.unref()
+    this.bootstrapTask.setInterval(this.dht.routingTable.size === 0 ? this.bootstrapDelay : BOOTSTRAP_RETRY_MAX_MS)
   }
 
   bootnodeAddrs (): string[] {
