@@ -7,6 +7,11 @@
  *   (parseTemplateHeartbeat, parseTemplatePeerState), the topic names, the state and role
  *   mappings, and the one rejection error with stable reasons (TEMPLATE_REJECT_REASONS).
  */
+import { DagSyncServiceImpl } from './dag-sync.js'
+import type { VerifiedDagNode } from './dag.js'
+import type { Logger } from '../log/index.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+
 export {
   TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS, MAX_TEMPLATE_MESSAGE_BYTES, TEMPLATE_STATES,
   TEMPLATE_ROLES, TEMPLATE_REJECT_REASONS, TemplateMessageRejectedError, parseTemplateHeartbeat, parseTemplatePeerState,
@@ -30,3 +35,79 @@ export type {
   DagAnnouncementResult, DagMessageResult, DagNodeHeaderWire, DagNodeWire, JsonValue, PeerStateTopicResult, VerifiedDagNode,
   VerifyDagMessageOptions
 } from './dag.js'
+
+/*
+ * - dag-sync.ts: a server for `/subnet/merkle_dag_sync_protocol/1.0.0` backed by a bounded store
+ *   of verified peer-state nodes; it advertises and serves only nodes whose whole ancestry it
+ *   holds (see the file's header for why), so template nodes never get an orphan from it.
+ *   Wiring: `libp2p.handle(DAG_SYNC_PROTOCOL, (s, c) => sync.handle(s, c), { maxInboundStreams:
+ *   MAX_INBOUND_DAG_SYNC_STREAMS })`, and `sync.add(node)` for every VerifiedDagNode from gossip.
+ */
+export {
+  DAG_SYNC_PROTOCOL, DEFAULT_DAG_MAX_NODES, MAX_DAG_SYNC_REQUEST_BYTES, DAG_SYNC_READ_TIMEOUT_MS, MAX_DAG_FETCH_NODES,
+  MAX_INBOUND_DAG_SYNC_STREAMS
+} from './constants.js'
+
+export interface DagSyncInit {
+  /** DAG namespace served. Default `general-dag` (DAG_NAMESPACE). */
+  namespace?: string
+  /** Nodes held at most; the oldest received is evicted first. Default DEFAULT_DAG_MAX_NODES (4096). 0 = hold none. */
+  maxNodes?: number
+  /** Request frame bound, checked on the length prefix. Default MAX_DAG_SYNC_REQUEST_BYTES (256 KiB). */
+  maxRequestBytes?: number
+  /** Time allowed to read and answer one stream. Default DAG_SYNC_READ_TIMEOUT_MS (10 s). */
+  readTimeoutMs?: number
+  /** Nodes per fetch response at most. Default MAX_DAG_FETCH_NODES (256). */
+  maxFetchNodes?: number
+  /** false: answer every inventory request with an empty summary (fetches are still served). Default true. */
+  advertiseInventory?: boolean
+  /** Payload roles stored and served. Default [0] (the stock template's only role; others would stall its sync). */
+  servableRoles?: readonly number[]
+  logger?: Logger
+  /** Clock for `created_at_ms` / `generated_at_ms`. Default Date.now. */
+  now?: () => number
+}
+
+export interface DagSyncComponents {
+  /** This node's peer id: the `peer_id` of every response. */
+  peerId: PeerId | string
+}
+
+/** `DagSummary.to_primitive()`. */
+export interface DagSummaryWire {
+  generated_at_ms: number
+  head_ids: string[]
+  namespace: string
+  node_count: number
+  orphan_count: number
+}
+
+export type DagAddResult = 'added' | 'duplicate' | 'refused'
+
+/** Why a sync stream got no answer; counted in DagSyncCounts.rejected. */
+export type DagSyncRejectReason = 'oversized' | 'malformed' | 'wrong_namespace' | 'unsupported_kind' | 'stream_error'
+
+export interface DagSyncCounts {
+  inventory: number
+  fetch: number
+  /** Nodes sent in fetch responses. */
+  servedNodes: number
+  rejected: Partial<Record<DagSyncRejectReason, number>>
+}
+
+export interface DagSyncService {
+  /** Serves one stream: reads one request (bounded, timed), writes one response, closes. Never throws. */
+  handle: (stream: Stream, connection: Connection) => Promise<void>
+  /** Stores a node verifyDagMessage accepted ('refused': other namespace, role not servable, or maxNodes 0). */
+  add: (node: VerifiedDagNode) => DagAddResult
+  /** What an inventory_response carries now (only nodes with complete ancestry). */
+  summary: () => DagSummaryWire
+  has: (nodeId: string) => boolean
+  /** Nodes held (anchored or not). */
+  size: () => number
+  counts: () => DagSyncCounts
+}
+
+export function createDagSyncService (init: DagSyncInit, components: DagSyncComponents): DagSyncService {
+  return new DagSyncServiceImpl(init, components)
+}

@@ -1,0 +1,21 @@
+/** Defaults and bounds of the DAG sync server (src/template/dag-sync.ts), one home each. */
+
+/** libp2p protocol id of the template's DAG sync (`subnet/protocols/dag_sync_protocol.py` PROTOCOL_ID). */
+export const DAG_SYNC_PROTOCOL = '/subnet/merkle_dag_sync_protocol/1.0.0'
+/** Verified peer-state nodes kept for serving: about 1.5 KB each, so 4096 ≈ 6 MB. */
+export const DEFAULT_DAG_MAX_NODES = 4096
+/**
+ * A request frame above this is refused before it is read. Template requests are an
+ * inventory request (its head ids) or a fetch of at most 32 ids (`max_fetch_batch`): a few KB.
+ */
+export const MAX_DAG_SYNC_REQUEST_BYTES = 256 * 1024
+/** Time for the requester to send its one request frame. */
+export const DAG_SYNC_READ_TIMEOUT_MS = 10_000
+/** Nodes in one fetch response at most (the template asks for ≤ 32 with depth 0). */
+export const MAX_DAG_FETCH_NODES = 256
+/** `max_ancestor_depth` is clamped to this (the template sends 0). */
+export const MAX_DAG_FETCH_DEPTH = 64
+/** Concurrent inbound sync streams; for the caller's `libp2p.handle(..., { maxInboundStreams })`. */
+export const MAX_INBOUND_DAG_SYNC_STREAMS = 32
+/** Roles of the stock template's `PeerRole` enum (VALIDATOR = 0): the only ones its nodes accept. */
+export const DEFAULT_SERVABLE_ROLES: readonly number[] = [0]
