@@ -18,8 +18,8 @@ import '../src/polyfill.js'
 import { fork } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { startPeer } from '../src/heartbeat/index.js'
-import type { Peer } from '../src/heartbeat/index.js'
+import { startPeer } from '../src/peer.js'
+import type { Peer } from '../src/peer.js'
 import type { ChildProcess } from 'node:child_process'
 
 const OVERALL_CAP_MS = 180_000

@@ -4,17 +4,19 @@
  *
  *   key store watcher → geolocator → subnet node → heartbeat + peer collectors → view → REST API
  *
- * Data flows one way: network → collectors → view → pre-serialised REST bodies.
+ * Data flows one way: network → collectors → view → pre-serialised REST bodies. The metrics
+ * registry comes first: every component registers its own series on it (SPEC §1 `/metrics`).
  */
 import { join } from 'node:path'
 import { createApiServer } from './api/index.js'
 import { SubnetBootnodeError } from './errors.js'
 import { createLocator } from './geo/index.js'
-import { createHeartbeatCollector } from './heartbeat/index.js'
+import { createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords } from './heartbeat/index.js'
 import { createKeyStoreWatcher } from './keys/index.js'
 import { createSubnetNode } from './p2p/index.js'
 import { createPeerCollector } from './peers/index.js'
 import { subnetNodeOptions } from './config/index.js'
+import { createMetricsRegistry } from './util/metrics.js'
 import { createViewBuilder } from './view/builder.js'
 import type { ApiServer } from './api/index.js'
 import type { ApiConfig, CommonConfig } from './config/index.js'
@@ -37,6 +39,7 @@ export interface Sidecar {
 interface Part { name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void }
 
 export async function createSidecar (config: SidecarConfig, logger: Logger): Promise<Sidecar> {
+  const registry = createMetricsRegistry()
   const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
   const locator = createLocator({
     mode: config.geo,
@@ -45,14 +48,19 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     // ip-api answers survive restarts, so a restart does not spend the free tier's budget again.
     cacheDir: config.dataDir === undefined ? undefined : join(config.dataDir, 'geo-cache'),
     logger: logger.child('geo')
+  }, { registry })
+  // Heartbeat records the DHT validator refuses are counted with the collector's own rejections.
+  const rejections = createHeartbeatRejections({ registry })
+  const heartbeatLog = logger.child('heartbeat')
+  const node = await createSubnetNode({
+    ...subnetNodeOptions(config),
+    ...heartbeatDhtRecords(config.subnetId, (err) => {
+      rejections.record('dht', err.reason)
+      heartbeatLog.debug('DHT heartbeat record rejected', { reason: err.reason, detail: err.message })
+    }),
+    logger: logger.child('p2p')
   })
-  const node = await createSubnetNode({ ...subnetNodeOptions(config), logger: logger.child('p2p') })
-  // The API is created last but the collector reports DHT query latency to its metrics.
-  let observeDhtQuery: (seconds: number) => void = () => {}
-  const heartbeats = createHeartbeatCollector({ logger: logger.child('heartbeat') }, {
-    node,
-    onDhtQuery: (seconds) => { observeDhtQuery(seconds) }
-  })
+  const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections })
   const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, logger: logger.child('peers') }, { node })
   const view = createViewBuilder({ refreshIntervalMs: config.refreshIntervalMs, logger: logger.child('view') }, {
     node, heartbeats, peers, locator
@@ -66,10 +74,8 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     redisUrl: config.redisUrl,
     metrics: config.metrics,
     logger: logger.child('api'),
-    heartbeatRejections: () => heartbeats.rejections(),
-    geoFailures: () => locator.stats().failures,
     attribution: locator.attribution
-  }, { view, keys })
+  }, { view, keys, registry })
 
   const parts: Part[] = [
     { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
@@ -79,14 +85,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     { name: 'heartbeats', start: async () => { await heartbeats.start() }, stop: async () => { await heartbeats.stop() } },
     { name: 'peers', start: async () => { await peers.start() }, stop: async () => { await peers.stop() } },
     { name: 'view', start: async () => { await view.start() }, stop: async () => { await view.stop() } },
-    {
-      name: 'api',
-      start: async () => {
-        await api.start()
-        observeDhtQuery = (seconds) => { api.api.observeDhtQuery(seconds) }
-      },
-      stop: async () => { await api.stop() }
-    }
+    { name: 'api', start: async () => { await api.start() }, stop: async () => { await api.stop() } }
   ]
 
   let started: Part[] = []

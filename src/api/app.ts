@@ -14,6 +14,7 @@ import { createClient } from 'redis'
 import { ConfigError, SubnetBootnodeError } from '../errors.js'
 import { silentLogger, type Logger } from '../log/index.js'
 import { describeRate, parseRate } from '../util/rate.js'
+import { createMetricsRegistry } from '../util/metrics.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError } from './bodies.js'
 import {
@@ -183,11 +184,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   const startedAt = Date.now()
   const debug = logger.level === 'debug'
 
-  const metrics: ApiMetrics = createApiMetrics({
-    snapshot: () => view.current(),
-    ...(init.heartbeatRejections === undefined ? {} : { heartbeatRejections: init.heartbeatRejections }),
-    ...(init.geoFailures === undefined ? {} : { geoFailures: init.geoFailures })
-  })
+  const metrics: ApiMetrics = createApiMetrics({ snapshot: () => view.current() }, { registry: components.registry ?? createMetricsRegistry() })
   const redis = init.redisUrl === undefined ? undefined : await connectRedis(init.redisUrl, logger)
 
   // after the Redis connection, so a failed start leaves no view subscription behind
@@ -411,7 +408,6 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   return {
     app,
     metrics: metrics.registry,
-    observeDhtQuery: metrics.observeDhtQuery,
     close: async () => {
       closing ??= (async () => {
         bodies.close()

@@ -40,13 +40,6 @@ export interface ApiInit {
   metrics?: boolean
   /** Default: silent. */
   logger?: Logger
-  /** The heartbeat collector's rejection counts by reason, read at each scrape. */
-  heartbeatRejections?: () => Record<string, number>
-  /**
-   * The geolocation failure counts by reason (the locator's `stats().failures`), read at each scrape
-   * and exposed as `subnet_bootnode_geo_lookup_failures_total{reason}`.
-   */
-  geoFailures?: () => Record<string, number>
   /** Credits the geolocation data's licence requires (CC BY 4.0), shown in `/healthz` when not empty. */
   attribution?: readonly string[]
 }
@@ -55,13 +48,16 @@ export interface ApiComponents {
   view: ViewSource
   /** Read on every request, so a reloaded key file applies at once (the key store watcher). */
   keys: { current: () => KeySet }
+  /**
+   * The registry `/metrics` serves, holding the other components' series too; the API adds its
+   * own. Default a new one with Node's process metrics.
+   */
+  registry?: Registry
 }
 
 export interface Api {
   app: Express
   metrics: Registry
-  /** Records one DHT query's latency in `subnet_bootnode_dht_query_seconds`. */
-  observeDhtQuery: (seconds: number) => void
   /** Stops preparing bodies on view changes and releases the Redis connection, if any. Idempotent. */
   close: () => Promise<void>
 }

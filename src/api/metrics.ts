@@ -1,9 +1,11 @@
 /**
  * Prometheus series for `/metrics` (SPEC §1 "request counts by route and status, auth and
  * rate-limit rejections, peers, heartbeats, heartbeat records rejected by reason, DHT query
- * latency"). One Registry per API instance: no global state, so tests and several apps coexist.
+ * latency"): the API's own series, registered on the registry the composition root gives it
+ * (the heartbeat collector, the DHT and geolocation register theirs on the same one).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { RouteName } from './constants.js'
 import type { CompressedEncoding, CompressTrigger } from './representation.js'
 import type { ViewSnapshot } from '../view/index.js'
@@ -18,18 +20,14 @@ export interface ApiMetrics {
   rateLimited: (limiter: LimiterName) => void
   prepared: (route: RouteName, seconds: number) => void
   compressed: (route: RouteName, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
-  observeDhtQuery: (seconds: number) => void
 }
 
 export interface ApiMetricsInit {
   snapshot: () => ViewSnapshot
-  heartbeatRejections?: () => Record<string, number>
-  geoFailures?: () => Record<string, number>
 }
 
-export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+export function createApiMetrics (init: ApiMetricsInit, components: { registry: Registry }): ApiMetrics {
+  const registry = components.registry
 
   const requests = new Counter({
     name: 'subnet_bootnode_http_requests_total',
@@ -63,12 +61,6 @@ export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [registry]
   })
-  const dht = new Histogram({
-    name: 'subnet_bootnode_dht_query_seconds',
-    help: 'Latency of DHT queries made by the node',
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry]
-  })
   const view = (name: string, help: string, read: (s: ViewSnapshot) => number): void => {
     // eslint-disable-next-line no-new
     new Gauge({ name, help, registers: [registry], collect () { this.set(read(init.snapshot())) } })
@@ -79,27 +71,6 @@ export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
   view('subnet_bootnode_view_version', 'Version of the view snapshot being served', s => s.version)
   view('subnet_bootnode_view_built_timestamp_seconds', 'Unix time when the served view snapshot was built', s => s.builtAt / 1000)
   view('subnet_bootnode_ready', '1 once the node listens and the DHT is up, else 0', s => s.ready ? 1 : 0)
-
-  /** A counter whose counts another component owns, by reason; mirrored at scrape time. */
-  const mirrored = (name: string, help: string, read: (() => Record<string, number>) | undefined): void => {
-    if (read === undefined) return
-    // eslint-disable-next-line no-new
-    new Counter({
-      name,
-      help,
-      labelNames: ['reason'] as const,
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const [reason, n] of Object.entries(read())) {
-          if (Number.isFinite(n) && n >= 0) this.inc({ reason }, n)
-        }
-      }
-    })
-  }
-  mirrored('subnet_bootnode_heartbeat_rejections_total', 'Heartbeat records rejected by the collector, by reason', init.heartbeatRejections)
-  // issue 6: geolocation failures are counted, not only logged
-  mirrored('subnet_bootnode_geo_lookup_failures_total', 'Geolocation lookups that failed, by reason', init.geoFailures)
 
   // bound children per label pair, so a request costs a Map lookup, not a label hash
   const requestChildren = new Map<string, { inc: () => void }>()
@@ -118,7 +89,6 @@ export function createApiMetrics (init: ApiMetricsInit): ApiMetrics {
     authRejected: (reason) => { authRejections.inc({ reason }) },
     rateLimited: (limiter) => { rateLimited.inc({ limiter }) },
     prepared: (route, seconds) => { prepare.observe({ route }, seconds) },
-    compressed: (route, encoding, seconds, trigger) => { compress.observe({ route, encoding, trigger }, seconds) },
-    observeDhtQuery: (seconds) => { if (Number.isFinite(seconds) && seconds >= 0) dht.observe(seconds) }
+    compressed: (route, encoding, seconds, trigger) => { compress.observe({ route, encoding, trigger }, seconds) }
   }
 }

@@ -23,7 +23,7 @@ async function runCommand (config: Exclude<Config, { command: 'help' }>, logger:
       return
     }
     case 'peer': {
-      const { startPeer } = await import('../heartbeat/index.js')
+      const { startPeer } = await import('../peer.js')
       let peer: Awaited<ReturnType<typeof startPeer>> | undefined
       const start = async (): Promise<void> => {
         peer = await startPeer({

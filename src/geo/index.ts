@@ -14,10 +14,12 @@
 import { GeoDatabaseError } from './errors.js'
 import { DefaultGeoLocator } from './locator.js'
 import { openMmdb } from './offline.js'
+import { registerMirroredCounter } from '../util/metrics.js'
 import type { GeoMode } from './constants.js'
 import type { IpApiFailureReason } from './ip-api.js'
 import type { Logger } from '../log/index.js'
 import type { Locator as ViewLocator } from '../view/index.js'
+import type { Registry } from 'prom-client'
 
 export { classifyIp } from './classify.js'
 export { GeoDatabaseError } from './errors.js'
@@ -76,8 +78,18 @@ export interface GeoLocator extends ViewLocator {
   stats: () => GeoStats
 }
 
-export function createLocator (init: LocatorInit = {}): GeoLocator {
-  return new DefaultGeoLocator(init)
+export interface LocatorComponents {
+  /** Where `subnet_bootnode_geo_lookup_failures_total{reason}` is registered (`stats().failures`, read at each scrape). */
+  registry?: Registry
+}
+
+export function createLocator (init: LocatorInit = {}, components: LocatorComponents = {}): GeoLocator {
+  const locator = new DefaultGeoLocator(init)
+  if (components.registry !== undefined) {
+    registerMirroredCounter(components.registry, 'subnet_bootnode_geo_lookup_failures_total',
+      'Geolocation lookups that failed, by reason', 'reason', () => locator.stats().failures)
+  }
+  return locator
 }
 
 /**

@@ -1,4 +1,7 @@
 /** Defaults of the heartbeat publisher and collector (SPEC §4, §5). */
+
+/** The collector's push protocol (SPEC §5): publishers push each record to it. */
+export const heartbeatProtocol = (subnetId: string): string => `/subnet/${subnetId}/heartbeat/1.0.0`
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 60_000
 export const DEFAULT_ROLE = 'VALIDATOR'
 export const DEFAULT_THROUGHPUT = 1.0
@@ -10,11 +13,6 @@ export const MIN_HEARTBEAT_TTL_S = 10
 export const HEARTBEAT_TTL_SKEW_MARGIN_S = 60
 /** `next_pings` covers up to this many other subnet peers (SPEC §5). */
 export const MAX_PING_PEERS = 5
-/**
- * Where kad-dht keeps the records it stores (`<datastorePrefix>/record/<base32 of the key>`,
- * datastorePrefix `/dht` by default): a peer whose heartbeat record sits here has published.
- */
-export const DHT_RECORD_PREFIX = '/dht/record'
 /** Weight of a new RTT sample in the smoothed value (exponential moving average). */
 export const PING_SMOOTHING = 0.3
 export const PING_TIMEOUT_MS = 5_000

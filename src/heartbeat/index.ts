@@ -1,25 +1,34 @@
 /**
- * Heartbeats (SPEC §5): the signed record, the publisher (peer side), the collector
- * (sidecar side) and `startPeer`, the embeddable subnet member.
+ * Heartbeats (SPEC §5): the model the API serves (model.ts), the signed native record
+ * (record.ts), the publisher (peer side) and the collector (sidecar side) with its sources.
  */
-import { createSubnetNode } from '../p2p/index.js'
-import { HeartbeatCollectorImpl } from './collector.js'
-import { HeartbeatPublisherImpl } from './publisher.js'
-import type { HeartbeatState } from './record.js'
+import { silentLogger } from '../log/index.js'
+import { DefaultHeartbeatCollector } from './collector.js'
+import { DhtHeartbeatSource } from './dht-source.js'
+import { DefaultHeartbeatPublisher } from './publisher.js'
+import { PushHeartbeatSource } from './push-source.js'
+import type { HeartbeatEntry, HeartbeatState } from './model.js'
+import type { HeartbeatRejections } from './rejections.js'
 import type { Logger } from '../log/index.js'
-import type { SubnetNode, SubnetNodeInit } from '../p2p/index.js'
-import type { HeartbeatEntry } from '../view/index.js'
+import type { SubnetNode } from '../p2p/index.js'
+import type { Registry } from 'prom-client'
 
 export {
-  HEARTBEAT_DOMAIN, HEARTBEAT_PAYLOAD_TYPE, HEARTBEAT_PAYLOAD_TYPE_STRING, HEARTBEAT_NAMESPACE, HEARTBEAT_STATES,
-  HEARTBEAT_REJECT_REASONS, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_TTL_S, ROLE_PATTERN, HeartbeatRejectedError,
-  heartbeatKey, isPeerId, peerIdFromHeartbeatKey, sealHeartbeat, validateHeartbeat, toHeartbeatEntry,
-  createHeartbeatDhtValidator, heartbeatDhtSelector
+  HEARTBEAT_STATES, HEARTBEAT_PROTOCOLS, ROLE_PATTERN, MAX_PUBLIC_NAME_LENGTH, MAX_VERSION_LENGTH, isPeerId
+} from './model.js'
+export type { HeartbeatEntry, HeartbeatProtocol, HeartbeatServer, HeartbeatState } from './model.js'
+export {
+  HEARTBEAT_DOMAIN, HEARTBEAT_PAYLOAD_TYPE, HEARTBEAT_PAYLOAD_TYPE_STRING, HEARTBEAT_NAMESPACE,
+  HEARTBEAT_REJECT_REASONS, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_TTL_S, HeartbeatRejectedError,
+  heartbeatKey, peerIdFromHeartbeatKey, sealHeartbeat, validateHeartbeat, toHeartbeatEntry,
+  heartbeatDhtRecords, heartbeatDhtSelector
 } from './record.js'
 export type {
-  HeartbeatPayload, HeartbeatRejectReason, HeartbeatState, ValidHeartbeat, ValidateHeartbeatOptions
+  HeartbeatPayload, HeartbeatRejectReason, ValidHeartbeat, ValidateHeartbeatOptions
 } from './record.js'
-export { ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS } from './constants.js'
+export { createHeartbeatRejections } from './rejections.js'
+export type { HeartbeatRejections } from './rejections.js'
+export { ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatProtocol } from './constants.js'
 
 export interface PublisherInit {
   /** Role name, upper-cased. Default `VALIDATOR`. */
@@ -56,12 +65,12 @@ export interface PublisherComponents {
 }
 
 export function createHeartbeatPublisher (init: PublisherInit, components: PublisherComponents): HeartbeatPublisher {
-  return new HeartbeatPublisherImpl(init, components.node)
+  return new DefaultHeartbeatPublisher(init, components.node)
 }
 
 export interface CollectorInit {
   logger?: Logger
-  /** How often expired records are dropped and the local DHT store is scanned. Default 5 s. */
+  /** How often expired heartbeats are dropped and the local DHT store is scanned. Default 5 s. */
   sweepIntervalMs?: number
   /** How often known peers without a heartbeat are looked up in the DHT. Default 30 s. */
   lookupIntervalMs?: number
@@ -69,62 +78,76 @@ export interface CollectorInit {
 
 export interface CollectorComponents {
   node: SubnetNode
-  /** Reports the duration of each targeted DHT get (metrics, SPEC §1 /metrics). */
-  onDhtQuery?: (seconds: number) => void
+  /** Where the collector's series go (`/metrics`): rejections by reason, DHT query latency. */
+  registry?: Registry
+  /**
+   * The rejection counts, when others count into them too (the DHT validator given to the node
+   * by `heartbeatDhtRecords`); default a new set registered on `registry`.
+   */
+  rejections?: HeartbeatRejections
+  /** Where heartbeats come from. Default the native ones: pushes and the DHT (`nativeHeartbeatSources`). */
+  sources?: HeartbeatSource[]
+}
+
+/** A heartbeat a source hands the collector. */
+export interface CollectedHeartbeat {
+  /** As `/v1/get_heartbeat` serves it; dropped at `entry.expiration_time`. */
+  entry: HeartbeatEntry
+  /** Orders one peer's heartbeats: a higher value replaces a lower or equal one's holder. */
+  seq: number
+}
+
+/** What the collector offers its sources. */
+export interface HeartbeatSink {
+  /** Keeps the heartbeat if its `seq` is above the one held for its peer; true if the view changed. */
+  offer: (heartbeat: CollectedHeartbeat, source: string) => boolean
+  /** The heartbeat held for a peer (possibly expired, until the next sweep). */
+  held: (peerId: string) => CollectedHeartbeat | undefined
+  /** Counts a rejected record or message by source and stable reason (SPEC §5), logs it at debug level. */
+  reject: (source: string, reason: string, peer: string | undefined, detail: string) => void
+}
+
+/**
+ * A way heartbeats arrive (SPEC §5). Started after the node, in order, by the collector's
+ * `start()`; stopped in reverse by its `stop()`. Both idempotent.
+ */
+export interface HeartbeatSource {
+  /** Short name, used in logs and as the default rejection source. */
+  readonly name: string
+  /** The names this source counts rejections under, if more than `name` (shown before the first one). */
+  readonly rejectionSources?: readonly string[]
+  start: (sink: HeartbeatSink) => Promise<void>
+  stop: () => Promise<void>
 }
 
 export interface HeartbeatCollector {
-  /** Registers the push protocol and starts the sweeps; idempotent. Start after the node. */
+  /** Starts every source and the expiry sweep; idempotent. Start after the node. */
   start: () => Promise<void>
   stop: () => Promise<void>
-  /** Newest unexpired record per peer, sorted by peer id. */
+  /** Newest unexpired heartbeat per peer, sorted by peer id. */
   heartbeats: () => HeartbeatEntry[]
-  /** Rejected records by reason, from the DHT validator, the push handler and the store scan together. */
+  /** Rejected records by reason, all sources together (the DHT validator's included when it shares `rejections`). */
   rejections: () => Record<string, number>
-  /** The same, per source. */
-  rejectionsBySource: () => Record<'dht' | 'push' | 'store', Record<string, number>>
+  /** The same, per source (`push`, `dht`, `store`, …). */
+  rejectionsBySource: () => Record<string, Record<string, number>>
   /** Called whenever `heartbeats()` may have changed; returns an unsubscribe function. */
   onChange: (listener: () => void) => () => void
 }
 
+/** The native sources (SPEC §5): pushes on the subnet's heartbeat protocol, and the DHT (store scan and targeted gets). */
+export function nativeHeartbeatSources (init: CollectorInit, components: { node: SubnetNode, registry?: Registry }): HeartbeatSource[] {
+  const logger = init.logger ?? silentLogger
+  return [
+    new PushHeartbeatSource(components.node, logger),
+    new DhtHeartbeatSource(components.node, {
+      scanIntervalMs: init.sweepIntervalMs, lookupIntervalMs: init.lookupIntervalMs, logger, registry: components.registry
+    })
+  ]
+}
+
 export function createHeartbeatCollector (init: CollectorInit, components: CollectorComponents): HeartbeatCollector {
-  return new HeartbeatCollectorImpl(init, components)
-}
-
-export interface Peer {
-  node: SubnetNode
-  publisher: HeartbeatPublisher
-  /** Publishes OFFLINE, then stops the node; idempotent. */
-  stop: () => Promise<void>
-}
-
-/**
- * The embeddable subnet member (SPEC §4 `subnet-bootnode peer`): creates and starts a node,
- * then publishes heartbeats until `stop()`.
- */
-export async function startPeer (init: SubnetNodeInit & PublisherInit): Promise<Peer> {
-  const node = await createSubnetNode(init)
-  const publisher = createHeartbeatPublisher(init, { node })
-  await node.start()
-  try {
-    await publisher.start()
-  } catch (err) {
-    await node.stop()
-    throw err
-  }
-  let stopping: Promise<void> | undefined
-  return {
-    node,
-    publisher,
-    stop: async () => {
-      stopping ??= (async () => {
-        try {
-          await publisher.stop()
-        } finally {
-          await node.stop()
-        }
-      })()
-      await stopping
-    }
-  }
+  return new DefaultHeartbeatCollector(init, {
+    ...components,
+    sources: components.sources ?? nativeHeartbeatSources(init, components)
+  })
 }

@@ -4,25 +4,24 @@
  * every connected collector. A failed put or push is logged and retried next round.
  */
 import { byteStream, lpStream } from '@libp2p/utils'
-import { Key } from 'interface-datastore'
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { silentLogger } from '../log/index.js'
 import { packageVersion } from '../util/package-version.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
-  ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DHT_RECORD_PREFIX, DEFAULT_ROLE, DEFAULT_THROUGHPUT,
+  ACK_ACCEPTED, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_ROLE, DEFAULT_THROUGHPUT,
   HEARTBEAT_TTL_INTERVALS, HEARTBEAT_TTL_SKEW_MARGIN_S, MAX_PING_PEERS, MIN_HEARTBEAT_TTL_S, PING_SMOOTHING,
-  PING_TIMEOUT_MS, PUSH_TIMEOUT_MS, PUT_TIMEOUT_MS, STOP_PUBLISH_TIMEOUT_MS
+  PING_TIMEOUT_MS, PUSH_TIMEOUT_MS, PUT_TIMEOUT_MS, STOP_PUBLISH_TIMEOUT_MS, heartbeatProtocol
 } from './constants.js'
 import { MAX_HEARTBEAT_TTL_S, heartbeatKey, sealHeartbeat } from './record.js'
 import type { HeartbeatPublisher, PublisherInit } from './index.js'
-import type { HeartbeatPayload, HeartbeatState } from './record.js'
+import type { HeartbeatState } from './model.js'
+import type { HeartbeatPayload } from './record.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 
-export class HeartbeatPublisherImpl implements HeartbeatPublisher {
+export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
   private readonly node: SubnetNode
   private readonly log: Logger
   private readonly intervalMs: number
@@ -186,7 +185,7 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
 
   /** Connected peers whose identify lists the collector protocol. */
   private async collectors (): Promise<PeerId[]> {
-    return (await this.connectedPeers()).filter((p) => p.protocols.includes(this.node.heartbeatProtocol)).map((p) => p.id)
+    return (await this.connectedPeers()).filter((p) => p.protocols.includes(heartbeatProtocol(this.node.subnetId))).map((p) => p.id)
   }
 
   private async pushToAll (envelope: Uint8Array, signal: AbortSignal): Promise<void> {
@@ -197,7 +196,7 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
   private async pushTo (peer: PeerId, envelope: Uint8Array, outer: AbortSignal): Promise<void> {
     const signal = AbortSignal.any([outer, AbortSignal.timeout(PUSH_TIMEOUT_MS)])
     try {
-      const stream = await this.node.libp2p.dialProtocol(peer, this.node.heartbeatProtocol, { signal })
+      const stream = await this.node.libp2p.dialProtocol(peer, heartbeatProtocol(this.node.subnetId), { signal })
       try {
         const lp = lpStream(stream)
         await lp.write(envelope, { signal })
@@ -245,7 +244,7 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     if (!this.running) return
     if (result.protocols.includes(this.node.kadProtocol)) this.maybeGoOnline(true)
     if (!this.push || this.latest === undefined) return
-    if (!result.protocols.includes(this.node.heartbeatProtocol)) return
+    if (!result.protocols.includes(heartbeatProtocol(this.node.subnetId))) return
     void this.pushTo(result.peerId, this.latest, this.abort.signal)
   }
 
@@ -261,7 +260,7 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
     for (const { id, protocols } of await this.connectedPeers()) {
       if (!protocols.includes(this.node.kadProtocol)) continue
       const published = await this.hasStoredHeartbeat(id.toString(), signal)
-      if (!published && protocols.includes(this.node.heartbeatProtocol)) continue
+      if (!published && protocols.includes(heartbeatProtocol(this.node.subnetId))) continue
       ranked.push({ peer: id, rank: published ? 0 : 1 })
     }
     const measured = (p: PeerId): number => this.rtts.has(p.toString()) ? 0 : 1
@@ -271,12 +270,7 @@ export class HeartbeatPublisherImpl implements HeartbeatPublisher {
 
   /** The DHT accepted (validated) a heartbeat record of `peerId` into our store. */
   private async hasStoredHeartbeat (peerId: string, signal: AbortSignal): Promise<boolean> {
-    const key = new Key(`${DHT_RECORD_PREFIX}/${uint8ArrayToString(heartbeatKey(peerId), 'base32')}`, false)
-    try {
-      return await this.node.datastore.has(key, { signal })
-    } catch {
-      return false
-    }
+    return await this.node.hasStoredRecord(heartbeatKey(peerId), { signal })
   }
 
   /** Smoothed RTTs (seconds) to up to MAX_PING_PEERS other heartbeat peers (SPEC §5 next_pings). */

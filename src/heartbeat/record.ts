@@ -3,17 +3,28 @@
  * with domain `subnet-heartbeat` around a JSON payload, stored in the DHT under
  * `/heartbeat/<peer id>` and pushed over `/subnet/<id>/heartbeat/1.0.0`.
  *
- * This module is a leaf (it imports nothing else from the project but errors), so both
- * src/p2p (the DHT validator and selector) and the collector can use the one validation
- * function without an import cycle between the p2p and heartbeat folders.
+ * The DHT validator and selector are built here and handed to the subnet node by whoever creates
+ * it (`heartbeatDhtRecords`), as kad-dht takes them from its caller: src/p2p knows nothing of heartbeats.
  */
-import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { RecordEnvelope } from '@libp2p/peer-record'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { SubnetBootnodeError } from '../errors.js'
-import type { HeartbeatEntry, HeartbeatServer } from '../view/index.js'
+import {
+  HEARTBEAT_STATES, MAX_NEXT_PINGS, MAX_PEER_ID_LENGTH, MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH,
+  ROLE_PATTERN, isPeerId
+} from './model.js'
+import type { HeartbeatEntry, HeartbeatServer, HeartbeatState } from './model.js'
+
+// The model's facts, for the importers of this file (the model is their home).
+export {
+  HEARTBEAT_STATES, MAX_NEXT_PINGS, MAX_PEER_ID_LENGTH, MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH,
+  ROLE_PATTERN, isPeerId
+} from './model.js'
+export type { HeartbeatState } from './model.js'
 import type { PrivateKey, Record as Libp2pRecordLike } from '@libp2p/interface'
+import type { SelectFn, ValidateFn } from '@libp2p/kad-dht'
 
 /** Signature domain of the envelope (RFC 0002 domain separation). */
 export const HEARTBEAT_DOMAIN = 'subnet-heartbeat'
@@ -26,22 +37,8 @@ export const HEARTBEAT_NAMESPACE = 'heartbeat'
 export const MAX_HEARTBEAT_BYTES = 8 * 1024
 /** A record may not expire further ahead than this (SPEC §5). */
 export const MAX_HEARTBEAT_TTL_S = 60 * 60
-export const HEARTBEAT_STATES = ['OFFLINE', 'JOINING', 'ONLINE'] as const
-export type HeartbeatState = typeof HEARTBEAT_STATES[number]
-
-/** Payload limits (docs/PROTOCOL.md §Payload). */
+/** Payload limit of `subnet_id` (docs/PROTOCOL.md §Payload); the others are the model's. */
 export const MAX_SUBNET_ID_LENGTH = 128
-export const MAX_PEER_ID_LENGTH = 128
-export const MAX_ROLE_LENGTH = 64
-export const MAX_PUBLIC_NAME_LENGTH = 128
-export const MAX_VERSION_LENGTH = 64
-export const MAX_NEXT_PINGS = 16
-/**
- * A role name (SPEC §1 "an upper-case role name"): upper-case letters, digits, `_` and `-`, 1 to
- * MAX_ROLE_LENGTH characters. The one definition: records are checked with it here, and the REST
- * `?role=` filter and the `--role` setting use it too, so nothing a peer may publish is refused there.
- */
-export const ROLE_PATTERN = /^[A-Z0-9_-]{1,64}$/
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
 
 /** Stable rejection codes, counted by reason (SPEC §5) and documented in docs/PROTOCOL.md. */
@@ -101,20 +98,6 @@ export function peerIdFromHeartbeatKey (key: Uint8Array): string | undefined {
   if (!text.startsWith(prefix)) return undefined
   const id = text.slice(prefix.length)
   return isPeerId(id) ? id : undefined
-}
-
-/**
- * Whether `text` is a libp2p peer id in its canonical (base58btc) string form, the form
- * records name peers in: it parses and prints back unchanged. At most MAX_PEER_ID_LENGTH
- * characters, checked first, so a long input costs no base58 decoding (quadratic in length).
- */
-export function isPeerId (text: string): boolean {
-  if (text.length > MAX_PEER_ID_LENGTH) return false
-  try {
-    return peerIdFromString(text).toString() === text
-  } catch {
-    return false
-  }
 }
 
 class HeartbeatRecord implements Libp2pRecordLike {
@@ -304,34 +287,20 @@ function parsePayload (bytes: Uint8Array): HeartbeatPayload {
   }
 }
 
-/** Counts rejections by reason; `record` also logs at debug level (SPEC §5). */
-export interface RejectionCounter {
-  record: (reason: HeartbeatRejectReason) => void
-  counts: () => Record<string, number>
-}
-
-export function createRejectionCounter (): RejectionCounter {
-  const counts = new Map<string, number>()
-  return {
-    record: (reason) => { counts.set(reason, (counts.get(reason) ?? 0) + 1) },
-    counts: () => Object.fromEntries(counts)
-  }
-}
-
-/** Adds several `counts()` results together. */
-export function sumRejections (...parts: Array<Record<string, number>>): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const part of parts) {
-    for (const [k, v] of Object.entries(part)) out[k] = (out[k] ?? 0) + v
-  }
-  return out
-}
-
 /**
- * kad-dht validator for the `heartbeat` namespace: throwing rejects the record.
- * `onReject` counts and logs.
+ * What a subnet node's DHT needs to store heartbeat records (SPEC §5): kad-dht's validator and
+ * selector for the `heartbeat` namespace, for `SubnetNodeInit`. `onReject` sees every record
+ * the validator refuses (the sidecar counts them by reason).
  */
-export function createHeartbeatDhtValidator (subnetId: string, onReject: (err: HeartbeatRejectedError) => void): (key: Uint8Array, value: Uint8Array) => Promise<void> {
+export function heartbeatDhtRecords (subnetId: string, onReject?: (err: HeartbeatRejectedError) => void): { validators: Record<string, ValidateFn>, selectors: Record<string, SelectFn> } {
+  return {
+    validators: { [HEARTBEAT_NAMESPACE]: createHeartbeatDhtValidator(subnetId, onReject ?? (() => {})) },
+    selectors: { [HEARTBEAT_NAMESPACE]: heartbeatDhtSelector }
+  }
+}
+
+/** kad-dht validator for the `heartbeat` namespace: throwing rejects the record. */
+function createHeartbeatDhtValidator (subnetId: string, onReject: (err: HeartbeatRejectedError) => void): ValidateFn {
   return async (key, value) => {
     try {
       const expectedPeerId = peerIdFromHeartbeatKey(key)

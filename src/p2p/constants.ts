@@ -13,7 +13,6 @@ export const BOOTSTRAP_RETRY_MAX_MS = 30_000
 export const BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
 /** Protocol IDs per subnet (SPEC §5). */
 export const kadProtocol = (subnetId: string): string => `/subnet/${subnetId}/kad/1.0.0`
-export const heartbeatProtocol = (subnetId: string): string => `/subnet/${subnetId}/heartbeat/1.0.0`
 /** Subnet ids become part of protocol ids and datastore keys: keep them to a safe alphabet. */
 export const SUBNET_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
 /** {@link SUBNET_ID_PATTERN} in words, for help text and messages. */

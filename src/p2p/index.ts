@@ -7,9 +7,11 @@ import { createSubnetNodeImpl } from './node.js'
 import type { Logger } from '../log/index.js'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, SelectFn, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
+
+export { kadProtocol, SUBNET_ID_PATTERN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS } from './constants.js'
 
 export { IdentityError } from './identity.js'
 
@@ -41,7 +43,24 @@ export interface SubnetNodeInit {
   inboundConnectionThreshold?: number
   /** Maximum open connections. Default 1000. */
   maxConnections?: number
+  /**
+   * DHT record validators by key namespace, as kad-dht takes them: the caller decides which
+   * records this subnet's DHT stores (the heartbeat module supplies its own). Added to
+   * kad-dht's built-in `pk` validator.
+   */
+  validators?: Record<string, ValidateFn>
+  /** DHT record selectors by key namespace (kad-dht `selectors`). */
+  selectors?: Record<string, SelectFn>
   logger?: Logger
+}
+
+/** A record held in this node's own DHT store. */
+export interface StoredRecord {
+  /** The DHT key, e.g. UTF-8 `/heartbeat/<peer id>`. */
+  key: Uint8Array
+  value: Uint8Array
+  /** Removes this record from the store (garbage the DHT accepted earlier). */
+  remove: () => Promise<void>
 }
 
 export interface SubnetNode {
@@ -52,8 +71,6 @@ export interface SubnetNode {
   readonly subnetId: string
   /** `/subnet/<subnet-id>/kad/1.0.0` */
   readonly kadProtocol: string
-  /** `/subnet/<subnet-id>/heartbeat/1.0.0`, the collector's push protocol. */
-  readonly heartbeatProtocol: string
   /** The datastore behind the peer store and the DHT's records. */
   readonly datastore: Datastore
   /** The DHT service (routing table included). */
@@ -72,8 +89,13 @@ export interface SubnetNode {
   bootnodeAddrs: () => string[]
   /** Listening, and the routing table is non-empty (or no bootstrap list was configured). */
   isDhtReady: () => boolean
-  /** Heartbeat records rejected by this node's DHT validator, by reason. */
-  heartbeatRejections: () => Record<string, number>
+  /**
+   * The records this node's DHT holds whose key starts with `keyPrefix` (kad-dht's store layout
+   * stays private to src/p2p). Reads the store as it is; yields nothing once `signal` aborts.
+   */
+  storedRecords: (keyPrefix: Uint8Array, options?: { signal?: AbortSignal }) => AsyncIterable<StoredRecord>
+  /** Whether this node's DHT store holds a record under exactly `key`. */
+  hasStoredRecord: (key: Uint8Array, options?: { signal?: AbortSignal }) => Promise<boolean>
 }
 
 /** Loads or creates the identity and builds (but does not start) the node. */

@@ -3,29 +3,27 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
-import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { Record as DhtRecord, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
+import { Key } from 'interface-datastore'
 import { createLibp2p } from 'libp2p'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { ConfigError } from '../errors.js'
 import { silentLogger } from '../log/index.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
-  HEARTBEAT_NAMESPACE, createHeartbeatDhtValidator, createRejectionCounter, heartbeatDhtSelector
-} from '../heartbeat/record.js'
-import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, SUBNET_ID_PATTERN,
-  heartbeatProtocol, kadProtocol
+  kadProtocol
 } from './constants.js'
 import { dialableAddrs } from './addresses.js'
 import { loadOrCreateIdentity } from './identity.js'
-import type { SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
-import type { HeartbeatRejectedError, RejectionCounter } from '../heartbeat/record.js'
+import type { StoredRecord, SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
 import type { Logger } from '../log/index.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -51,11 +49,6 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
     privateKey = await generateKeyPair('Ed25519')
   }
 
-  const rejections = createRejectionCounter()
-  const onReject = (err: HeartbeatRejectedError): void => {
-    rejections.record(err.reason)
-    logger.debug('DHT heartbeat record rejected', { reason: err.reason, detail: err.message })
-  }
   // The datastore holds the peer store and the DHT records; on disk under --data-dir so the
   // bootnode remembers peers across restarts. We keep a handle on it: the heartbeat
   // collector scans the DHT records stored here (SPEC §5, collecting).
@@ -87,15 +80,15 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
         // The default mapper drops loopback and private addresses: a local subnet would
         // never form. Keep them only when asked (SPEC §5, --allow-private-addrs).
         peerInfoMapper: init.allowPrivateAddrs === true ? passthroughMapper : removePrivateAddressesMapper,
-        validators: { [HEARTBEAT_NAMESPACE]: createHeartbeatDhtValidator(init.subnetId, onReject) },
-        selectors: { [HEARTBEAT_NAMESPACE]: heartbeatDhtSelector },
+        validators: init.validators ?? {},
+        selectors: init.selectors ?? {},
         logPrefix: `libp2p:subnet:${init.subnetId}:kad-dht`
       })
     },
     start: false
   })
 
-  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, rejections })
+  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store })
 }
 
 function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: boolean): Multiaddr[] {
@@ -120,7 +113,6 @@ interface Resolved {
   logger: Logger
   node: Libp2p<SubnetServices>
   store: Datastore
-  rejections: RejectionCounter
 }
 
 class SubnetNodeImpl implements SubnetNode {
@@ -128,14 +120,12 @@ class SubnetNodeImpl implements SubnetNode {
   readonly privateKey: PrivateKey
   readonly peerId: string
   readonly kadProtocol: string
-  readonly heartbeatProtocol: string
   readonly libp2p: Libp2p<SubnetServices>
   readonly datastore: Datastore
   private readonly init: SubnetNodeInit
   private readonly bootstrap: Multiaddr[]
   private readonly announce: Multiaddr[]
   private readonly log: Logger
-  private readonly rejections: RejectionCounter
   private running = false
   private transition?: Promise<void>
   /** Redials the bootstrap list while the routing table is empty (see bootstrapRound); runs only with a bootstrap list. */
@@ -150,7 +140,6 @@ class SubnetNodeImpl implements SubnetNode {
     this.privateKey = resolved.privateKey
     this.peerId = peerIdFromPrivateKey(resolved.privateKey).toString()
     this.kadProtocol = kadProtocol(init.subnetId)
-    this.heartbeatProtocol = heartbeatProtocol(init.subnetId)
     this.libp2p = resolved.node
     this.datastore = resolved.store
     this.bootstrap = resolved.bootstrap
@@ -163,7 +152,6 @@ class SubnetNodeImpl implements SubnetNode {
       logger: this.log,
       name: 'bootstrap round'
     })
-    this.rejections = resolved.rejections
   }
 
   get dht (): SingleKadDHT {
@@ -281,7 +269,41 @@ class SubnetNodeImpl implements SubnetNode {
     return this.bootstrap.length === 0 || this.dht.routingTable.size > 0
   }
 
-  heartbeatRejections (): Record<string, number> {
-    return this.rejections.counts()
+  async * storedRecords (keyPrefix: Uint8Array, options: { signal?: AbortSignal } = {}): AsyncGenerator<StoredRecord> {
+    const store = this.datastore
+    for await (const { key: dsKey, value } of store.query({ prefix: DHT_RECORD_PREFIX }, options)) {
+      let record: DhtRecord
+      try {
+        record = DhtRecord.deserialize(value)
+      } catch {
+        continue
+      }
+      if (!startsWith(record.key, keyPrefix)) continue
+      yield { key: record.key, value: record.value, remove: async () => { await store.delete(dsKey) } }
+    }
   }
+
+  async hasStoredRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    try {
+      return await this.datastore.has(dhtRecordKey(key), options)
+    } catch {
+      return false
+    }
+  }
+}
+
+/**
+ * Where kad-dht keeps the records it stores: `<datastorePrefix>/record/<base32 of the key>`, with
+ * its default datastorePrefix `/dht`. Known only here (SubnetNode.storedRecords).
+ */
+const DHT_RECORD_PREFIX = '/dht/record'
+
+function dhtRecordKey (key: Uint8Array): Key {
+  return new Key(`${DHT_RECORD_PREFIX}/${uint8ArrayToString(key, 'base32')}`, false)
+}
+
+function startsWith (bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.byteLength < prefix.byteLength) return false
+  for (let i = 0; i < prefix.byteLength; i++) if (bytes[i] !== prefix[i]) return false
+  return true
 }

@@ -5,26 +5,10 @@
  */
 import { createListeners } from '../util/listeners.js'
 
-/** `server` object of a heartbeat, exactly the fields of SPEC §1 `/v1/get_heartbeat`. */
-export interface HeartbeatServer {
-  state: 'OFFLINE' | 'JOINING' | 'ONLINE'
-  /** Upper-case role name, e.g. `VALIDATOR`. */
-  role: string
-  throughput: number
-  public_name: string | null
-  version: string
-  using_relay: boolean
-  /** Peer id → round-trip seconds, or null. */
-  next_pings: Record<string, number> | null
-}
+import type { HeartbeatEntry } from '../heartbeat/model.js'
 
-/** One element of `/v1/get_heartbeat`'s `value`. */
-export interface HeartbeatEntry {
-  peer_id: string
-  server: HeartbeatServer
-  /** Unix seconds, float. */
-  expiration_time: number
-}
+/** The heartbeat's shapes are the heartbeat module's own (src/heartbeat/model.ts). */
+export type { HeartbeatEntry, HeartbeatServer } from '../heartbeat/model.js'
 
 /** A peer known to the node (connected, or seen within the peer TTL). */
 export interface PeerEntry {

@@ -75,6 +75,12 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
   t.is(demoPeers.length, 3)
   t.true(demoPeers.every(h => h.server.role === 'VALIDATOR'))
 
+  // One registry: every component's series are on /metrics (issue 10: metrics are a component).
+  const metrics = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+  for (const series of ['subnet_bootnode_http_requests_total', 'subnet_bootnode_heartbeat_rejections_total', 'subnet_bootnode_dht_query_seconds', 'subnet_bootnode_geo_lookup_failures_total', 'process_cpu_seconds_total']) {
+    t.true(metrics.includes(`# TYPE ${series} `), series)
+  }
+
   // No key → 403 with the exact body.
   const denied = await getJson(`${base}/v1/get_heartbeat`)
   t.is(denied.status, 403)

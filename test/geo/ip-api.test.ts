@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
+import { Registry } from 'prom-client'
 import { createLocator } from '../../src/geo/index.js'
 import { createLogger } from '../../src/log/index.js'
 import { answerFor, normal, startFakeIpApi } from './helpers/fake-ip-api.js'
@@ -292,4 +293,23 @@ test('a bad ip-api URL or setting is refused at construction with ERR_CONFIG', (
     const err = t.throws(() => createLocator({ mode: 'ip-api', ...init }))
     t.is((err as { code?: string }).code, 'ERR_CONFIG')
   }
+})
+
+test('failures reach /metrics through the registry the locator is given, read at each scrape', async (t) => {
+  const registry = new Registry()
+  const fake = await startFakeIpApi(t, (_q, res) => { res.writeHead(500); res.end() })
+  const locator = createLocator({ mode: 'ip-api', ipApiUrl: fake.url, failureBackoffMs: 1 }, { registry })
+  t.teardown(async () => { await locator.stop() })
+  await locator.locate(['8.8.8.8'])
+  const first = await registry.metrics()
+  t.true(first.includes('# TYPE subnet_bootnode_geo_lookup_failures_total counter'))
+  t.true(first.includes('subnet_bootnode_geo_lookup_failures_total{reason="http-status"} 1'))
+  t.true(first.includes('subnet_bootnode_geo_lookup_failures_total{reason="timeout"} 0'))
+  // Counts that move between scrapes show up: a second failed batch after the (1 ms) backoff.
+  for (let i = 0; i < 100 && locator.stats().failures['http-status'] < 2; i++) {
+    await sleep(5)
+    await locator.locate([`45.0.0.${i + 1}`])
+  }
+  t.is(locator.stats().failures['http-status'], 2)
+  t.true((await registry.metrics()).includes('subnet_bootnode_geo_lookup_failures_total{reason="http-status"} 2'))
 })

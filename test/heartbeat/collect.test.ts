@@ -1,4 +1,5 @@
 import test from 'ava'
+import { Registry } from 'prom-client'
 import { ACK_ACCEPTED, ACK_REJECTED, sealHeartbeat } from '../../src/heartbeat/index.js'
 import { startBootnode, startNode, startPeers, startTestPeer, uniqueSubnetId } from '../helpers/p2p.js'
 import { waitFor } from '../helpers/wait.js'
@@ -13,15 +14,20 @@ test('a peer that does not push is still seen through the DHT', async (t) => {
   t.deepEqual(boot.collector.rejections(), {})
 })
 
-test('a targeted DHT get finds a known peer whose heartbeat is missing', async (t) => {
+test('a targeted DHT get finds a known peer whose heartbeat is missing, and its latency reaches the metrics', async (t) => {
   const subnetId = uniqueSubnetId()
-  const queries: number[] = []
+  const registry = new Registry()
   // The store scan runs once at start, then not again within the test: only a get can find it.
-  const boot = await startBootnode(t, { subnetId }, { sweepIntervalMs: 60_000, lookupIntervalMs: 300 }, (s) => { queries.push(s) })
+  const boot = await startBootnode(t, { subnetId }, { sweepIntervalMs: 60_000, lookupIntervalMs: 300 }, registry)
   const [quiet] = await startPeers(t, 1, { subnetId, bootstrap: boot.addrs, push: false })
   await waitFor(() => boot.collector.heartbeats().find((h) => h.peer_id === quiet!.node.peerId), { what: 'the heartbeat found by a get' })
-  t.true(queries.length >= 1)
-  t.true(queries.every((s) => s >= 0))
+  const histogram = ((await registry.getSingleMetric('subnet_bootnode_dht_query_seconds')?.get())?.values ?? []) as Array<{ metricName?: string, value: number }>
+  const count = histogram.find((v) => v.metricName === 'subnet_bootnode_dht_query_seconds_count')?.value ?? 0
+  const sum = histogram.find((v) => v.metricName === 'subnet_bootnode_dht_query_seconds_sum')?.value ?? -1
+  t.true(count >= 1)
+  t.true(sum >= 0)
+  // Recorded from the first query on, whether or not an API exists (the registry is the collector's).
+  t.regex(await registry.metrics(), /subnet_bootnode_dht_query_seconds_count [1-9]/)
 })
 
 test('two subnets on one host never mix', async (t) => {
@@ -39,7 +45,7 @@ test('two subnets on one host never mix', async (t) => {
   // Even pushed straight at bootnode a over a's protocol, b's genuine record is refused.
   const recordB = await sealHeartbeat(payloadFor(peerB.node.privateKey, b), peerB.node.privateKey)
   t.is(await pushRaw(peerB.node, bootA.node, recordB), ACK_REJECTED)
-  t.is(bootA.collector.rejectionsBySource().push['wrong-subnet'], 1)
+  t.is(bootA.collector.rejectionsBySource().push?.['wrong-subnet'], 1)
   t.deepEqual(bootA.collector.heartbeats().map((h) => h.peer_id), idsA)
   t.deepEqual(bootB.collector.heartbeats().map((h) => h.peer_id), [peerB.node.peerId])
   // Subnet b's DHT protocol is not a's: the b peer never enters a's routing table.

@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { RecordEnvelope } from '@libp2p/peer-record'
 import { byteStream, lpStream } from '@libp2p/utils'
 import { fromString } from 'uint8arrays/from-string'
-import { HEARTBEAT_PAYLOAD_TYPE, sealHeartbeat } from '../../src/heartbeat/index.js'
+import { HEARTBEAT_PAYLOAD_TYPE, heartbeatProtocol, sealHeartbeat } from '../../src/heartbeat/index.js'
 import type { HeartbeatPayload } from '../../src/heartbeat/index.js'
 import type { SubnetNode } from '../../src/p2p/index.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -51,7 +51,7 @@ export async function badRecords (key: PrivateKey, subnetId: string): Promise<Re
 /** Pushes raw bytes over the collector protocol from `from` to `to`; resolves with the ack byte. */
 export async function pushRaw (from: SubnetNode, to: SubnetNode, bytes: Uint8Array): Promise<number | undefined> {
   const signal = AbortSignal.timeout(5000)
-  const stream = await from.libp2p.dialProtocol(peerIdFromPrivateKey(to.privateKey), to.heartbeatProtocol, { signal })
+  const stream = await from.libp2p.dialProtocol(peerIdFromPrivateKey(to.privateKey), heartbeatProtocol(to.subnetId), { signal })
   const lp = lpStream(stream, { maxDataLength: 1 << 20 })
   await lp.write(bytes, { signal })
   const ack = await byteStream(lp.unwrap()).read({ bytes: 1, signal })

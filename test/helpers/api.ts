@@ -17,6 +17,7 @@ import { createKeyStoreWatcher, type ApiKeyEntry, type KeyStoreWatcher } from '.
 import { createStaticView, type HeartbeatEntry, type MutableViewSource, type PeersInfo, type ViewSnapshot } from '../../src/view/index.js'
 import { tempDir } from './fs.js'
 import { waitFor } from './wait.js'
+import type { Registry } from 'prom-client'
 import type { Logger } from '../../src/log/index.js'
 import type { ExecutionContext } from 'ava'
 
@@ -158,6 +159,8 @@ export interface TestApiOptions {
   init?: Omit<ApiServerInit, 'port' | 'host'>
   /** Given to the watcher (and to the API unless `init.logger` is set). */
   logger?: Logger
+  /** The metrics registry the API adds its series to. Default: the API's own. */
+  registry?: Registry
 }
 
 /** An API server on 127.0.0.1:0 over a real key file watched by the real watcher. */
@@ -170,7 +173,7 @@ export async function startTestApi (t: ExecutionContext, opts: TestApiOptions = 
   t.teardown(async () => { await watcher.stop() })
   const view = createStaticView(opts.snapshot)
   const logger = opts.init?.logger ?? opts.logger
-  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher })
+  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher, ...(opts.registry === undefined ? {} : { registry: opts.registry }) })
   await server.start()
   t.teardown(async () => { await server.stop() })
   const { port } = server.address()

@@ -2,9 +2,12 @@
  * Real libp2p subnets on 127.0.0.1 for tests (STYLE rule 9): a bootnode with a heartbeat
  * collector and N publishing peers bootstrapped to it. Every node is stopped in t.teardown.
  */
-import { createHeartbeatCollector, startPeer } from '../../src/heartbeat/index.js'
+import { createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords } from '../../src/heartbeat/index.js'
 import { createSubnetNode } from '../../src/p2p/index.js'
-import type { HeartbeatCollector, Peer, PublisherInit } from '../../src/heartbeat/index.js'
+import { startPeer } from '../../src/peer.js'
+import type { HeartbeatCollector, PublisherInit } from '../../src/heartbeat/index.js'
+import type { Peer } from '../../src/peer.js'
+import type { Registry } from 'prom-client'
 import type { SubnetNode, SubnetNodeInit } from '../../src/p2p/index.js'
 import type { ExecutionContext } from 'ava'
 
@@ -17,9 +20,9 @@ export function uniqueSubnetId (prefix = 'test'): string {
   return `${prefix}-${process.pid}-${counter}`
 }
 
-/** Starts a subnet node on 127.0.0.1 (private addresses allowed); stopped in teardown. */
+/** Starts a subnet node on 127.0.0.1 (private addresses allowed) whose DHT stores heartbeats; stopped in teardown. */
 export async function startNode (t: ExecutionContext, init: Partial<SubnetNodeInit> & { subnetId: string }): Promise<SubnetNode> {
-  const node = await createSubnetNode({ listen: LOOPBACK_LISTEN, allowPrivateAddrs: true, ...init })
+  const node = await createSubnetNode({ listen: LOOPBACK_LISTEN, allowPrivateAddrs: true, ...heartbeatDhtRecords(init.subnetId), ...init })
   t.teardown(async () => { await node.stop() })
   await node.start()
   return node
@@ -31,10 +34,15 @@ export interface Bootnode {
   addrs: string[]
 }
 
-/** A node with a started heartbeat collector; the collector and node stop in teardown. */
-export async function startBootnode (t: ExecutionContext, init: Partial<SubnetNodeInit> & { subnetId: string }, collectorInit: { sweepIntervalMs?: number, lookupIntervalMs?: number } = {}, onDhtQuery?: (seconds: number) => void): Promise<Bootnode> {
-  const node = await startNode(t, init)
-  const collector = createHeartbeatCollector({ sweepIntervalMs: 200, lookupIntervalMs: 500, ...collectorInit }, { node, onDhtQuery })
+/**
+ * A node with a started heartbeat collector, wired as the sidecar wires them: the node's DHT
+ * validator counts into the collector's rejections (source `dht`), and both register their
+ * series on `registry` when given. The collector and node stop in teardown.
+ */
+export async function startBootnode (t: ExecutionContext, init: Partial<SubnetNodeInit> & { subnetId: string }, collectorInit: { sweepIntervalMs?: number, lookupIntervalMs?: number } = {}, registry?: Registry): Promise<Bootnode> {
+  const rejections = createHeartbeatRejections({ registry })
+  const node = await startNode(t, { ...heartbeatDhtRecords(init.subnetId, (err) => { rejections.record('dht', err.reason) }), ...init })
+  const collector = createHeartbeatCollector({ sweepIntervalMs: 200, lookupIntervalMs: 500, ...collectorInit }, { node, registry, rejections })
   t.teardown(async () => { await collector.stop() })
   await collector.start()
   return { node, collector, addrs: node.bootnodeAddrs() }

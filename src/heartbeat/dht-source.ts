@@ -1,0 +1,162 @@
+/**
+ * Native heartbeat source (b, c): the heartbeat records in this node's own DHT store, scanned
+ * every interval, and bounded, targeted DHT gets for known subnet peers whose heartbeat is
+ * missing (SPEC §5). Records the DHT validator refused are counted under `dht` by the validator
+ * itself (heartbeatDhtRecords); records refused at the store scan under `store`.
+ */
+import { Histogram } from 'prom-client'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { createRepeatingTask } from '../util/task.js'
+import { DEFAULT_LOOKUP_INTERVAL_MS, DEFAULT_SWEEP_INTERVAL_MS, GET_CONCURRENCY, GET_TIMEOUT_MS, MAX_GETS_PER_ROUND } from './constants.js'
+import {
+  HEARTBEAT_NAMESPACE, HeartbeatRejectedError, heartbeatKey, peekHeartbeat, peerIdFromHeartbeatKey, toHeartbeatEntry,
+  validateHeartbeat
+} from './record.js'
+import type { HeartbeatSink, HeartbeatSource } from './index.js'
+import type { HeartbeatPayload } from './record.js'
+import type { Logger } from '../log/index.js'
+import type { SubnetNode } from '../p2p/index.js'
+import type { RepeatingTask } from '../util/task.js'
+import type { Registry } from 'prom-client'
+
+export const DHT_SOURCE = 'dht'
+export const STORE_SOURCE = 'store'
+const KEY_PREFIX = uint8ArrayFromString(`/${HEARTBEAT_NAMESPACE}/`)
+
+export interface DhtHeartbeatSourceInit {
+  scanIntervalMs?: number
+  lookupIntervalMs?: number
+  logger: Logger
+  registry?: Registry
+}
+
+export class DhtHeartbeatSource implements HeartbeatSource {
+  readonly name = DHT_SOURCE
+  readonly rejectionSources = [DHT_SOURCE, STORE_SOURCE]
+  private readonly node: SubnetNode
+  private readonly log: Logger
+  private readonly scanIntervalMs: number
+  private readonly lookupIntervalMs: number
+  private readonly queryLatency?: Histogram
+  private tasks: RepeatingTask[] = []
+  private abort = new AbortController()
+  private running = false
+
+  constructor (node: SubnetNode, init: DhtHeartbeatSourceInit) {
+    this.node = node
+    this.log = init.logger
+    this.scanIntervalMs = init.scanIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
+    this.lookupIntervalMs = init.lookupIntervalMs ?? DEFAULT_LOOKUP_INTERVAL_MS
+    if (init.registry !== undefined) {
+      this.queryLatency = new Histogram({
+        name: 'subnet_bootnode_dht_query_seconds',
+        help: 'Latency of DHT queries made by the node',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [init.registry]
+      })
+    }
+  }
+
+  async start (sink: HeartbeatSink): Promise<void> {
+    if (this.running) return
+    this.running = true
+    this.abort = new AbortController()
+    const scan = createRepeatingTask(async () => { await this.scanStore(sink) }, {
+      intervalMs: this.scanIntervalMs, runImmediately: true, name: 'heartbeat store scan', logger: this.log
+    })
+    // The first lookup comes soon after start (peers known from a persisted peer store), then every interval.
+    const lookup = createRepeatingTask(async () => {
+      lookup.setInterval(this.lookupIntervalMs)
+      await this.lookupMissing(sink)
+    }, { intervalMs: Math.min(this.lookupIntervalMs, 1000), name: 'heartbeat lookup', logger: this.log })
+    this.tasks = [scan, lookup]
+    for (const task of this.tasks) task.start()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.abort.abort()
+    await Promise.all(this.tasks.map(async (task) => { await task.stop() }))
+    this.tasks = []
+  }
+
+  private async scanStore (sink: HeartbeatSink): Promise<void> {
+    for await (const record of this.node.storedRecords(KEY_PREFIX, { signal: this.abort.signal })) {
+      if (!this.running) return
+      const peer = peerIdFromHeartbeatKey(record.key)
+      if (peer === undefined) continue
+      const held = sink.held(peer)
+      const peek = peekHeartbeat(record.value)
+      if (held !== undefined && peek !== undefined && peek.seq <= held.seq) continue
+      try {
+        const { payload } = await validateHeartbeat(record.value, { subnetId: this.node.subnetId, expectedPeerId: peer })
+        sink.offer({ entry: toHeartbeatEntry(payload), seq: payload.seq }, STORE_SOURCE)
+      } catch (err) {
+        if (err instanceof HeartbeatRejectedError && err.reason === 'expired') {
+          // Records the DHT accepted earlier age out here: not a rejection, just garbage.
+          try { await record.remove() } catch {}
+          continue
+        }
+        sink.reject(STORE_SOURCE, err instanceof HeartbeatRejectedError ? err.reason : 'malformed', peer, (err as Error).message)
+      }
+    }
+  }
+
+  /** Subnet peers we know (peer store with our kad protocol) whose heartbeat we do not hold. */
+  private async missingPeers (sink: HeartbeatSink): Promise<string[]> {
+    const nowS = Date.now() / 1000
+    const peers = await this.node.libp2p.peerStore.all({
+      filters: [(p) => p.protocols.includes(this.node.kadProtocol)]
+    })
+    return peers
+      .map((p) => p.id.toString())
+      .filter((id) => id !== this.node.peerId)
+      .filter((id) => {
+        const h = sink.held(id)
+        return h === undefined || h.entry.expiration_time <= nowS
+      })
+  }
+
+  /** Bounded, targeted gets (SPEC §5): at most MAX_GETS_PER_ROUND, GET_CONCURRENCY at a time. */
+  private async lookupMissing (sink: HeartbeatSink): Promise<void> {
+    if (!this.node.isDhtReady()) return
+    const queue = (await this.missingPeers(sink)).slice(0, MAX_GETS_PER_ROUND)
+    const worker = async (): Promise<void> => {
+      for (let peer = queue.shift(); peer !== undefined && this.running; peer = queue.shift()) {
+        await this.getOne(peer, sink)
+      }
+    }
+    await Promise.all(Array.from({ length: GET_CONCURRENCY }, worker))
+  }
+
+  /**
+   * kad-dht's `get` yields its VALUE only after the whole query ends (and throws if a
+   * correction cannot be sent), so read the records from the peer responses as they arrive
+   * and stop at the first valid one: pushes and later rounds bring anything newer.
+   */
+  private async getOne (peer: string, sink: HeartbeatSink): Promise<void> {
+    const started = performance.now()
+    const query = new AbortController()
+    const signal = AbortSignal.any([this.abort.signal, query.signal, AbortSignal.timeout(GET_TIMEOUT_MS)])
+    let best: HeartbeatPayload | undefined
+    try {
+      for await (const event of this.node.dht.get(heartbeatKey(peer), { signal })) {
+        const value = event.name === 'PEER_RESPONSE' ? event.record?.value : event.name === 'VALUE' ? event.value : undefined
+        if (value === undefined) continue
+        try {
+          // kad-dht has run the validator on it; run the one function again for the expiry
+          // and the payload.
+          best = (await validateHeartbeat(value, { subnetId: this.node.subnetId, expectedPeerId: peer })).payload
+          break
+        } catch {}
+      }
+    } catch (err) {
+      if (this.running && best === undefined) this.log.debug('DHT get failed', { peer, err })
+    } finally {
+      query.abort()
+      this.queryLatency?.observe((performance.now() - started) / 1000)
+    }
+    if (best !== undefined && this.running) sink.offer({ entry: toHeartbeatEntry(best), seq: best.seq }, DHT_SOURCE)
+  }
+}
