@@ -28,9 +28,11 @@ import { readKeyFileText } from './file.js'
 import { EMPTY_KEY_SET, createKeySet } from './key-set.js'
 import { parseKeyFileText } from './validate.js'
 import { createListeners } from '../util/listeners.js'
+import { createRepeatingTask, singleFlight } from '../util/task.js'
 import type { KeySet } from './key-set.js'
 import type { FSWatcher } from 'node:fs'
 import type { Logger } from '../log/index.js'
+import type { RepeatingTask } from '../util/task.js'
 
 export interface KeyStoreWatcher {
   /** Loads the file; throws {@link KeyFileError} if it is malformed. Missing file = empty set. Idempotent. */
@@ -57,7 +59,12 @@ type FileState = 'loaded' | 'missing' | 'invalid'
 export class KeyFileWatcher implements KeyStoreWatcher {
   private readonly path: string
   private readonly log: Logger
-  private readonly pollIntervalMs: number
+  /** Stats the file every poll interval (unref'd), reloading when its signature changed. */
+  private readonly poller: RepeatingTask
+  /** One reload at a time; a request during a reload runs once more after it. */
+  private readonly reloads = singleFlight(async () => { if (this.running) await this.reloadOnce() }, {
+    onError: (err) => { this.log.error('key file reload failed', { file: this.path, err }) }
+  })
   private readonly listeners = createListeners<[KeySet]>((err) => { this.log.error('key set listener failed', { err }) })
   private keys: KeySet = EMPTY_KEY_SET
   /** Text of the last valid load; `undefined` before any. */
@@ -68,15 +75,16 @@ export class KeyFileWatcher implements KeyStoreWatcher {
   private running = false
   private starting: Promise<void> | undefined
   private dirWatcher: FSWatcher | undefined
-  private pollTimer: NodeJS.Timeout | undefined
   private debounceTimer: NodeJS.Timeout | undefined
-  private reloading: Promise<void> | undefined
-  private reloadAgain = false
 
   constructor (init: KeyStoreWatcherInit) {
     this.path = init.path
     this.log = init.logger ?? silentLogger
-    this.pollIntervalMs = Math.max(10, init.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS)
+    this.poller = createRepeatingTask(async () => { await this.poll() }, {
+      intervalMs: Math.max(10, init.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
+      logger: this.log,
+      name: 'key file poll'
+    })
   }
 
   current (): KeySet {
@@ -110,8 +118,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
     }
     this.running = true
     this.watchDirectory()
-    this.pollTimer = setInterval(() => { void this.poll() }, this.pollIntervalMs)
-    this.pollTimer.unref()
+    this.poller.start()
   }
 
   async stop (): Promise<void> {
@@ -120,12 +127,10 @@ export class KeyFileWatcher implements KeyStoreWatcher {
     this.running = false
     this.dirWatcher?.close()
     this.dirWatcher = undefined
-    clearInterval(this.pollTimer)
-    this.pollTimer = undefined
     clearTimeout(this.debounceTimer)
     this.debounceTimer = undefined
-    this.reloadAgain = false
-    await this.reloading
+    await this.poller.stop()
+    await this.reloads.drain()
   }
 
   private watchDirectory (): void {
@@ -163,28 +168,14 @@ export class KeyFileWatcher implements KeyStoreWatcher {
   }
 
   private async poll (): Promise<void> {
-    if (!this.running || this.reloading !== undefined) return
+    if (!this.running || this.reloads.isRunning()) return
     const signature = await this.statSignature()
     if (signature !== this.signature) await this.reload()
   }
 
-  /** One reload at a time; a request during a reload runs once more after it. */
   private async reload (): Promise<void> {
     if (!this.running) return
-    if (this.reloading !== undefined) {
-      this.reloadAgain = true
-      await this.reloading
-      return
-    }
-    this.reloading = (async () => {
-      do {
-        this.reloadAgain = false
-        await this.reloadOnce().catch((err: unknown) => {
-          this.log.error('key file reload failed', { file: this.path, err })
-        })
-      } while (this.reloadAgain && this.running)
-    })().finally(() => { this.reloading = undefined })
-    await this.reloading
+    await this.reloads.run()
   }
 
   private async reloadOnce (): Promise<void> {
