@@ -1,22 +1,14 @@
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import test from 'ava'
-import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   CanonicalJsonError, TemplateMessageRejectedError, canonicalJson, sha256Id, validatePeerStateTopicMessage, verifyDagMessage
 } from '../../src/template/index.js'
+import { ALITH, EXAMPLE_DAG_MESSAGE as example, enc, peerStatePayload, signDagMessage } from './fixtures.js'
 import type { TemplateRejectReason } from '../../src/template/index.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const EXAMPLE_PATH = join(here, '../../../shared/interop/py-libp2p-node/examples/peer_state_dag_message.json')
-// The harness example (examples/README.md): 1408 bytes, sha256 613d4977…, published by alith.key.
-const example = readFileSync(EXAMPLE_PATH)
-const ALITH = '12D3KooWMwW1VqH7uWtUc5UGoyMJp1dG26Nkosc6RkRJ7RNiW6Cb'
 const NODE_ID = 'sha256:6dba45dcff8776b8bcc5f8d006681e4987663874e87f049f3a575627452139f4'
 const opts = { subnetId: 1, from: ALITH }
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 async function rejects (t: import('ava').ExecutionContext, p: Promise<unknown>, reason: TemplateRejectReason): Promise<void> {
   const err = await t.throwsAsync(p, { instanceOf: TemplateMessageRejectedError })
@@ -86,27 +78,14 @@ test('tampered copies fail with the right reason', async (t) => {
 
 test('a node signed here with bad payload fields is invalid_field', async (t) => {
   const key = await generateKeyPair('Ed25519')
-  const author = peerIdFromPrivateKey(key).toString()
-  const sign = async (payload: Record<string, unknown>): Promise<Uint8Array> => {
-    const body = enc(canonicalJson(payload))
-    const unsigned = {
-      author, body_hash: sha256Id(body), body_size: body.byteLength, created_at_ms: Date.now(), metadata: payload, namespace: 'general-dag',
-      parent_ids: [], public_key: Buffer.from(publicKeyToProtobuf(key.publicKey)).toString('hex'), schema_id: 'peer-state', version: 1
-    }
-    const s = enc(canonicalJson(unsigned))
-    const nodeId = sha256Id(s)
-    const signature = Buffer.from(await key.sign(s)).toString('hex')
-    return enc(canonicalJson({
-      created_at_ms: Date.now(), kind: 'node_gossip', message_id: 'x', namespace: 'general-dag', peer_id: author,
-      node: { header: { ...unsigned, node_id: nodeId, signature }, body: { node_id: nodeId, payload } }
-    }))
-  }
-  const good = { epoch: 1, multiaddr: '/ip4/1.2.3.4/tcp/1', role: 0, state: 2, subnet_id: 1, subnet_node_id: 4, uid: 'é' }
-  const ok = await verifyDagMessage(await sign(good), { subnetId: 1, from: author })
+  const from = peerIdFromPrivateKey(key).toString()
+  const sign = async (over: Record<string, unknown>): Promise<Uint8Array> => (await signDagMessage(key, peerStatePayload(over))).bytes
+  const ok = await verifyDagMessage(await sign({ uid: 'é' }), { subnetId: 1, from })
   t.is(ok.kind === 'node_gossip' ? ok.peerState.state : '', 'ONLINE')
-  await rejects(t, verifyDagMessage(await sign({ ...good, state: 3 }), { subnetId: 1, from: author }), 'invalid_field')
-  await rejects(t, verifyDagMessage(await sign({ ...good, multiaddr: 5 }), { subnetId: 1, from: author }), 'invalid_field')
-  await rejects(t, verifyDagMessage(await sign({ ...good, subnet_node_id: 0 }), { subnetId: 1, from: author }), 'invalid_field')
+  await rejects(t, verifyDagMessage(await sign({ state: 3 }), { subnetId: 1, from }), 'invalid_field')
+  await rejects(t, verifyDagMessage(await sign({ multiaddr: 5 }), { subnetId: 1, from }), 'invalid_field')
+  await rejects(t, verifyDagMessage(await sign({ subnet_node_id: 0 }), { subnetId: 1, from }), 'invalid_field')
+  await rejects(t, verifyDagMessage(await sign({ subnet_id: 2 }), { subnetId: 1, from }), 'wrong_subnet')
 })
 
 test('announcements are recognised and checked, not used', async (t) => {
