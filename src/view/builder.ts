@@ -7,12 +7,14 @@
  */
 import { silentLogger } from '../log/index.js'
 import { ipsOfMultiaddr } from '../util/multiaddr.js'
+import { createRepeatingTask, singleFlight } from '../util/task.js'
 import { createStaticView } from './index.js'
 import type { Location, Locator, PeersInfo, ViewSnapshot, ViewSource } from './index.js'
 import type { HeartbeatCollector } from '../heartbeat/index.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { PeerCollector } from '../peers/index.js'
+import type { RepeatingTask } from '../util/task.js'
 
 export const DEFAULT_REFRESH_INTERVAL_MS = 10_000
 /** Changes arriving within this window are folded into one rebuild. */
@@ -62,7 +64,14 @@ type Content = Omit<ViewSnapshot, 'version' | 'builtAt'>
 class ViewBuilderImpl implements ViewBuilder {
   private readonly components: ViewBuilderComponents
   private readonly log: Logger
-  private readonly refreshIntervalMs: number
+  /** The full rebuild every refreshIntervalMs. */
+  private readonly refresher: RepeatingTask
+  /** The cheap readiness/address check (see checkNodeState). */
+  private readonly stateChecker: RepeatingTask
+  /** One build at a time; a request during a build (its inputs may be stale) runs one more after it. */
+  private readonly builds = singleFlight(async () => { await this.build() }, {
+    onError: (err) => { this.log.warn('view rebuild failed', { err }) }
+  })
   /** A subscriber that throws is logged; the others are still told, and the build carries on. */
   private readonly view = createStaticView(undefined, {
     onListenerError: (err) => { this.log.warn('view change listener threw', { err }) }
@@ -70,11 +79,7 @@ class ViewBuilderImpl implements ViewBuilder {
   private running = false
   private lastKey = ''
   private unsubscribe: Array<() => void> = []
-  private refreshTimer?: NodeJS.Timeout
-  private stateTimer?: NodeJS.Timeout
   private debounceTimer?: NodeJS.Timeout
-  private building?: Promise<void>
-  private dirty = false
   /** Results of the last lookup that finished, for the addresses in the view then. */
   private located = new Map<string, Location>()
   /** The lookup under way, if one outlasted LOCATE_WAIT_MS; at most one at a time. */
@@ -83,7 +88,13 @@ class ViewBuilderImpl implements ViewBuilder {
   constructor (init: ViewBuilderInit, components: ViewBuilderComponents) {
     this.components = components
     this.log = init.logger ?? silentLogger
-    this.refreshIntervalMs = init.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS
+    const refreshIntervalMs = init.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS
+    this.refresher = createRepeatingTask(async () => { await this.refresh() }, {
+      intervalMs: refreshIntervalMs, logger: this.log, name: 'view refresh'
+    })
+    this.stateChecker = createRepeatingTask(() => { this.checkNodeState() }, {
+      intervalMs: Math.min(STATE_CHECK_INTERVAL_MS, refreshIntervalMs), logger: this.log, name: 'view state check'
+    })
   }
 
   current (): ViewSnapshot {
@@ -100,10 +111,8 @@ class ViewBuilderImpl implements ViewBuilder {
     const soon = (): void => { this.scheduleSoon() }
     this.unsubscribe = [this.components.heartbeats.onChange(soon), this.components.peers.onChange(soon)]
     await this.refresh()
-    this.refreshTimer = setInterval(() => { void this.refresh() }, this.refreshIntervalMs)
-    this.refreshTimer.unref()
-    this.stateTimer = setInterval(() => { this.checkNodeState() }, Math.min(STATE_CHECK_INTERVAL_MS, this.refreshIntervalMs))
-    this.stateTimer.unref()
+    this.refresher.start()
+    this.stateChecker.start()
   }
 
   async stop (): Promise<void> {
@@ -111,34 +120,14 @@ class ViewBuilderImpl implements ViewBuilder {
     this.running = false
     for (const u of this.unsubscribe) u()
     this.unsubscribe = []
-    clearInterval(this.refreshTimer)
-    clearInterval(this.stateTimer)
     clearTimeout(this.debounceTimer)
-    await this.building
+    this.debounceTimer = undefined
+    await Promise.all([this.refresher.stop(), this.stateChecker.stop()])
+    await this.builds.drain()
   }
 
   async refresh (): Promise<void> {
-    if (this.building !== undefined) {
-      // A build is running with possibly stale inputs: run one more after it.
-      this.dirty = true
-      await this.building
-      return
-    }
-    this.building = (async () => {
-      do {
-        this.dirty = false
-        try {
-          await this.build()
-        } catch (err) {
-          this.log.warn('view rebuild failed', { err })
-        }
-      } while (this.dirty && this.running)
-    })()
-    try {
-      await this.building
-    } finally {
-      this.building = undefined
-    }
+    await this.builds.run()
   }
 
   private scheduleSoon (): void {
