@@ -9,6 +9,7 @@
 import { HEARTBEAT_STATES, ROLE_PATTERN, isPeerId } from '../heartbeat/record.js'
 import { FILTER_CACHE_SIZE, ROUTES, type RouteName } from './constants.js'
 import { createRepresentation, type CompressedEncoding, type CompressTrigger, type Representation } from './representation.js'
+import { singleFlight } from '../util/task.js'
 import type { ViewSnapshot, ViewSource } from '../view/index.js'
 
 const STATES: ReadonlySet<string> = new Set(HEARTBEAT_STATES)
@@ -126,31 +127,34 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
   /**
    * SPEC §1 "served from bytes prepared once per view change": after each change, one macrotask
    * later (so a change burst and the request in flight go first), build the unfiltered bodies and
-   * compress them on the thread pool, one at a time. One loop runs at most; it always moves on
-   * to the newest snapshot and drops work for a superseded one.
+   * compress them on the thread pool, one at a time. One run at most (singleFlight); a change
+   * during a run cuts it short and asks for one more, which moves on to the newest snapshot, so
+   * work for a superseded one is dropped.
    */
   let wanted: ViewSnapshot | undefined
-  let running = false
-  const prepareAhead = async (): Promise<void> => {
-    while (wanted !== undefined && !closed) {
-      const target = wanted
-      wanted = undefined
-      const isCurrent = (): boolean => !closed && wanted === undefined && view.current() === target
-      for (const route of ROUTES) {
-        if (!isCurrent()) break
-        sync()
-        await unfiltered(route, target).precompress(isCurrent)
-      }
+  let deferred = false
+  const ahead = singleFlight(async () => {
+    const target = wanted
+    if (target === undefined || closed) return
+    wanted = undefined
+    const isCurrent = (): boolean => !closed && wanted === undefined && view.current() === target
+    for (const route of ROUTES) {
+      if (!isCurrent()) break
+      sync()
+      await unfiltered(route, target).precompress(isCurrent)
     }
-  }
+  }, { onError: (err) => { hooks.onError?.(err) } })
   const schedule = (s: ViewSnapshot): void => {
     wanted = s
-    if (running || closed) return
-    running = true
+    if (closed || deferred) return
+    if (ahead.isRunning()) {
+      void ahead.run()
+      return
+    }
+    deferred = true
     setImmediate(() => {
-      prepareAhead()
-        .catch((err: unknown) => { hooks.onError?.(err) })
-        .finally(() => { running = false; if (wanted !== undefined && !closed) schedule(wanted) })
+      deferred = false
+      void ahead.run()
     })
   }
   const unsubscribe = view.onChange(schedule)
