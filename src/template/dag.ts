@@ -12,7 +12,7 @@
  * we refuse is only a node we neither count nor serve; the sync store (dag-sync.ts) must never
  * hold one the template would refuse, so being stricter is the safe side.
  */
-import { createHash } from 'node:crypto'
+import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { SubnetBootnodeError } from '../errors.js'
@@ -294,6 +294,38 @@ function hexBytes (hex: string, what: string): Uint8Array {
   return Buffer.from(hex, 'hex')
 }
 
+interface Signer {
+  peerId: string
+  verify: (data: Uint8Array, signature: Uint8Array) => boolean | Promise<boolean>
+}
+
+/** Signers by `public_key` hex: subnet members re-sign every few seconds, so parsing the key, deriving its peer id (base58) and building a KeyObject once each is most of the cost saved. */
+const signers = new Map<string, Signer>()
+const MAX_CACHED_SIGNERS = 1024
+/** SPKI DER prefix of an Ed25519 public key (RFC 8410): node:crypto verifies pure Ed25519 with it. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+
+function signerFor (publicKeyHex: string): Signer {
+  const cached = signers.get(publicKeyHex)
+  if (cached !== undefined) return cached
+  let publicKey: PublicKey
+  try {
+    publicKey = publicKeyFromProtobuf(hexBytes(publicKeyHex, 'public_key'))
+  } catch (err) {
+    if (err instanceof TemplateMessageRejectedError) throw err
+    throw new TemplateMessageRejectedError('bad_signature', `public_key is not a libp2p public key: ${(err as Error).message}`)
+  }
+  let verify: Signer['verify'] = (data, signature) => publicKey.verify(data, signature)
+  if (publicKey.type === 'Ed25519') {
+    const keyObject = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey.raw]), format: 'der', type: 'spki' })
+    verify = (data, signature) => signature.byteLength === 64 && cryptoVerify(null, data, keyObject, signature)
+  }
+  const signer = { peerId: peerIdFromPublicKey(publicKey).toString(), verify }
+  if (signers.size >= MAX_CACHED_SIGNERS) signers.delete(signers.keys().next().value as string)
+  signers.set(publicKeyHex, signer)
+  return signer
+}
+
 function canonicalOrMalformed (value: unknown, what: string): Uint8Array {
   try {
     return canonicalJsonBytes(value)
@@ -350,14 +382,8 @@ async function verifyDagObject (msg: JsonObject, subnetId: number, options: Veri
   if (header.schema_id !== DAG_PEER_STATE_SCHEMA) throw new TemplateMessageRejectedError('wrong_schema', `schema_id ${describe(header.schema_id)}`)
 
   // 3. the signing key's peer id must be the sender and the author.
-  let publicKey: PublicKey
-  try {
-    publicKey = publicKeyFromProtobuf(hexBytes(header.public_key, 'public_key'))
-  } catch (err) {
-    if (err instanceof TemplateMessageRejectedError) throw err
-    throw new TemplateMessageRejectedError('bad_signature', `public_key is not a libp2p public key: ${(err as Error).message}`)
-  }
-  const signer = peerIdFromPublicKey(publicKey).toString()
+  const key = signerFor(header.public_key)
+  const signer = key.peerId
   if (signer !== from) throw new TemplateMessageRejectedError('sender_mismatch', `signed by ${signer}, sent by ${from}`)
   if (header.author !== signer) throw new TemplateMessageRejectedError('sender_mismatch', `author ${header.author} is not the signer ${signer}`)
 
@@ -376,7 +402,7 @@ async function verifyDagObject (msg: JsonObject, subnetId: number, options: Veri
   if (sha256Id(signed) !== nodeId) throw new TemplateMessageRejectedError('bad_hash', `node_id does not match the header (${nodeId})`)
   let valid = false
   try {
-    valid = await publicKey.verify(signed, hexBytes(signature, 'signature'))
+    valid = await key.verify(signed, hexBytes(signature, 'signature'))
   } catch (err) {
     if (err instanceof TemplateMessageRejectedError) throw err
   }

@@ -4,8 +4,23 @@
  * subscribes to the topics, registers the sync protocol and calls these).
  *
  * - messages.ts: plain pydantic JSON on topics `heartbeat` and `peer_state`
- *   (parseTemplateHeartbeat, parseTemplatePeerState), the topic names, the state and role
- *   mappings, and the one rejection error with stable reasons (TEMPLATE_REJECT_REASONS).
+ *   (parseTemplateHeartbeat, parseTemplatePeerState; 1 KiB bound), the topic names, the state
+ *   and role mappings, and the one rejection error with stable reasons (TEMPLATE_REJECT_REASONS).
+ * - dag.ts: the template HEAD's signed Merkle-DAG `peer_state` messages: canonicalJson (Python's
+ *   canonical json.dumps byte for byte), verifyDagMessage (README steps 1–8; returns the
+ *   PeerStateData, its multiaddr, node id, parents, created_at) and validatePeerStateTopicMessage
+ *   (one entry point for topic `peer_state`, which carries either format).
+ * - dag-sync.ts: a server for `/subnet/merkle_dag_sync_protocol/1.0.0` backed by a bounded store
+ *   of verified peer-state nodes; it advertises and serves only nodes whose whole ancestry it
+ *   holds (the file's header says why), so template nodes never get an orphan from it.
+ *
+ * Wiring (for the composition root):
+ * - gossipsub validator, topic `heartbeat`: `parseTemplateHeartbeat(msg.data, { subnetId })`;
+ *   topic `peer_state`: `await validatePeerStateTopicMessage(msg.data, { subnetId, from: msg.from.toString() })`.
+ *   A TemplateMessageRejectedError means Reject (count `err.reason`); a `dag-announcement` result
+ *   is valid but carries no peer state (Accept, ignore); anything else thrown is a bug.
+ * - `libp2p.handle(DAG_SYNC_PROTOCOL, (s, c) => sync.handle(s, c), { maxInboundStreams:
+ *   MAX_INBOUND_DAG_SYNC_STREAMS })`, and `sync.add(result.node)` for every `dag` result.
  */
 import { DagSyncServiceImpl } from './dag-sync.js'
 import type { VerifiedDagNode } from './dag.js'
@@ -21,12 +36,6 @@ export type {
   ParseTemplateMessageOptions, TemplateHeartbeat, TemplatePeerState, TemplateRejectReason, TemplateState, TemplateStateCode
 } from './messages.js'
 
-/*
- * - dag.ts: the template HEAD's signed Merkle-DAG `peer_state` messages: canonicalJson (Python's
- *   canonical json.dumps byte for byte), verifyDagMessage (README steps 1–8, returns the
- *   PeerStateData, its multiaddr, node id, parents, created_at) and validatePeerStateTopicMessage
- *   (one entry point for topic `peer_state`, which carries either format).
- */
 export {
   DAG_NAMESPACE, DAG_PEER_STATE_SCHEMA, DAG_MAX_FUTURE_SKEW_MS, MAX_DAG_MESSAGE_BYTES, CanonicalJsonError, canonicalJson,
   canonicalJsonBytes, sha256Id, validatePeerStateTopicMessage, verifyDagMessage
@@ -36,13 +45,6 @@ export type {
   VerifyDagMessageOptions
 } from './dag.js'
 
-/*
- * - dag-sync.ts: a server for `/subnet/merkle_dag_sync_protocol/1.0.0` backed by a bounded store
- *   of verified peer-state nodes; it advertises and serves only nodes whose whole ancestry it
- *   holds (see the file's header for why), so template nodes never get an orphan from it.
- *   Wiring: `libp2p.handle(DAG_SYNC_PROTOCOL, (s, c) => sync.handle(s, c), { maxInboundStreams:
- *   MAX_INBOUND_DAG_SYNC_STREAMS })`, and `sync.add(node)` for every VerifiedDagNode from gossip.
- */
 export {
   DAG_SYNC_PROTOCOL, DEFAULT_DAG_MAX_NODES, MAX_DAG_SYNC_REQUEST_BYTES, DAG_SYNC_READ_TIMEOUT_MS, MAX_DAG_FETCH_NODES,
   MAX_INBOUND_DAG_SYNC_STREAMS
