@@ -57,6 +57,57 @@ export function parsePeerFilter (query: Query): string | undefined {
   return peerId === undefined ? undefined : checkPeerId(peerId)
 }
 
+/** A query's filter on a route's value: `key` names it in the filtered-body cache. */
+interface RouteFilter {
+  key: string
+  select: (s: ViewSnapshot) => unknown
+}
+
+/** What one keyed route serves (SPEC §1). */
+interface RouteBody {
+  /** The unfiltered value, from the view snapshot. */
+  whole: (s: ViewSnapshot) => unknown
+  /** The filter a query asks for; `undefined` when it filters nothing. Throws {@link FilterError} for a bad value. */
+  filter: (query: Query) => RouteFilter | undefined
+}
+
+/**
+ * Every keyed route's body, by name: a `Record` over {@link RouteName}, so a route added to the
+ * list does not compile until it says what it serves (no silent fall-through to another route's body).
+ */
+const ROUTE_BODIES: Record<RouteName, RouteBody> = {
+  get_heartbeat: {
+    whole: (s) => s.heartbeats,
+    filter: (query) => {
+      const f = parseHeartbeatFilter(query)
+      if (f.state === undefined && f.role === undefined && f.peer_id === undefined) return undefined
+      return {
+        key: `${f.state ?? ''}\n${f.role ?? ''}\n${f.peer_id ?? ''}`,
+        select: (s) => s.heartbeats.filter(h =>
+          (f.state === undefined || h.server.state === f.state) &&
+          (f.role === undefined || h.server.role === f.role) &&
+          (f.peer_id === undefined || h.peer_id === f.peer_id))
+      }
+    }
+  },
+  // SPEC §1 defines no filter on the bootnode list: a query is ignored.
+  get_bootnodes: {
+    whole: (s) => s.bootnodes,
+    filter: () => undefined
+  },
+  get_peers_info: {
+    whole: (s) => s.peersInfo,
+    filter: (query) => {
+      const peerId = parsePeerFilter(query)
+      if (peerId === undefined) return undefined
+      return {
+        key: peerId,
+        select: (s) => Object.hasOwn(s.peersInfo, peerId) ? { [peerId]: s.peersInfo[peerId] } : {}
+      }
+    }
+  }
+}
+
 export interface Bodies {
   /** The representation for a route and its (raw) query; throws FilterError for a bad filter. */
   get: (route: RouteName, query: Query | undefined) => Representation
@@ -117,8 +168,7 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
   const unfiltered = (route: RouteName, s: ViewSnapshot): Representation => {
     let rep = whole.get(route)
     if (rep === undefined) {
-      const value = route === 'get_heartbeat' ? s.heartbeats : route === 'get_bootnodes' ? s.bootnodes : s.peersInfo
-      rep = prepare(route, value)
+      rep = prepare(route, ROUTE_BODIES[route].whole(s))
       whole.set(route, rep)
     }
     return rep
@@ -170,21 +220,9 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     snapshot: sync,
     get: (route, query) => {
       const s = sync()
-      if (query === undefined || route === 'get_bootnodes') return unfiltered(route, s)
-      if (route === 'get_heartbeat') {
-        const f = parseHeartbeatFilter(query)
-        if (f.state === undefined && f.role === undefined && f.peer_id === undefined) return unfiltered(route, s)
-        return remember(`h\n${f.state ?? ''}\n${f.role ?? ''}\n${f.peer_id ?? ''}`, () => prepare(route, s.heartbeats.filter(h =>
-          (f.state === undefined || h.server.state === f.state) &&
-          (f.role === undefined || h.server.role === f.role) &&
-          (f.peer_id === undefined || h.peer_id === f.peer_id))))
-      }
-      const peerId = parsePeerFilter(query)
-      if (peerId === undefined) return unfiltered(route, s)
-      return remember(`p\n${peerId}`, () => {
-        const info = Object.hasOwn(s.peersInfo, peerId) ? { [peerId]: s.peersInfo[peerId] } : {}
-        return prepare(route, info)
-      })
+      const filter = query === undefined ? undefined : ROUTE_BODIES[route].filter(query)
+      if (filter === undefined) return unfiltered(route, s)
+      return remember(`${route}\n${filter.key}`, () => prepare(route, filter.select(s)))
     }
   }
 }
