@@ -21,7 +21,7 @@ import { Key } from 'interface-datastore'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
-import type { NoiseInit } from '@chainsafe/libp2p-noise'
+import type { NoiseComponents, NoiseInit } from '@chainsafe/libp2p-noise'
 import type { GossipSub, GossipSubComponents, GossipsubOpts, Message, TopicValidatorFn } from '@libp2p/gossipsub'
 import type { AbortOptions, ConnectionEncrypter } from '@libp2p/interface'
 import type { KadDHT, KadDHTComponents, ValidateFn } from '@libp2p/kad-dht'
@@ -72,7 +72,7 @@ export const TEMPLATE_PK_MAX_BYTES = 2048
  * remote peer id), so the same handshake under another id is all a bootnode needs. List it after
  * `noise()`, so outbound dials try `/noise` first and fall back to this.
  */
-export function posNoise (init?: NoiseInit): (components: Parameters<ReturnType<typeof noise>>[0]) => ConnectionEncrypter {
+export function posNoise (init?: NoiseInit): (components: NoiseComponents) => ConnectionEncrypter {
   return (components) => {
     const encrypter = noise(init)(components)
     encrypter.protocol = POS_TRANSPORT_PROTOCOL
