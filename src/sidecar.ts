@@ -11,10 +11,11 @@ import { join } from 'node:path'
 import { createApiServer } from './api/index.js'
 import { SubnetBootnodeError } from './errors.js'
 import { createLocator } from './geo/index.js'
-import { createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords } from './heartbeat/index.js'
+import { createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords, nativeHeartbeatSources } from './heartbeat/index.js'
 import { createKeyStoreWatcher } from './keys/index.js'
 import { createSubnetNode } from './p2p/index.js'
 import { createPeerCollector } from './peers/index.js'
+import { createTemplateHeartbeatSource } from './template/index.js'
 import { subnetNodeOptions } from './config/index.js'
 import { createMetricsRegistry } from './util/metrics.js'
 import { createViewBuilder } from './view/builder.js'
@@ -60,8 +61,14 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     }),
     logger: logger.child('p2p')
   })
-  const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections })
-  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, logger: logger.child('peers') }, { node })
+  // Heartbeat sources by profile (SPEC §4 --profile): the native push + DHT, the template's gossipsub.
+  const template = node.profile === 'native' ? undefined : createTemplateHeartbeatSource({ subnetId: config.subnetId, ttlMs: config.templateHeartbeatTtlMs, logger: logger.child('template') }, { node, registry })
+  const sources = [
+    ...(node.profile === 'template' ? [] : nativeHeartbeatSources({ logger: heartbeatLog }, { node, registry })),
+    ...(template === undefined ? [] : [template])
+  ]
+  const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections, sources })
+  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, logger: logger.child('peers') }, { node, members: template })
   const view = createViewBuilder({ refreshIntervalMs: config.refreshIntervalMs, logger: logger.child('view') }, {
     node, heartbeats, peers, locator
   })

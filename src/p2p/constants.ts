@@ -17,3 +17,23 @@ export const kadProtocol = (subnetId: string): string => `/subnet/${subnetId}/ka
 export const SUBNET_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
 /** {@link SUBNET_ID_PATTERN} in words, for help text and messages. */
 export const SUBNET_ID_RULE = '1 to 128 characters from A-Z a-z 0-9 . _ -'
+/**
+ * In the template profiles the subnet id is the chain's `subnet_id`, a positive u32 that the
+ * template's messages carry as an integer (issue 11).
+ */
+export const TEMPLATE_SUBNET_ID_PATTERN = /^[1-9][0-9]{0,9}$/
+export const MAX_TEMPLATE_SUBNET_ID = 2 ** 32 - 1
+/** The template's subnet id as a number, or undefined when `subnetId` is not one. */
+export function templateSubnetId (subnetId: string): number | undefined {
+  if (!TEMPLATE_SUBNET_ID_PATTERN.test(subnetId)) return undefined
+  const n = Number(subnetId)
+  return n <= MAX_TEMPLATE_SUBNET_ID ? n : undefined
+}
+/**
+ * Which subnets' protocols the node speaks (SPEC §4 `--profile`): `native`, this project's own
+ * (`/subnet/<id>/kad/1.0.0` + heartbeat push); `template`, the Hypertensor subnet template's
+ * (Noise also as `/pos-transport/1.0.0`, kad-dht on `/ipfs/kad/1.0.0`, gossipsub `/meshsub/2.0.0`);
+ * `both`, the two at once.
+ */
+export const PROFILES = ['native', 'template', 'both'] as const
+export type Profile = typeof PROFILES[number]

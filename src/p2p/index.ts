@@ -5,26 +5,42 @@
  */
 import { createSubnetNodeImpl } from './node.js'
 import type { Logger } from '../log/index.js'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { KadDHT, SelectFn, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
 
-export { kadProtocol, SUBNET_ID_PATTERN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS } from './constants.js'
+export { kadProtocol, SUBNET_ID_PATTERN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, templateSubnetId } from './constants.js'
 
 export { IdentityError } from './identity.js'
+export {
+  POS_TRANSPORT_PROTOCOL, TEMPLATE_GOSSIPSUB_PROTOCOL, TEMPLATE_GOSSIPSUB_PROTOCOLS, TEMPLATE_KAD_PROTOCOL
+} from './template.js'
+
+// PROFILES lives in the leaf constants.ts so the config can read it without loading libp2p.
+export { PROFILES } from './constants.js'
+export type { Profile } from './constants.js'
+import type { Profile } from './constants.js'
 
 export interface SubnetServices extends Record<string, unknown> {
   identify: Identify
   identifyPush: IdentifyPush
   ping: Ping
+  /** The native DHT, or in the `template` profile the template's. */
   dht: KadDHT
+  /** `both` profile: the template's DHT beside the native one. */
+  templateDht?: KadDHT
+  /** `template` and `both` profiles: the gossipsub router (no topic subscribed until a source does). */
+  pubsub?: GossipSub
 }
 
 export interface SubnetNodeInit {
   /** The subnet id; becomes part of the protocol ids (1-128 of `A-Za-z0-9._-`). */
   subnetId: string
+  /** Default `native`. */
+  profile?: Profile
   /** Listen multiaddrs. Default `['/ip4/0.0.0.0/tcp/31330']`. */
   listen?: string[]
   /** Addresses announced instead of the listen addresses (public IP, DNS name). Default none. */
@@ -69,12 +85,15 @@ export interface SubnetNode {
   readonly peerId: string
   readonly privateKey: PrivateKey
   readonly subnetId: string
-  /** `/subnet/<subnet-id>/kad/1.0.0` */
+  readonly profile: Profile
+  /** `/subnet/<subnet-id>/kad/1.0.0`, spoken in the `native` and `both` profiles. */
   readonly kadProtocol: string
   /** The datastore behind the peer store and the DHT's records. */
   readonly datastore: Datastore
-  /** The DHT service (routing table included). */
+  /** The DHT service (routing table included): the native one, or the template's in the `template` profile. */
   readonly dht: SingleKadDHT
+  /** The template's gossipsub router, in the `template` and `both` profiles. */
+  readonly pubsub: GossipSub | undefined
   /** Idempotent. */
   start: () => Promise<void>
   /** Idempotent. */

@@ -4,7 +4,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
 import { Record as DhtRecord, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -18,12 +18,14 @@ import { silentLogger } from '../log/index.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, SUBNET_ID_PATTERN,
-  kadProtocol
+  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN,
+  kadProtocol, templateSubnetId
 } from './constants.js'
 import { dialableAddrs } from './addresses.js'
 import { loadOrCreateIdentity } from './identity.js'
-import type { StoredRecord, SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
+import { posNoise, templateDht, templateGossipsub } from './template.js'
+import type { Profile, StoredRecord, SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -35,6 +37,10 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
   const logger = init.logger ?? silentLogger
   if (!SUBNET_ID_PATTERN.test(init.subnetId)) {
     throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid: use 1-128 of A-Z a-z 0-9 . _ -`)
+  }
+  const profile = init.profile ?? 'native'
+  if (profile !== 'native' && templateSubnetId(init.subnetId) === undefined) {
+    throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid for the ${profile} profile: the subnet template's subnet ids are positive integers (1-${MAX_TEMPLATE_SUBNET_ID})`)
   }
   const bootstrap = parseMultiaddrs(init.bootstrap ?? [], 'bootstrap', true)
   const listen = parseMultiaddrs(init.listen ?? DEFAULT_LISTEN, 'listen', false)
@@ -61,7 +67,8 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
       announce: announce.map(String)
     },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // Template nodes with proof of stake offer Noise only as /pos-transport/1.0.0 (issue 11).
+    connectionEncrypters: profile === 'native' ? [noise()] : [noise(), posNoise()],
     streamMuxers: [yamux()],
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
@@ -74,21 +81,36 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
       // protocol after the node has started).
       identifyPush: identifyPush(),
       ping: ping(),
-      dht: kadDHT({
-        protocol: kadProtocol(init.subnetId),
-        clientMode: false,
-        // The default mapper drops loopback and private addresses: a local subnet would
-        // never form. Keep them only when asked (SPEC §5, --allow-private-addrs).
-        peerInfoMapper: init.allowPrivateAddrs === true ? passthroughMapper : removePrivateAddressesMapper,
-        validators: init.validators ?? {},
-        selectors: init.selectors ?? {},
-        logPrefix: `libp2p:subnet:${init.subnetId}:kad-dht`
-      })
+      ...dhtServices(init, profile),
+      ...(profile === 'native' ? {} : { pubsub: templateGossipsub() })
     },
     start: false
   })
 
   return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store })
+}
+
+type DhtFactory = ReturnType<typeof kadDHT>
+
+/**
+ * The native DHT on `/subnet/<id>/kad/1.0.0` with the caller's record validators, and/or the
+ * template's on `/ipfs/kad/1.0.0` (`both`: the native one is `dht`, the template's `templateDht`).
+ */
+function dhtServices (init: SubnetNodeInit, profile: Profile): { dht: DhtFactory, templateDht?: DhtFactory } {
+  // The default mapper drops loopback and private addresses: a local subnet would
+  // never form. Keep them only when asked (SPEC §5, --allow-private-addrs).
+  const allowPrivateAddrs = init.allowPrivateAddrs === true
+  const template = templateDht({ allowPrivateAddrs, logPrefix: `libp2p:subnet:${init.subnetId}:template-kad-dht` })
+  if (profile === 'template') return { dht: template }
+  const native = kadDHT({
+    protocol: kadProtocol(init.subnetId),
+    clientMode: false,
+    peerInfoMapper: allowPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper,
+    validators: init.validators ?? {},
+    selectors: init.selectors ?? {},
+    logPrefix: `libp2p:subnet:${init.subnetId}:kad-dht`
+  })
+  return profile === 'both' ? { dht: native, templateDht: template } : { dht: native }
 }
 
 function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: boolean): Multiaddr[] {
@@ -120,6 +142,7 @@ class SubnetNodeImpl implements SubnetNode {
   readonly privateKey: PrivateKey
   readonly peerId: string
   readonly kadProtocol: string
+  readonly profile: Profile
   readonly libp2p: Libp2p<SubnetServices>
   readonly datastore: Datastore
   private readonly init: SubnetNodeInit
@@ -140,6 +163,7 @@ class SubnetNodeImpl implements SubnetNode {
     this.privateKey = resolved.privateKey
     this.peerId = peerIdFromPrivateKey(resolved.privateKey).toString()
     this.kadProtocol = kadProtocol(init.subnetId)
+    this.profile = init.profile ?? 'native'
     this.libp2p = resolved.node
     this.datastore = resolved.store
     this.bootstrap = resolved.bootstrap
@@ -156,6 +180,10 @@ class SubnetNodeImpl implements SubnetNode {
 
   get dht (): SingleKadDHT {
     return this.libp2p.services.dht as SingleKadDHT
+  }
+
+  get pubsub (): GossipSub | undefined {
+    return this.libp2p.services.pubsub
   }
 
   isStarted (): boolean {
@@ -197,6 +225,9 @@ class SubnetNodeImpl implements SubnetNode {
       peer_id: this.peerId, subnet_id: this.subnetId, addrs: this.libp2p.getMultiaddrs().map(String)
     })
     if (this.bootstrap.length > 0) {
+      // Known at once, so a dial by peer id made right after start() finds the address (the
+      // first bootstrap round runs on the next tick).
+      await this.rememberBootstrapAddrs()
       this.bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
       this.bootstrapTask.setInterval(BOOTSTRAP_RETRY_MIN_MS)
       this.bootstrapTask.start()
@@ -223,6 +254,18 @@ class SubnetNodeImpl implements SubnetNode {
    * BOOTSTRAP_RETRY_MIN_MS to BOOTSTRAP_RETRY_MAX_MS) while it stays empty, and checks every
    * BOOTSTRAP_RETRY_MAX_MS once it has peers. `signal` ends at BOOTSTRAP_DIAL_TIMEOUT_MS or on stop().
    */
+  private async rememberBootstrapAddrs (): Promise<void> {
+    for (const ma of this.bootstrap) {
+      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+      if (id === undefined || id === this.peerId) continue
+      try {
+        await this.libp2p.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma] })
+      } catch (err) {
+        this.log.debug('could not remember bootstrap address', { addr: ma.toString(), err })
+      }
+    }
+  }
+
   private async bootstrapRound (signal: AbortSignal): Promise<void> {
     const node = this.libp2p
     if (this.dht.routingTable.size === 0) {

@@ -1,7 +1,8 @@
 import { silentLogger } from '../log/index.js'
 import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
-import type { PeerCollector, PeerCollectorInit } from './index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerCollector, PeerCollectorComponents, PeerCollectorInit, SubnetMembers } from './index.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { RepeatingTask } from '../util/task.js'
@@ -18,8 +19,10 @@ const LISTED_PROTOCOLS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6', 'dnsaddr'
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-export class PeerCollectorImpl implements PeerCollector {
+export class DefaultPeerCollector implements PeerCollector {
   private readonly node: SubnetNode
+  private readonly members?: SubnetMembers
+  private unsubscribeMembers?: () => void
   private readonly log: Logger
   private readonly ttlMs: number
   /** Drops expired peers; a peer TTL below the sweep interval is swept at the TTL (at least every 100 ms). */
@@ -29,20 +32,26 @@ export class PeerCollectorImpl implements PeerCollector {
   private running = false
   private cached?: PeerEntry[]
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    if (evt.detail.protocols.includes(this.node.kadProtocol)) void this.touch(evt.detail.peerId)
+    if (this.isMember(evt.detail.peerId, evt.detail.protocols)) void this.touch(evt.detail.peerId)
   }
 
   private readonly onUpdate = (evt: CustomEvent<PeerUpdate>): void => {
     const peer = evt.detail.peer
-    if (peer.protocols.includes(this.node.kadProtocol)) this.upsert(peer)
+    if (this.isMember(peer.id, peer.protocols)) this.upsert(peer)
+  }
+
+  /** A subnet member: speaks the native DHT protocol, or is one by `members` (a template node). */
+  private isMember (id: PeerId, protocols: readonly string[]): boolean {
+    return protocols.includes(this.node.kadProtocol) || this.members?.isMember(id.toString()) === true
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     if (this.entries.has(evt.detail.toString())) void this.touch(evt.detail)
   }
 
-  constructor (init: PeerCollectorInit, node: SubnetNode) {
-    this.node = node
+  constructor (init: PeerCollectorInit, components: PeerCollectorComponents) {
+    this.node = components.node
+    this.members = components.members
     this.log = init.logger ?? silentLogger
     this.ttlMs = init.peerTtlMs ?? DEFAULT_PEER_TTL_MS
     const sweepIntervalMs = init.sweepIntervalMs ?? DEFAULT_PEER_SWEEP_INTERVAL_MS
@@ -60,8 +69,9 @@ export class PeerCollectorImpl implements PeerCollector {
     events.addEventListener('peer:identify', this.onIdentify)
     events.addEventListener('peer:update', this.onUpdate)
     events.addEventListener('peer:disconnect', this.onDisconnect)
+    this.unsubscribeMembers = this.members?.onMember((id) => { void this.touch(peerIdFromString(id)) })
     // Peers remembered from an earlier run (persistent peer store) come back here.
-    const known = await this.node.libp2p.peerStore.all({ filters: [(p) => p.protocols.includes(this.node.kadProtocol)] })
+    const known = await this.node.libp2p.peerStore.all({ filters: [(p) => this.isMember(p.id, p.protocols)] })
     for (const peer of known) this.upsert(peer, false)
     this.sweep()
     this.sweeper.start()
@@ -71,6 +81,7 @@ export class PeerCollectorImpl implements PeerCollector {
     if (!this.running) return
     this.running = false
     await this.sweeper.stop()
+    this.unsubscribeMembers?.()
     const events = this.node.libp2p
     events.removeEventListener('peer:identify', this.onIdentify)
     events.removeEventListener('peer:update', this.onUpdate)

@@ -5,7 +5,7 @@
  * when it speaks the subnet's DHT protocol. "Last seen" is kept in the peer store's
  * metadata, so with `--data-dir` the bootnode remembers peers across restarts.
  */
-import { PeerCollectorImpl } from './collector.js'
+import { DefaultPeerCollector } from './collector.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { PeerEntry } from '../view/index.js'
@@ -22,6 +22,18 @@ export interface PeerCollectorInit {
 
 export interface PeerCollectorComponents {
   node: SubnetNode
+  /**
+   * Peers that are subnet members without speaking the native DHT protocol (issue 11: a template
+   * node that published a valid heartbeat for this subnet). Default none.
+   */
+  members?: SubnetMembers
+}
+
+/** A second way to be a subnet member, besides speaking `/subnet/<id>/kad/1.0.0`. */
+export interface SubnetMembers {
+  isMember: (peerId: string) => boolean
+  /** Called with a peer id when it becomes a member; returns an unsubscribe function. */
+  onMember: (listener: (peerId: string) => void) => () => void
 }
 
 export interface PeerCollector {
@@ -35,5 +47,5 @@ export interface PeerCollector {
 }
 
 export function createPeerCollector (init: PeerCollectorInit, components: PeerCollectorComponents): PeerCollector {
-  return new PeerCollectorImpl(init, components.node)
+  return new DefaultPeerCollector(init, components)
 }

@@ -19,3 +19,5 @@ export const MAX_DAG_FETCH_DEPTH = 64
 export const MAX_INBOUND_DAG_SYNC_STREAMS = 32
 /** Roles of the stock template's `PeerRole` enum (VALIDATOR = 0): the only ones its nodes accept. */
 export const DEFAULT_SERVABLE_ROLES: readonly number[] = [0]
+/** Default `--template-heartbeat-ttl`: two template epochs (20 blocks × 6 s each). */
+export const DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS = 240_000

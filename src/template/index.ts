@@ -22,9 +22,17 @@
  * - `libp2p.handle(DAG_SYNC_PROTOCOL, (s, c) => sync.handle(s, c), { maxInboundStreams:
  *   MAX_INBOUND_DAG_SYNC_STREAMS })`, and `sync.add(result.node)` for every `dag` result.
  */
+import { silentLogger } from '../log/index.js'
+import { templateSubnetId } from '../p2p/index.js'
+import { registerMirroredCounter } from '../util/metrics.js'
 import { DagSyncServiceImpl } from './dag-sync.js'
+import { TemplateHeartbeatSource as TemplateHeartbeatSourceImpl } from './source.js'
 import type { VerifiedDagNode } from './dag.js'
+import type { HeartbeatSource } from '../heartbeat/index.js'
 import type { Logger } from '../log/index.js'
+import type { SubnetNode } from '../p2p/index.js'
+import type { SubnetMembers } from '../peers/index.js'
+import type { Registry } from 'prom-client'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
 export {
@@ -112,4 +120,47 @@ export interface DagSyncService {
 
 export function createDagSyncService (init: DagSyncInit, components: DagSyncComponents): DagSyncService {
   return new DagSyncServiceImpl(init, components)
+}
+
+export { DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS, TEMPLATE_SERVER_DEFAULTS } from './source.js'
+
+export interface TemplateHeartbeatSourceInit {
+  /** The subnet id, as the chain's positive integer (text is accepted as `--subnet-id` gives it). */
+  subnetId: number | string
+  /** How long a heartbeat lives after the peer's last message. Default 240 s (two template epochs). */
+  ttlMs?: number
+  /** Nodes the DAG sync service keeps at most. Default DEFAULT_DAG_MAX_NODES. */
+  dagMaxNodes?: number
+  logger?: Logger
+}
+
+export interface TemplateHeartbeatSourceComponents {
+  /** A node of the `template` or `both` profile (it has the gossipsub router). */
+  node: SubnetNode
+  /** Where `subnet_bootnode_template_dag_sync_requests_total` is registered. */
+  registry?: Registry
+}
+
+/** A heartbeat source that is also the subnet's second membership rule (template nodes that published). */
+export type TemplateHeartbeatSource = HeartbeatSource & SubnetMembers
+
+/**
+ * The template's gossipsub heartbeats and peer states as a heartbeat source (SPEC §5), with the
+ * DAG sync protocol answered from the DAG nodes seen.
+ */
+export function createTemplateHeartbeatSource (init: TemplateHeartbeatSourceInit, components: TemplateHeartbeatSourceComponents): TemplateHeartbeatSource {
+  const subnetId = typeof init.subnetId === 'number' ? init.subnetId : templateSubnetId(init.subnetId)
+  if (subnetId === undefined) throw new TypeError(`subnet id ${JSON.stringify(init.subnetId)} is not a template subnet id (a positive integer)`)
+  const logger = init.logger ?? silentLogger
+  const dagSync = createDagSyncService({ logger, ...(init.dagMaxNodes === undefined ? {} : { maxNodes: init.dagMaxNodes }) }, { peerId: components.node.peerId })
+  if (components.registry !== undefined) {
+    registerMirroredCounter(components.registry, 'subnet_bootnode_template_dag_sync_requests_total',
+      'DAG sync requests answered (inventory, fetch) or refused (by reason)', 'kind', () => {
+        const c = dagSync.counts()
+        const out: Record<string, number> = { inventory: c.inventory, fetch: c.fetch }
+        for (const [reason, n] of Object.entries(c.rejected)) out[`rejected_${reason}`] = n ?? 0
+        return out
+      })
+  }
+  return new TemplateHeartbeatSourceImpl({ subnetId, ttlMs: init.ttlMs, logger }, { node: components.node, dagSync })
 }
