@@ -32,7 +32,11 @@ export interface RepeatingTaskInit {
   intervalMs: number
   /** A run's signal aborts after this many ms. Default: no bound but `stop()`. */
   timeoutMs?: number
-  /** Run as soon as started instead of one interval later. Default false. */
+  /**
+   * Run as soon as started (in a microtask, as `repeatingTask` does, so the run begins before
+   * the caller of `start()` goes on; e.g. a bootstrap dial is already pending when the node's
+   * start resolves) instead of one interval later. Default false.
+   */
   runImmediately?: boolean
   /** Where a failed run is reported (at `warn`; the loop goes on). Default: silent. */
   logger?: Logger
@@ -72,6 +76,8 @@ export function createRepeatingTask (fn: (options: TaskRunOptions) => void | Pro
   let timer: NodeJS.Timeout | undefined
   let inFlight: Promise<void> | undefined
   let again = false
+  /** Bumped by start() and stop(), so a microtask queued by an earlier start() does nothing. */
+  let generation = 0
 
   const schedule = (ms: number): void => {
     clearTimeout(timer)
@@ -110,11 +116,14 @@ export function createRepeatingTask (fn: (options: TaskRunOptions) => void | Pro
       if (started) return
       started = true
       controller = new AbortController()
-      schedule(init.runImmediately === true ? 0 : intervalMs)
+      const current = ++generation
+      if (init.runImmediately === true) queueMicrotask(() => { if (current === generation) tick() })
+      else schedule(intervalMs)
     },
     stop: async () => {
       started = false
       again = false
+      generation++
       clearTimeout(timer)
       timer = undefined
       controller.abort()

@@ -104,6 +104,27 @@ test('a task can be started again after stop()', async t => {
   t.true(await until(() => runs > stoppedAt))
 })
 
+test('runImmediately starts the first run in a microtask, before the caller of start() goes on', async t => {
+  let runs = 0
+  const task = createRepeatingTask(() => { runs++ }, { intervalMs: 60_000, runImmediately: true })
+  t.teardown(async () => { await task.stop() })
+  task.start()
+  t.is(runs, 0)
+  await null
+  t.is(runs, 1)
+})
+
+test('a stop() and start() before the first run leave exactly one first run', async t => {
+  let runs = 0
+  const task = createRepeatingTask(() => { runs++ }, { intervalMs: 60_000, runImmediately: true })
+  t.teardown(async () => { await task.stop() })
+  task.start()
+  void task.stop()
+  task.start()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.is(runs, 1)
+})
+
 test('a failed run is logged and the loop keeps going', async t => {
   const { logger, lines } = recordingLogger()
   let runs = 0
