@@ -1,6 +1,6 @@
 /**
  * `subnet-bootnode demo` (SPEC §4): the embedded default. On 127.0.0.1 only, with no network
- * beyond it: the sidecar plus `--peers N` publishing peers on subnet `demo`, a demo key
+ * beyond it: the sidecar (default profile `both`) plus `--peers N` publishing peers on subnet `1`, a demo key
  * (owner `demo`, added only if that owner is absent), and ready-to-paste curl lines.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -33,10 +33,11 @@ async function ensureDemoKey (keysFile: string): Promise<string> {
   return key
 }
 
-function banner (key: string, base: string, keysFile: string, rate: string, peers: number, dataDir: string, tempDir: boolean): string {
+function banner (key: string, base: string, config: DemoConfig, keysFile: string, peers: number, dataDir: string, tempDir: boolean): string {
+  const rate = config.rateLimit.text
   return [
     '',
-    `subnet-bootnode demo: ${peers} peers and the sidecar on subnet "demo", 127.0.0.1 only`,
+    `subnet-bootnode demo: ${peers} peers and the sidecar (profile ${config.profile}) on subnet "${config.subnetId}", 127.0.0.1 only`,
     `  API        ${base}   (rate limit ${rate} per key and client IP)`,
     `  key file   ${keysFile}`,
     `  data dir   ${dataDir}${tempDir ? ' (temporary, removed on exit)' : ''}`,
@@ -76,6 +77,8 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
     const results = await Promise.allSettled(Array.from({ length: config.peers }, async (_, i) => {
       const peer = await startPeer({
         subnetId: config.subnetId,
+        // The demo's peers publish the native heartbeat; template publishers join them later (issue 11).
+        profile: 'native',
         listen: ['/ip4/127.0.0.1/tcp/0'],
         bootstrap,
         allowPrivateAddrs: true,
@@ -93,7 +96,7 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
     if (failed !== undefined) throw failed.reason
 
     const { host, port } = sidecar.api.address()
-    process.stdout.write(banner(key, `http://${host}:${port}`, keysFile, config.rateLimit.text, results.length, dataDir, tempDir))
+    process.stdout.write(banner(key, `http://${host}:${port}`, config, keysFile, results.length, dataDir, tempDir))
   }
 
   try {

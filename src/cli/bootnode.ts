@@ -34,7 +34,7 @@ async function runCommand (config: Exclude<Config, { command: 'help' }>, logger:
           version: config.versionString,
           logger: logger.child('peer')
         })
-        logger.info('peer started', { peer_id: peer.node.peerId, subnet_id: config.subnetId, addrs: peer.node.bootnodeAddrs() })
+        logger.info('peer started', { peer_id: peer.node.peerId, subnet_id: config.subnetId, profile: config.profile, addrs: peer.node.bootnodeAddrs() })
       }
       await runUntilSignal(logger, start, async () => { await peer?.stop() })
       return

@@ -3,6 +3,9 @@
  * user would type, and go through the same parser as a typed value, so `--help` shows exactly what
  * is applied.
  */
+// Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
+import { DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
+import type { Profile } from '../p2p/constants.js'
 
 /** Prefix of every flag's environment variable: `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
 export const ENV_PREFIX = 'SUBNET_BOOTNODE_'
@@ -12,7 +15,12 @@ export { DEFAULT_KEYS_FILE_NAME, LEGACY_KEYS_FILE_ENV } from '../keys/index.js'
 export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/31330'
 /** The demo stays on loopback and takes any free port (SPEC §4). */
 export const DEMO_LISTEN = '/ip4/127.0.0.1/tcp/0'
-export const DEMO_SUBNET_ID = 'demo'
+/** An integer, as the demo's default profile `both` needs (the template's messages carry it as one). */
+export const DEMO_SUBNET_ID = '1'
+/** `run` and `peer` speak this project's own protocols unless told otherwise (SPEC §4 `--profile`). */
+export const DEFAULT_PROFILE: Profile = 'native'
+/** The demo shows both kinds of subnet at once. */
+export const DEMO_PROFILE: Profile = 'both'
 export const DEFAULT_LOG_LEVEL = 'info'
 
 /** A local facade by default (SPEC §1): exposing it is a deliberate act. */
@@ -23,6 +31,8 @@ export const DEFAULT_AUTH_FAIL_LIMIT = '30/minute'
 export const DEFAULT_TRUST_PROXY = 'off'
 export const DEFAULT_REFRESH_INTERVAL = '10s'
 export const DEFAULT_PEER_TTL = '1h'
+/** Two template epochs, written in seconds as the issue and SPEC §4 state it. */
+export const DEFAULT_TEMPLATE_HEARTBEAT_TTL = `${DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS / 1000}s`
 
 export const DEFAULT_ROLE = 'VALIDATOR'
 export const DEFAULT_HEARTBEAT_INTERVAL = '60s'
@@ -35,6 +45,9 @@ export const MAX_REFRESH_INTERVAL_MS = 3_600_000
 export const MIN_PEER_TTL_MS = 1_000
 /** One week: well inside the 24.8-day limit of a Node timer. */
 export const MAX_PEER_TTL_MS = 7 * 86_400_000
+/** A template heartbeat lives 1 s to 1 day after its peer's last message. */
+export const MIN_TEMPLATE_HEARTBEAT_TTL_MS = 1_000
+export const MAX_TEMPLATE_HEARTBEAT_TTL_MS = 86_400_000
 /** 100 ms so tests can run fast heartbeats. */
 export const MIN_HEARTBEAT_INTERVAL_MS = 100
 /**

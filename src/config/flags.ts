@@ -4,12 +4,16 @@
  * names and the README's flag table are all generated from here.
  */
 import { DEFAULT_GEO_MODE } from '../geo/index.js'
-import { DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, SUBNET_ID_RULE } from '../p2p/constants.js'
+import {
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_RULE
+} from '../p2p/constants.js'
+import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
   DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEYS_FILE_NAME, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_PEER_TTL,
-  DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL,
-  DEMO_LISTEN, DEMO_SUBNET_ID, ENV_PREFIX, LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MIN_DEMO_PEERS
+  DEFAULT_PROFILE, DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_TEMPLATE_HEARTBEAT_TTL,
+  DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL, DEMO_LISTEN, DEMO_PROFILE, DEMO_SUBNET_ID, ENV_PREFIX,
+  LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_DEMO_PEERS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
 
 export type Command = 'run' | 'peer' | 'demo'
@@ -45,9 +49,19 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'Subnet',
     commands: ALL,
-    describe: `Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (${SUBNET_ID_RULE})`,
+    describe: `Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (${SUBNET_ID_RULE}); ` +
+      `with --profile template or both the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}`,
     defaults: { demo: DEMO_SUBNET_ID },
     shownDefaults: { run: '(required)', peer: '(required)' }
+  },
+  {
+    name: 'profile',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: `Protocols to speak: ${PROFILES.join('|')}; native is this project's own, template the Hypertensor ` +
+      'subnet template\'s (its kad-dht and gossipsub heartbeats), both the two at once',
+    defaults: { run: DEFAULT_PROFILE, peer: DEFAULT_PROFILE, demo: DEMO_PROFILE }
   },
   {
     name: 'listen',
@@ -218,6 +232,15 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: API,
     describe: 'How long a peer seen in the subnet stays in get_peers_info after it leaves',
     defaults: every(DEFAULT_PEER_TTL, API)
+  },
+  {
+    name: 'template-heartbeat-ttl',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'How long a template node\'s heartbeat stays live after its last heartbeat or peer_state message ' +
+      `(--profile template or both; ${formatDuration(MIN_TEMPLATE_HEARTBEAT_TTL_MS)} to ${formatDuration(MAX_TEMPLATE_HEARTBEAT_TTL_MS)})`,
+    defaults: every(DEFAULT_TEMPLATE_HEARTBEAT_TTL, API)
   },
   {
     name: 'metrics',

@@ -14,12 +14,12 @@ import { KeysFilePathError, resolveKeysFile } from '../keys/index.js'
 import {
   ENV_PREFIX, MAX_DEMO_PEERS, MAX_HEARTBEAT_INTERVAL_MS,
   MAX_PEER_TTL_MS, MAX_REFRESH_INTERVAL_MS, MIN_DEMO_PEERS, MIN_HEARTBEAT_INTERVAL_MS, MIN_PEER_TTL_MS,
-  MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CONNECTIONS
+  MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CONNECTIONS, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
 import { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
 import {
-  InvalidValue, parseBoolean, parseBootstrapAddr, parseDurationWithin, parseGeo, parseHost, parseIntegerWithin,
-  parseLogLevel, parseMultiaddr, parsePath, parsePort, parsePublicName, parseRateFlag, parseReadableFile,
+  checkTemplateSubnetId, InvalidValue, parseBoolean, parseBootstrapAddr, parseDurationWithin, parseGeo, parseHost, parseIntegerWithin,
+  parseLogLevel, parseMultiaddr, parsePath, parsePort, parseProfile, parsePublicName, parseRateFlag, parseReadableFile,
   parseRedisUrl, parseRole, parseSubnetId, parseTrustProxy, parseVersionString, quote
 } from './values.js'
 import { badBooleanToken } from '../util/argv.js'
@@ -27,17 +27,21 @@ import { packageVersion } from '../util/package-version.js'
 import type { Command, FlagGroup, FlagSpec } from './flags.js'
 import type { GeoMode } from '../geo/index.js'
 import type { LogLevel } from '../log/index.js'
+import type { Profile } from '../p2p/constants.js'
 import type { Rate } from '../util/rate.js'
 import type { Argv } from 'yargs'
 
 export { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
 export type { Command, FlagGroup, FlagKind, FlagSpec } from './flags.js'
 export type { GeoMode } from '../geo/index.js'
+export type { Profile } from '../p2p/constants.js'
 export type { Rate } from '../util/rate.js'
 
 /** Flags every sub-command takes. */
 export interface CommonConfig {
   subnetId: string
+  /** Which subnets' protocols the node speaks; `template`/`both`: `subnetId` is a positive integer. */
+  profile: Profile
   /** Canonical multiaddr strings. */
   listen: string[]
   announce: string[]
@@ -58,8 +62,8 @@ export interface CommonConfig {
 /** The subnet-node part of the config, shaped as the subnet node's init takes it (`run` and `peer`). */
 export function subnetNodeOptions (config: CommonConfig): Omit<CommonConfig, 'logLevel' | 'maxInboundRate'> & ConnectionLimits {
   // Listed, not spread: `run`/`demo` configs carry many more fields that the node must not see.
-  const { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs } = config
-  return { subnetId, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs, ...connectionLimits(config) }
+  const { subnetId, profile, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs } = config
+  return { subnetId, profile, listen, announce, bootstrap, identityPath, dataDir, allowPrivateAddrs, ...connectionLimits(config) }
 }
 
 /** The connection-limit flags in the subnet node's terms (libp2p calls the per-IP rate a threshold). */
@@ -93,6 +97,8 @@ export interface ApiConfig {
   asnDb?: string
   refreshIntervalMs: number
   peerTtlMs: number
+  /** `template`/`both` profiles: how long a template heartbeat lives after the peer's last message. */
+  templateHeartbeatTtlMs: number
   metrics: boolean
 }
 
@@ -164,8 +170,11 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
   if (subnetId === undefined) {
     throw new ConfigError(`--subnet-id is required for '${command}' (or set ${envName('subnet-id')})`)
   }
+  const profile = input.required('profile', parseProfile)
+  parseWith(input.origin('subnet-id'), subnetId, text => { checkTemplateSubnetId(text, profile) })
   const common: CommonConfig = {
     subnetId,
+    profile,
     listen: input.list('listen', parseMultiaddr),
     announce: input.list('announce', parseMultiaddr),
     bootstrap: input.list('bootstrap', parseBootstrapAddr),
@@ -224,6 +233,8 @@ function apiConfig (input: Input, cwd: string): Omit<ApiConfig, 'keysFile'> {
     asnDb,
     refreshIntervalMs: input.required('refresh-interval', parseDurationWithin(MIN_REFRESH_INTERVAL_MS, MAX_REFRESH_INTERVAL_MS)),
     peerTtlMs: input.required('peer-ttl', parseDurationWithin(MIN_PEER_TTL_MS, MAX_PEER_TTL_MS)),
+    templateHeartbeatTtlMs: input.required('template-heartbeat-ttl',
+      parseDurationWithin(MIN_TEMPLATE_HEARTBEAT_TTL_MS, MAX_TEMPLATE_HEARTBEAT_TTL_MS)),
     metrics: input.bool('metrics')
   }
 }

@@ -15,10 +15,11 @@ import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import { GEO_MODES } from '../geo/index.js'
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
 import { MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN } from '../heartbeat/record.js'
-import { SUBNET_ID_PATTERN, SUBNET_ID_RULE } from '../p2p/constants.js'
+import { MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_PATTERN, SUBNET_ID_RULE, templateSubnetId } from '../p2p/constants.js'
 import { MAX_TRUST_PROXY_HOPS } from './constants.js'
 import type { GeoMode } from '../geo/index.js'
 import type { LogLevel } from '../log/index.js'
+import type { Profile } from '../p2p/constants.js'
 import type { Rate } from '../util/rate.js'
 
 /** A value a flag does not accept; `message` is the reason, without the flag's name. */
@@ -40,6 +41,21 @@ function expected (what: string, text: string): never {
 export function parseSubnetId (text: string): string {
   if (!SUBNET_ID_PATTERN.test(text)) expected(SUBNET_ID_RULE, text)
   return text
+}
+
+export function parseProfile (text: string): Profile {
+  const profile = PROFILES.find(p => p === text)
+  if (profile === undefined) expected(PROFILES.join('|'), text)
+  return profile
+}
+
+/**
+ * The template's messages carry the chain's subnet id as an integer (issue 11), so the `template`
+ * and `both` profiles take only that form; the subnet node's own check is the same function.
+ */
+export function checkTemplateSubnetId (subnetId: string, profile: Profile): void {
+  if (profile === 'native' || templateSubnetId(subnetId) !== undefined) return
+  throw new InvalidValue(`--profile ${profile} needs the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}; got ${quote(subnetId)}`)
 }
 
 /** A multiaddr in its canonical text form (`/ip4/…/tcp/…`). */

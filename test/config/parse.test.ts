@@ -2,6 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { parseConfig } from '../../src/config/index.js'
+import { MAX_TEMPLATE_SUBNET_ID } from '../../src/p2p/constants.js'
 import { packageVersion } from '../../src/util/package-version.js'
 import { ConfigError } from '../../src/errors.js'
 import { tempDir } from '../helpers/fs.js'
@@ -50,6 +51,7 @@ test('run: every default of SPEC §4', t => {
   t.deepEqual(parse(['--subnet-id', 'sn']), {
     command: 'run',
     subnetId: 'sn',
+    profile: 'native',
     listen: ['/ip4/0.0.0.0/tcp/31330'],
     announce: [],
     bootstrap: [],
@@ -71,6 +73,7 @@ test('run: every default of SPEC §4', t => {
     asnDb: undefined,
     refreshIntervalMs: 10_000,
     peerTtlMs: 3_600_000,
+    templateHeartbeatTtlMs: 240_000,
     metrics: true
   })
   t.is(parse(['run', '--subnet-id', 'sn']).command, 'run', 'run named explicitly')
@@ -80,6 +83,7 @@ test('peer: every default of SPEC §4', t => {
   t.deepEqual(parse(['peer', '--subnet-id', 'sn']), {
     command: 'peer',
     subnetId: 'sn',
+    profile: 'native',
     listen: ['/ip4/0.0.0.0/tcp/31330'],
     announce: [],
     bootstrap: [],
@@ -96,12 +100,15 @@ test('peer: every default of SPEC §4', t => {
   })
 })
 
-test('demo: loopback, subnet "demo", private addresses on, 5 s heartbeats, 5 peers, no --subnet-id needed', t => {
+test('demo: loopback, profile both on subnet 1, private addresses on, 5 s heartbeats, 5 peers, no --subnet-id needed', t => {
   const config = demo([])
   t.like(config, {
     command: 'demo',
     peers: 5,
-    subnetId: 'demo',
+    // `both` speaks the template's protocols, whose messages carry the subnet id as an integer.
+    subnetId: '1',
+    profile: 'both',
+    templateHeartbeatTtlMs: 240_000,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     allowPrivateAddrs: true,
     logLevel: 'warn',
@@ -244,6 +251,8 @@ test('peer flags are parsed', t => {
 test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated', t => {
   const env: Env = {
     SUBNET_BOOTNODE_SUBNET_ID: 'from-env',
+    SUBNET_BOOTNODE_PROFILE: 'native',
+    SUBNET_BOOTNODE_TEMPLATE_HEARTBEAT_TTL: '5m',
     SUBNET_BOOTNODE_LISTEN: '/ip4/127.0.0.1/tcp/1, /ip4/127.0.0.1/tcp/2',
     SUBNET_BOOTNODE_ANNOUNCE: '/ip4/1.2.3.4/tcp/31330',
     SUBNET_BOOTNODE_BOOTSTRAP: `${BOOTSTRAP},/ip4/5.6.7.8/tcp/1/p2p/${PEER_ID}`,
@@ -274,6 +283,7 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     command: 'demo',
     peers: 3,
     subnetId: 'from-env',
+    profile: 'native',
     listen: ['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'],
     announce: ['/ip4/1.2.3.4/tcp/31330'],
     bootstrap: [BOOTSTRAP, `/ip4/5.6.7.8/tcp/1/p2p/${PEER_ID}`],
@@ -296,6 +306,7 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     asnDb: undefined,
     refreshIntervalMs: 2_000,
     peerTtlMs: 7_200_000,
+    templateHeartbeatTtlMs: 300_000,
     metrics: false,
     role: 'MINER',
     heartbeatIntervalMs: 10_000,
@@ -326,6 +337,51 @@ test('the key file: flag, then SUBNET_BOOTNODE_KEYS_FILE, then BOOTNODE_KEYS_FIL
   // The demo reads only the flag: the image (and many shells) set the variables for the real key store.
   t.is(demo([], { BOOTNODE_KEYS_FILE: '/x/k.json', SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, undefined)
   t.is(demo(['--keys-file', 'd.json'], { SUBNET_BOOTNODE_KEYS_FILE: '/k/new.json' }).keysFile, '/srv/bootnode/d.json')
+})
+
+test('--profile: native for run and peer, both for the demo; from the flag or SUBNET_BOOTNODE_PROFILE', t => {
+  t.is(run([]).profile, 'native')
+  t.is(peer([]).profile, 'native')
+  t.is(demo([]).profile, 'both')
+  t.is(parse(['--subnet-id', '1', '--profile', 'template']).command, 'run')
+  t.like(run(['--profile', 'native']), { profile: 'native' })
+  t.like(parse(['run', '--subnet-id', '7', '--profile', 'both']), { profile: 'both', subnetId: '7' })
+  t.like(parse(['peer', '--subnet-id', '7', '--profile', 'template']), { command: 'peer', profile: 'template', subnetId: '7' })
+  t.like(parse(['peer', '--subnet-id', '7'], { SUBNET_BOOTNODE_PROFILE: 'template' }), { profile: 'template' })
+  t.like(parse(['peer', '--subnet-id', '7', '--profile', 'both'], { SUBNET_BOOTNODE_PROFILE: 'template' }), { profile: 'both' }, 'the flag wins')
+  t.like(demo(['--profile', 'native', '--subnet-id', 'demo']), { profile: 'native', subnetId: 'demo' }, 'native takes any subnet id')
+  t.like(demo(['--profile', 'template']), { profile: 'template', subnetId: '1' })
+})
+
+test('--profile template or both: --subnet-id must be the chain\'s positive integer', t => {
+  for (const profile of ['template', 'both']) {
+    for (const id of ['1', '38960', String(MAX_TEMPLATE_SUBNET_ID)]) {
+      t.like(parse(['--subnet-id', id, '--profile', profile]), { subnetId: id, profile }, `${profile} ${id}`)
+    }
+    for (const id of ['0', '01', '-1', '1.5', 'sn', 'demo', '1e3', String(MAX_TEMPLATE_SUBNET_ID + 1), '99999999999']) {
+      const line = refused(t, () => parse(['--subnet-id', id, '--profile', profile]), '--subnet-id:', `--profile ${profile}`, 'integer', JSON.stringify(id))
+      t.true(line.startsWith('--subnet-id'), line)
+    }
+  }
+  // The variable's origin is named, and the profile may come from its own variable.
+  refused(t, () => parse([], { SUBNET_BOOTNODE_SUBNET_ID: 'sn', SUBNET_BOOTNODE_PROFILE: 'both' }),
+    '--subnet-id (from SUBNET_BOOTNODE_SUBNET_ID):', '--profile both')
+  refused(t, () => parse(['peer', '--subnet-id', 'sn', '--profile', 'template']), '--subnet-id:', '--profile template')
+  // The demo's default profile is both: a non-integer subnet id needs --profile native.
+  refused(t, () => demo(['--subnet-id', 'demo']), '--subnet-id:', '--profile both', '"demo"')
+})
+
+test('--template-heartbeat-ttl: a duration from 1s to 1d, default 240s (two template epochs), run and demo only', t => {
+  t.is(run([]).templateHeartbeatTtlMs, 240_000)
+  t.is(demo([]).templateHeartbeatTtlMs, 240_000)
+  t.is(run(['--template-heartbeat-ttl', '1s']).templateHeartbeatTtlMs, 1_000)
+  t.is(run(['--template-heartbeat-ttl', '1d']).templateHeartbeatTtlMs, 86_400_000)
+  t.is(run(['--template-heartbeat-ttl', '90s']).templateHeartbeatTtlMs, 90_000)
+  t.is(run([], { SUBNET_BOOTNODE_TEMPLATE_HEARTBEAT_TTL: '10m' }).templateHeartbeatTtlMs, 600_000)
+  refused(t, () => run(['--template-heartbeat-ttl', '0s']), '--template-heartbeat-ttl:', 'from 1s to 1d')
+  refused(t, () => run(['--template-heartbeat-ttl', '86401s']), '--template-heartbeat-ttl:', 'from 1s to 1d')
+  t.is(refused(t, () => peer(['--template-heartbeat-ttl', '1m'])), '--template-heartbeat-ttl is a flag of run, demo only')
+  t.false('templateHeartbeatTtlMs' in peer([]))
 })
 
 test('--subnet-id is required for run and peer, with the variable named', t => {
@@ -366,6 +422,12 @@ const BAD_VALUES: Array<[string, string, string, string]> = [
   ['run', 'peer-ttl', '1.5h', 'duration such as'],
   ['run', 'peer-ttl', '500ms', 'from 1s to 7d'],
   ['run', 'peer-ttl', '8d', 'from 1s to 7d'],
+  ['run', 'profile', 'python', 'native|template|both'],
+  ['peer', 'profile', 'Template', 'native|template|both'],
+  ['demo', 'profile', 'all', 'native|template|both'],
+  ['run', 'template-heartbeat-ttl', '240', 'duration such as'],
+  ['run', 'template-heartbeat-ttl', '999ms', 'from 1s to 1d'],
+  ['demo', 'template-heartbeat-ttl', '25h', 'from 1s to 1d'],
   ['peer', 'role', 'not valid', 'A-Z 0-9 _ -'],
   ['peer', 'role', 'R'.repeat(65), '1 to 64'],
   ['peer', 'heartbeat-interval', '50ms', 'from 100ms to 30m'],
@@ -460,4 +522,10 @@ test('the bounds agree with what the subnet node and the heartbeat validation ac
     if (accepted) t.like(parse(['--subnet-id', id]), { subnetId: id })
     else refused(t, () => parse(['--subnet-id', id]), '--subnet-id')
   }
+  for (const id of ['1', '4294967295', '4294967296', '0', '007', 'a']) {
+    const accepted = p2p.templateSubnetId(id) !== undefined
+    if (accepted) t.like(parse(['--subnet-id', id, '--profile', 'template']), { subnetId: id })
+    else refused(t, () => parse(['--subnet-id', id, '--profile', 'template']), '--subnet-id')
+  }
+  for (const profile of p2p.PROFILES) t.like(parse(['--subnet-id', '1', '--profile', profile]), { profile })
 })

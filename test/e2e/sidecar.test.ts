@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import test from 'ava'
+import { DEMO_SUBNET_ID } from '../../src/config/constants.js'
 import { BOOTNODE_BIN, runCli, startCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/fs.js'
 import { waitFor } from '../helpers/wait.js'
@@ -92,7 +93,7 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
 
   // A separate `peer` process announcing a public address joins the demo's subnet.
   const peer = startCli(t, BOOTNODE_BIN, [
-    'peer', '--subnet-id', 'demo', '--listen', '/ip4/127.0.0.1/tcp/0', '--announce', '/ip4/8.8.8.8/tcp/4001',
+    'peer', '--subnet-id', DEMO_SUBNET_ID, '--listen', '/ip4/127.0.0.1/tcp/0', '--announce', '/ip4/8.8.8.8/tcp/4001',
     '--bootstrap', bootnodes[0] ?? '', '--allow-private-addrs', '--heartbeat-interval', '1s', '--role', 'miner'
   ])
   const peerId = JSON.parse(await peer.waitForLine(l => l.includes('"msg":"peer started"'), 30_000)).peer_id as string
