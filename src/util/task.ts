@@ -78,6 +78,8 @@ export function createRepeatingTask (fn: (options: TaskRunOptions) => void | Pro
   let again = false
   /** Bumped by start() and stop(), so a microtask queued by an earlier start() does nothing. */
   let generation = 0
+  /** The runImmediately microtask is queued: a run() now is already served by it. */
+  let immediate = false
 
   const schedule = (ms: number): void => {
     clearTimeout(timer)
@@ -117,13 +119,22 @@ export function createRepeatingTask (fn: (options: TaskRunOptions) => void | Pro
       started = true
       controller = new AbortController()
       const current = ++generation
-      if (init.runImmediately === true) queueMicrotask(() => { if (current === generation) tick() })
-      else schedule(intervalMs)
+      if (init.runImmediately === true) {
+        immediate = true
+        queueMicrotask(() => {
+          if (current !== generation) return
+          immediate = false
+          tick()
+        })
+      } else {
+        schedule(intervalMs)
+      }
     },
     stop: async () => {
       started = false
       again = false
       generation++
+      immediate = false
       clearTimeout(timer)
       timer = undefined
       controller.abort()
@@ -132,7 +143,7 @@ export function createRepeatingTask (fn: (options: TaskRunOptions) => void | Pro
     run: () => {
       if (!started) return
       if (inFlight !== undefined) again = true
-      else schedule(0)
+      else if (!immediate) schedule(0)
     },
     setInterval: (ms) => {
       intervalMs = ms

@@ -114,6 +114,16 @@ test('runImmediately starts the first run in a microtask, before the caller of s
   t.is(runs, 1)
 })
 
+test('run() right after start() with runImmediately is one run, not two', async t => {
+  let runs = 0
+  const task = createRepeatingTask(() => { runs++ }, { intervalMs: 60_000, runImmediately: true })
+  t.teardown(async () => { await task.stop() })
+  task.start()
+  task.run()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.is(runs, 1)
+})
+
 test('a stop() and start() before the first run leave exactly one first run', async t => {
   let runs = 0
   const task = createRepeatingTask(() => { runs++ }, { intervalMs: 60_000, runImmediately: true })
