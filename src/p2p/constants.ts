@@ -37,3 +37,7 @@ export function templateSubnetId (subnetId: string): number | undefined {
  */
 export const PROFILES = ['native', 'template', 'both'] as const
 export type Profile = typeof PROFILES[number]
+/** Gossipsub topics of the subnet template (template `subnet/utils/pubsub/topics.py`): heartbeats, and peer state as plain JSON or signed DAG nodes. */
+export const TEMPLATE_HEARTBEAT_TOPIC = 'heartbeat'
+export const TEMPLATE_PEER_STATE_TOPIC = 'peer_state'
+export const TEMPLATE_TOPICS = [TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC] as const

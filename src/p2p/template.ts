@@ -21,6 +21,7 @@ import { Key } from 'interface-datastore'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { TEMPLATE_TOPICS } from './constants.js'
 import type { NoiseComponents, NoiseInit } from '@chainsafe/libp2p-noise'
 import type { GossipSub, GossipSubComponents, GossipsubOpts, Message, TopicValidatorFn } from '@libp2p/gossipsub'
 import type { AbortOptions, ConnectionEncrypter } from '@libp2p/interface'
@@ -41,10 +42,7 @@ export const TEMPLATE_GOSSIPSUB_PROTOCOLS: readonly string[] = [TEMPLATE_GOSSIPS
 /** The template's DHT protocol: py-libp2p's default, the same id as the public IPFS DHT. */
 export const TEMPLATE_KAD_PROTOCOL = '/ipfs/kad/1.0.0'
 
-/** Topics the template publishes on (subnet/utils/pubsub/topics.py). */
-export const TEMPLATE_HEARTBEAT_TOPIC = 'heartbeat'
-export const TEMPLATE_PEER_STATE_TOPIC = 'peer_state'
-export const TEMPLATE_TOPICS: readonly string[] = [TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC]
+export { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS } from './constants.js'
 
 /**
  * The template's GossipSub parameters (subnet/server/server.py: degree 7, degree_low 5,

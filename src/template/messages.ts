@@ -21,11 +21,8 @@
  */
 import { ConfigError, SubnetBootnodeError } from '../errors.js'
 
-/** Gossipsub topic of the template's heartbeats (template `subnet/utils/pubsub/topics.py`). */
-export const TEMPLATE_HEARTBEAT_TOPIC = 'heartbeat'
-/** Gossipsub topic of the template's peer state, plain JSON or signed DAG nodes. */
-export const TEMPLATE_PEER_STATE_TOPIC = 'peer_state'
-export const TEMPLATE_TOPICS = [TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC] as const
+// The topics are the gossipsub router's facts too (it allows only these): one home, src/p2p/constants.ts.
+export { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS } from '../p2p/constants.js'
 
 /**
  * A plain message above this size is rejected before it is parsed. The template's own are
