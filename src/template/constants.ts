@@ -21,3 +21,20 @@ export const MAX_INBOUND_DAG_SYNC_STREAMS = 32
 export const DEFAULT_SERVABLE_ROLES: readonly number[] = [0]
 /** Default `--template-heartbeat-ttl`: two template epochs (20 blocks × 6 s each). */
 export const DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS = 240_000
+
+// ---- the template publisher (src/template/publisher.ts) ----
+
+/** Seconds per block of the template's local mock chain (subnet/hypertensor/config.py BLOCK_SECS). */
+export const TEMPLATE_BLOCK_SECS = 6
+/** Blocks per epoch (the mock chain's epoch length, and the fallback in `publish_heartbeat_loop`). */
+export const TEMPLATE_EPOCH_BLOCKS = 20
+/** The subnet slot of the mock chain: the epoch starts that many blocks late. */
+export const TEMPLATE_MOCK_SLOT = 3
+/** One heartbeat per epoch (`HEARTBEATS_PER_EPOCH = 1`): 20 blocks × 6 s. */
+export const DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS = TEMPLATE_EPOCH_BLOCKS * TEMPLATE_BLOCK_SECS * 1000
+/** The template's `publish_peer_state` loop (and its DAG publisher) sleeps 20 s. */
+export const DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS = 20_000
+/** Bound on signing and sending the final OFFLINE peer_state on stop. */
+export const TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS = 2_000
+/** Time left for the OFFLINE message to leave before the node closes its connections (the harness waits 1 s). */
+export const DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS = 500

@@ -164,3 +164,13 @@ export function createTemplateHeartbeatSource (init: TemplateHeartbeatSourceInit
   }
   return new TemplateHeartbeatSourceImpl({ subnetId, ttlMs: init.ttlMs, logger }, { node: components.node, dagSync })
 }
+
+export {
+  DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS, DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS, DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS
+} from './constants.js'
+export {
+  createTemplatePublisher, encodeTemplateHeartbeat, encodeTemplatePeerState, templateMockEpoch, templateUid
+} from './publisher.js'
+export type {
+  TemplateHeartbeatData, TemplatePeerStateData, TemplatePublisher, TemplatePublisherComponents, TemplatePublisherInit
+} from './publisher.js'

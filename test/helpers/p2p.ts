@@ -6,7 +6,7 @@ import { createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecord
 import { createSubnetNode } from '../../src/p2p/index.js'
 import { startPeer } from '../../src/peer.js'
 import type { HeartbeatCollector, PublisherInit } from '../../src/heartbeat/index.js'
-import type { Peer } from '../../src/peer.js'
+import type { Peer, PeerInit } from '../../src/peer.js'
 import type { Registry } from 'prom-client'
 import type { SubnetNode, SubnetNodeInit } from '../../src/p2p/index.js'
 import type { ExecutionContext } from 'ava'
@@ -49,7 +49,7 @@ export async function startBootnode (t: ExecutionContext, init: Partial<SubnetNo
 }
 
 /** Starts a publishing peer (heartbeat every 300 ms by default); stopped in teardown. */
-export async function startTestPeer (t: ExecutionContext, init: Partial<SubnetNodeInit & PublisherInit> & { subnetId: string }): Promise<Peer> {
+export async function startTestPeer (t: ExecutionContext, init: Partial<PeerInit> & { subnetId: string }): Promise<Peer> {
   const peer = await startPeer({ listen: LOOPBACK_LISTEN, allowPrivateAddrs: true, heartbeatIntervalMs: 300, ...init })
   t.teardown(async () => { await peer.stop() })
   return peer
