@@ -8,7 +8,7 @@
  */
 import { createHeartbeatPublisher, heartbeatDhtRecords } from './heartbeat/index.js'
 import { createSubnetNode } from './p2p/index.js'
-import { createTemplatePublisher } from './template/index.js'
+import { DEFAULT_SUBNET_NODE_ID, createTemplatePublisher } from './template/index.js'
 import type { HeartbeatPublisher, PublisherInit } from './heartbeat/index.js'
 import type { SubnetNode, SubnetNodeInit } from './p2p/index.js'
 import type { TemplatePublisher } from './template/index.js'
@@ -38,9 +38,6 @@ export interface TemplatePeerInit {
 }
 
 export type PeerInit = SubnetNodeInit & PublisherInit & TemplatePeerInit
-
-/** Default `subnet_node_id` when none is given (the template harness's default too). */
-export const DEFAULT_SUBNET_NODE_ID = 1
 
 /** Creates and starts a node, then publishes heartbeats until `stop()`. */
 export async function startPeer (init: PeerInit): Promise<Peer> {

@@ -32,6 +32,7 @@ async function runCommand (config: Exclude<Config, { command: 'help' }>, logger:
           heartbeatIntervalMs: config.heartbeatIntervalMs,
           publicName: config.publicName ?? null,
           version: config.versionString,
+          subnetNodeId: config.subnetNodeId,
           logger: logger.child('peer')
         })
         logger.info('peer started', { peer_id: peer.node.peerId, subnet_id: config.subnetId, profile: config.profile, addrs: peer.node.bootnodeAddrs() })

@@ -4,7 +4,7 @@
  * is applied.
  */
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
-import { DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
+import { DEFAULT_SUBNET_NODE_ID, DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
 import type { Profile } from '../p2p/constants.js'
 
 /** Prefix of every flag's environment variable: `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
@@ -22,6 +22,9 @@ export const DEFAULT_PROFILE: Profile = 'native'
 /** The demo shows both kinds of subnet at once. */
 export const DEMO_PROFILE: Profile = 'both'
 export const DEFAULT_LOG_LEVEL = 'info'
+/** `peer --profile template|both`: the `subnet_node_id` its template messages carry. */
+export const DEFAULT_SUBNET_NODE_ID_TEXT = String(DEFAULT_SUBNET_NODE_ID)
+export { MAX_SUBNET_NODE_ID } from '../template/constants.js'
 
 /** A local facade by default (SPEC §1): exposing it is a deliberate act. */
 export const DEFAULT_API_HOST = '127.0.0.1'

@@ -11,9 +11,9 @@ import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
   DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEYS_FILE_NAME, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_PEER_TTL,
-  DEFAULT_PROFILE, DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_TEMPLATE_HEARTBEAT_TTL,
+  DEFAULT_PROFILE, DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_SUBNET_NODE_ID_TEXT, DEFAULT_TEMPLATE_HEARTBEAT_TTL,
   DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL, DEMO_LISTEN, DEMO_PROFILE, DEMO_SUBNET_ID, ENV_PREFIX,
-  LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_DEMO_PEERS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
+  LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_SUBNET_NODE_ID, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_DEMO_PEERS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
 
 export type Command = 'run' | 'peer' | 'demo'
@@ -281,6 +281,14 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: PEER,
     describe: 'Version published in the heartbeat',
     shownDefaults: every('(this package\'s version)', PEER)
+  },
+  {
+    name: 'subnet-node-id',
+    kind: 'string',
+    group: 'Peer',
+    commands: ['peer'],
+    describe: `With --profile template or both: the node's subnet_node_id on chain, carried in its template messages (1 to ${MAX_SUBNET_NODE_ID})`,
+    defaults: { peer: DEFAULT_SUBNET_NODE_ID_TEXT }
   },
   {
     name: 'peers',

@@ -20,7 +20,7 @@ import { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
 import {
   checkTemplateSubnetId, InvalidValue, parseBoolean, parseBootstrapAddr, parseDurationWithin, parseGeo, parseHost, parseIntegerWithin,
   parseLogLevel, parseMultiaddr, parsePath, parsePort, parseProfile, parsePublicName, parseRateFlag, parseReadableFile,
-  parseRedisUrl, parseRole, parseSubnetId, parseTrustProxy, parseVersionString, quote
+  parseRedisUrl, parseRole, parseSubnetId, parseSubnetNodeId, parseTrustProxy, parseVersionString, quote
 } from './values.js'
 import { badBooleanToken } from '../util/argv.js'
 import { packageVersion } from '../util/package-version.js'
@@ -125,7 +125,7 @@ export interface HelpOutput {
 
 export type Config =
   | ({ command: 'run' } & CommonConfig & ApiConfig)
-  | ({ command: 'peer' } & CommonConfig & PeerOptions)
+  | ({ command: 'peer' } & CommonConfig & PeerOptions & { subnetNodeId: number })
   | ({ command: 'demo', peers: number } & CommonConfig & DemoApiConfig & PeerOptions)
   | HelpOutput
 
@@ -186,7 +186,7 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
     maxConnections: input.one('max-connections', parseIntegerWithin(1, MAX_CONNECTIONS))
   }
   if (command === 'run') return { command, ...common, ...apiConfig(input, cwd), keysFile: keysFile(input, env, cwd) }
-  if (command === 'peer') return { command, ...common, ...peerOptions(input) }
+  if (command === 'peer') return { command, ...common, ...peerOptions(input), subnetNodeId: input.required('subnet-node-id', parseSubnetNodeId) }
   if (!common.allowPrivateAddrs) {
     throw new ConfigError(`${input.origin('allow-private-addrs')}: the demo runs on 127.0.0.1 and needs private addresses; leave it on`)
   }

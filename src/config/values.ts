@@ -16,7 +16,7 @@ import { GEO_MODES } from '../geo/index.js'
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
 import { MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN } from '../heartbeat/record.js'
 import { MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_PATTERN, SUBNET_ID_RULE, templateSubnetId } from '../p2p/constants.js'
-import { MAX_TRUST_PROXY_HOPS } from './constants.js'
+import { MAX_SUBNET_NODE_ID, MAX_TRUST_PROXY_HOPS } from './constants.js'
 import type { GeoMode } from '../geo/index.js'
 import type { LogLevel } from '../log/index.js'
 import type { Profile } from '../p2p/constants.js'
@@ -235,6 +235,14 @@ export function parseReadableFile (cwd: string): (text: string) => string {
 }
 
 /** A role name; lower case is upper-cased (`validator` → `VALIDATOR`). */
+/** `--subnet-node-id`: the chain's u32 node id; the template's models require it > 0. */
+export function parseSubnetNodeId (text: string): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < 1 || Number(text) > MAX_SUBNET_NODE_ID) {
+    expected(`an integer from 1 to ${MAX_SUBNET_NODE_ID}`, text)
+  }
+  return Number(text)
+}
+
 export function parseRole (text: string): string {
   const role = text.toUpperCase()
   if (!ROLE_PATTERN.test(role)) expected(`1 to ${MAX_ROLE_LENGTH} characters from A-Z 0-9 _ -, such as VALIDATOR`, text)

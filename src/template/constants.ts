@@ -38,3 +38,7 @@ export const DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS = 20_000
 export const TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS = 2_000
 /** Time left for the OFFLINE message to leave before the node closes its connections (the harness waits 1 s). */
 export const DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS = 500
+/** `subnet_node_id` when none is given (`--subnet-node-id`; the harness's default too). */
+export const DEFAULT_SUBNET_NODE_ID = 1
+/** The chain's subnet node ids are u32; the template's models require > 0. */
+export const MAX_SUBNET_NODE_ID = 2 ** 32 - 1

@@ -166,7 +166,8 @@ export function createTemplateHeartbeatSource (init: TemplateHeartbeatSourceInit
 }
 
 export {
-  DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS, DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS, DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS
+  DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS, DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS, DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS,
+  DEFAULT_SUBNET_NODE_ID, MAX_SUBNET_NODE_ID
 } from './constants.js'
 export {
   createTemplatePublisher, encodeTemplateHeartbeat, encodeTemplatePeerState, templateMockEpoch, templateUid

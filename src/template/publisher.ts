@@ -15,7 +15,7 @@ import { silentLogger } from '../log/index.js'
 import { templateSubnetId } from '../p2p/index.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
-  DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS, DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS, DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS,
+  DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS, DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS, DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS, MAX_SUBNET_NODE_ID,
   TEMPLATE_BLOCK_SECS, TEMPLATE_EPOCH_BLOCKS, TEMPLATE_MOCK_SLOT, TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS
 } from './constants.js'
 import { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC } from './messages.js'
@@ -130,8 +130,8 @@ class DefaultTemplatePublisher implements TemplatePublisher {
     if (subnetId === undefined || !Number.isSafeInteger(subnetId) || subnetId <= 0) {
       throw new TypeError(`subnet id ${JSON.stringify(init.subnetId)} is not a template subnet id (a positive integer)`)
     }
-    if (!Number.isSafeInteger(init.subnetNodeId) || init.subnetNodeId <= 0) {
-      throw new TypeError(`subnet node id ${String(init.subnetNodeId)} must be a positive integer`)
+    if (!Number.isSafeInteger(init.subnetNodeId) || init.subnetNodeId <= 0 || init.subnetNodeId > MAX_SUBNET_NODE_ID) {
+      throw new TypeError(`subnet node id ${String(init.subnetNodeId)} must be an integer from 1 to ${MAX_SUBNET_NODE_ID}`)
     }
     const role = init.role ?? 0
     if (!Number.isSafeInteger(role) || role < 0) throw new TypeError(`template role ${String(role)} must be a non-negative integer`)

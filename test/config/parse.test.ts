@@ -96,7 +96,8 @@ test('peer: every default of SPEC §4', t => {
     role: 'VALIDATOR',
     heartbeatIntervalMs: 60_000,
     publicName: undefined,
-    versionString: packageVersion()
+    versionString: packageVersion(),
+    subnetNodeId: 1
   })
 })
 
@@ -382,6 +383,19 @@ test('--template-heartbeat-ttl: a duration from 1s to 1d, default 240s (two temp
   refused(t, () => run(['--template-heartbeat-ttl', '86401s']), '--template-heartbeat-ttl:', 'from 1s to 1d')
   t.is(refused(t, () => peer(['--template-heartbeat-ttl', '1m'])), '--template-heartbeat-ttl is a flag of run, demo only')
   t.false('templateHeartbeatTtlMs' in peer([]))
+})
+
+test('--subnet-node-id: peer only, an integer from 1 to 2^32-1, default 1, from the flag or SUBNET_BOOTNODE_SUBNET_NODE_ID', t => {
+  t.is(peer([]).subnetNodeId, 1)
+  t.is(peer(['--subnet-node-id', '7']).subnetNodeId, 7)
+  t.is(peer(['--subnet-node-id', String(2 ** 32 - 1)]).subnetNodeId, 2 ** 32 - 1)
+  t.is(peer([], { SUBNET_BOOTNODE_SUBNET_NODE_ID: '12' }).subnetNodeId, 12)
+  t.like(parse(['peer', '--subnet-id', '1', '--profile', 'template', '--subnet-node-id', '3']), { profile: 'template', subnetNodeId: 3 })
+  for (const bad of ['0', '-1', '1.5', 'x', String(2 ** 32), '']) {
+    refused(t, () => peer(['--subnet-node-id', bad]), '--subnet-node-id:', 'an integer from 1 to 4294967295')
+  }
+  t.is(refused(t, () => run(['--subnet-node-id', '2'])), '--subnet-node-id is a flag of peer only')
+  t.is(refused(t, () => demo(['--subnet-node-id', '2'])), '--subnet-node-id is a flag of peer only')
 })
 
 test('--subnet-id is required for run and peer, with the variable named', t => {
