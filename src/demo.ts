@@ -1,7 +1,10 @@
 /**
  * `subnet-bootnode demo` (SPEC §4): the embedded default. On 127.0.0.1 only, with no network
  * beyond it: the sidecar (default profile `both`) plus `--peers N` publishing peers on subnet `1`, a demo key
- * (owner `demo`, added only if that owner is absent), and ready-to-paste curl lines.
+ * (owner `demo`, added only if that owner is absent), and ready-to-paste curl lines. With profile
+ * `both` the peers are of both kinds: the first half native peers, the rest JS template peers
+ * (gossipsub heartbeats and peer_state as a subnet template node publishes them, each with its own
+ * subnet_node_id 1, 2, …); with `native` or `template` all peers are of that kind.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,7 +14,7 @@ import { connectionLimits } from './config/index.js'
 import { startPeer } from './peer.js'
 import { API_ROUTES, DEFAULT_KEYS_FILE_NAME, generateApiKey, updateKeyFile } from './keys/index.js'
 import { createSidecar } from './sidecar.js'
-import type { Config } from './config/index.js'
+import type { Config, Profile } from './config/index.js'
 import type { Logger } from './log/index.js'
 
 export const DEMO_OWNER = 'demo'
@@ -33,11 +36,25 @@ async function ensureDemoKey (keysFile: string): Promise<string> {
   return key
 }
 
-function banner (key: string, base: string, config: DemoConfig, keysFile: string, peers: number, dataDir: string, tempDir: boolean): string {
+/** The profile of demo peer `i` (0-based) of `n`: `both` splits them, native first, template after. */
+export function demoPeerProfile (profile: Profile, i: number, n: number): 'native' | 'template' {
+  if (profile !== 'both') return profile
+  return i < Math.ceil(n / 2) ? 'native' : 'template'
+}
+
+function describePeers (kinds: ReadonlyArray<'native' | 'template'>): string {
+  const native = kinds.filter(k => k === 'native').length
+  const template = kinds.length - native
+  if (template === 0) return `${native} native peers`
+  if (native === 0) return `${template} template peers`
+  return `${native} native + ${template} template peers`
+}
+
+function banner (key: string, base: string, config: DemoConfig, keysFile: string, kinds: ReadonlyArray<'native' | 'template'>, dataDir: string, tempDir: boolean): string {
   const rate = config.rateLimit.text
   return [
     '',
-    `subnet-bootnode demo: ${peers} peers and the sidecar (profile ${config.profile}) on subnet "${config.subnetId}", 127.0.0.1 only`,
+    `subnet-bootnode demo: ${describePeers(kinds)} and the sidecar (profile ${config.profile}) on subnet "${config.subnetId}", 127.0.0.1 only`,
     `  API        ${base}   (rate limit ${rate} per key and client IP)`,
     `  key file   ${keysFile}`,
     `  data dir   ${dataDir}${tempDir ? ' (temporary, removed on exit)' : ''}`,
@@ -74,11 +91,13 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
 
     const bootstrap = sidecar.node.bootnodeAddrs()
     // allSettled, not all: every peer that did start must be stopped even if another failed.
-    const results = await Promise.allSettled(Array.from({ length: config.peers }, async (_, i) => {
+    const kinds = Array.from({ length: config.peers }, (_, i) => demoPeerProfile(config.profile, i, config.peers))
+    const results = await Promise.allSettled(kinds.map(async (profile, i) => {
       const peer = await startPeer({
         subnetId: config.subnetId,
-        // The demo's peers publish the native heartbeat; template publishers join them later (issue 11).
-        profile: 'native',
+        profile,
+        // Each template peer its own subnet_node_id (1, 2, …), as each template node has its own on chain.
+        ...(profile === 'template' ? { subnetNodeId: kinds.slice(0, i + 1).filter(k => k === 'template').length } : {}),
         listen: ['/ip4/127.0.0.1/tcp/0'],
         bootstrap,
         allowPrivateAddrs: true,
@@ -96,7 +115,7 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
     if (failed !== undefined) throw failed.reason
 
     const { host, port } = sidecar.api.address()
-    process.stdout.write(banner(key, `http://${host}:${port}`, config, keysFile, results.length, dataDir, tempDir))
+    process.stdout.write(banner(key, `http://${host}:${port}`, config, keysFile, kinds, dataDir, tempDir))
   }
 
   try {
