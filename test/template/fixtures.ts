@@ -9,7 +9,7 @@ import type { PrivateKey } from '@libp2p/interface'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** The harness example (examples/README.md): 1408 bytes, published by alith.key, one parent. */
-export const EXAMPLE_DAG_MESSAGE = readFileSync(join(here, '../../../shared/interop/py-libp2p-node/examples/peer_state_dag_message.json'))
+export const EXAMPLE_DAG_MESSAGE = readFileSync(join(here, 'fixtures', 'peer_state_dag_message.json'))
 export const ALITH = '12D3KooWMwW1VqH7uWtUc5UGoyMJp1dG26Nkosc6RkRJ7RNiW6Cb'
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
