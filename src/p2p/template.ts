@@ -58,6 +58,13 @@ export const TEMPLATE_GOSSIPSUB_PARAMS = {
   heartbeatInterval: 2_000
 } as const satisfies Partial<GossipsubOpts>
 
+/**
+ * One gossipsub RPC frame from a peer is refused past this size before it is decoded (the
+ * package's own bound, that of its length-prefixed decoder, is 4 MiB). The template's messages are
+ * ~100 bytes (plain) to ~1.5 KB (DAG nodes); 1 MiB leaves room for batched messages and control.
+ */
+export const TEMPLATE_MAX_RPC_BYTES = 1024 * 1024
+
 /** Records the template DHT keeps at most (oldest evicted first). */
 export const TEMPLATE_DHT_MAX_RECORDS = 1024
 
@@ -125,6 +132,7 @@ export function templateGossipsub (init: TemplateGossipsubInit = {}): (component
   const factory = gossipsub({
     ...TEMPLATE_GOSSIPSUB_PARAMS,
     allowedTopics: [...(init.allowedTopics ?? TEMPLATE_TOPICS)],
+    maxInboundDataLength: TEMPLATE_MAX_RPC_BYTES,
     ...init.options,
     fallbackToFloodsub: false,
     globalSignaturePolicy: StrictSign,
