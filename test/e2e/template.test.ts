@@ -123,12 +123,18 @@ async function heartbeatOf (s: SidecarApi, peerId: string): Promise<ApiHeartbeat
   return (await apiGet<ApiHeartbeat[]>(s, '/v1/get_heartbeat')).find(h => h.peer_id === peerId)
 }
 
-/** The peer's heartbeat once it is in `state` (bounded). */
+/** The peer's heartbeat once it is in `state` (bounded); a timeout names what the API showed last. */
 async function waitForState (s: SidecarApi, peerId: string, state: string, timeoutMs = STATE_TIMEOUT_MS): Promise<ApiHeartbeat> {
-  return await waitFor(async () => {
-    const hb = await heartbeatOf(s, peerId)
-    return hb?.server.state === state ? hb : undefined
-  }, { timeoutMs, intervalMs: 50, what: `${peerId} ${state} in /v1/get_heartbeat` })
+  let last: ApiHeartbeat[] | undefined
+  try {
+    return await waitFor(async () => {
+      last = await apiGet<ApiHeartbeat[]>(s, '/v1/get_heartbeat')
+      const hb = last.find(h => h.peer_id === peerId)
+      return hb?.server.state === state ? hb : undefined
+    }, { timeoutMs, intervalMs: 50, what: `${peerId} ${state} in /v1/get_heartbeat` })
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last get_heartbeat at ${Date.now() / 1000}: ${JSON.stringify(last)}`)
+  }
 }
 
 async function peersInfo (s: SidecarApi): Promise<Record<string, ApiPeerInfo>> {
@@ -265,10 +271,18 @@ pyTest(test, 'SIGTERM: the py node publishes OFFLINE and the API shows it OFFLIN
 })
 
 pyTest(test, 'SIGKILL with a short --template-heartbeat-ttl: the entry expires from get_heartbeat', async t => {
-  const s = await startSidecar(t, ['--template-heartbeat-ttl', '3s'])
+  // 5 s: five py messages per TTL, so a loaded machine still shows the entry before it lapses.
+  const s = await startSidecar(t, ['--template-heartbeat-ttl', '5s'])
   const { py, peerId } = await startPy(t, s)
-  const hb = await waitForState(s, peerId, 'ONLINE')
-  t.true(hb.expiration_time * 1000 <= Date.now() + 3_000 + 500, `expiration_time ${hb.expiration_time} follows the 3 s TTL`)
+  let hb: ApiHeartbeat
+  try {
+    hb = await waitForState(s, peerId, 'ONLINE')
+  } catch (err) {
+    t.log(`py: ${py.events.filter(e => e.kind !== 'RECV').map(e => e.line).join('\n')}`)
+    t.log(`sidecar stdout tail: ${s.cli.stdout().slice(-3000)}`)
+    throw err
+  }
+  t.true(hb.expiration_time * 1000 <= Date.now() + 5_000 + 500, `expiration_time ${hb.expiration_time} follows the 5 s TTL`)
   py.child.kill('SIGKILL')
   await py.stop()
   await waitFor(async () => (await heartbeatOf(s, peerId)) === undefined, { timeoutMs: 15_000, intervalMs: 100, what: 'the killed node\'s heartbeat to expire' })
