@@ -39,6 +39,12 @@ export const MIN_COMPRESS_BYTES = 256
 export const HEADERS_TIMEOUT_MS = 10_000
 export const REQUEST_TIMEOUT_MS = 30_000
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000
+/**
+ * How often Node's http server looks for connections past headersTimeout/requestTimeout. Node
+ * checks only then (default 30 s), so a slow-header client held its socket ~30 s although
+ * headersTimeout is 10 s (issue 12 item 8); each check walks the open connections, cheap at 1/s.
+ */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
 
 /** The keyed routes: the key store's one list, since these names are also its `scopes` values (SPEC §2). */
 export { API_ROUTES as ROUTES } from '../keys/index.js'

@@ -69,6 +69,13 @@ export interface ApiServerInit extends ApiInit {
   port?: number
   /** How long `stop()` lets in-flight requests finish. Default 5 s. */
   shutdownGraceMs?: number
+  /**
+   * A client must send its request headers within this time, or gets a 408 and the socket is
+   * closed (enforced within ~1 s of it). Default 10 s; at most `requestTimeoutMs`.
+   */
+  headersTimeoutMs?: number
+  /** A client must send its whole request within this time (408 and close otherwise). Default 30 s. */
+  requestTimeoutMs?: number
 }
 
 export interface ApiServer {

@@ -8,8 +8,8 @@ import { silentLogger } from '../log/index.js'
 import { isLoopbackAddress } from '../util/ipaddr.js'
 import { createApi } from './app.js'
 import {
-  DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_SHUTDOWN_GRACE_MS, HEADERS_TIMEOUT_MS, JSON_CONTENT_TYPE,
-  KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS
+  CONNECTIONS_CHECKING_INTERVAL_MS, DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_SHUTDOWN_GRACE_MS, HEADERS_TIMEOUT_MS,
+  JSON_CONTENT_TYPE, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS
 } from './constants.js'
 import type { Api, ApiComponents, ApiServer, ApiServerInit } from './index.js'
 import type { Duplex } from 'node:stream'
@@ -81,6 +81,8 @@ export function createApiServer (init: ApiServerInit, components: ApiComponents)
   const host = init.host ?? DEFAULT_API_HOST
   const port = init.port ?? DEFAULT_API_PORT
   const graceMs = init.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS
+  const requestTimeout = init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+  const headersTimeout = Math.min(init.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout)
   let api: Api | undefined
   let server: Server | undefined
   let starting: Promise<void> | undefined
@@ -103,8 +105,11 @@ export function createApiServer (init: ApiServerInit, components: ApiComponents)
   const start = async (): Promise<void> => {
     const created = await createApi(init, components)
     const srv = createServer({
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout,
+      requestTimeout,
+      // Node enforces both timeouts only when it checks the open connections (default every
+      // 30 s); check often enough that a slow client is cut off within ~1 s of its timeout.
+      connectionsCheckingInterval: Math.min(CONNECTIONS_CHECKING_INTERVAL_MS, headersTimeout),
       ...expressClasses(created.app)
     }, created.app)
     srv.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS

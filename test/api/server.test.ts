@@ -74,6 +74,26 @@ test('stop lets a response in flight finish, bounded by the grace period', async
   t.is(Buffer.byteLength(raw.slice(raw.indexOf('\r\n\r\n') + 4)), length, 'the whole body arrived')
 })
 
+test('a client that sends its headers too slowly gets a 408 and its socket closed (headersTimeout enforced, issue 12 item 8)', async (t) => {
+  // Node checks the timeouts only every connectionsCheckingInterval (30 s by default): a slow
+  // client used to keep its socket ~30 s whatever headersTimeout said.
+  const server = createApiServer({ host: '127.0.0.1', port: 0, headersTimeoutMs: 300 }, { view: createStaticView(), keys })
+  await server.start()
+  t.teardown(async () => { await server.stop() })
+  const socket = connect({ host: '127.0.0.1', port: server.address().port })
+  t.teardown(() => { socket.destroy() })
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  let closed = false
+  socket.on('close', () => { closed = true })
+  socket.on('error', () => {})
+  await new Promise<void>((resolve) => { socket.once('connect', resolve) })
+  // a request line and one header, then nothing: the headers never end
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+  t.true(await waitFor(() => closed, { timeoutMs: 10_000, intervalMs: 25, what: 'the server to close the slow socket' }))
+  t.true(Buffer.concat(chunks).toString('utf8').startsWith('HTTP/1.1 408 '))
+})
+
 test('an unexpected failure is a 500 with the cause in the log only', async (t) => {
   const lines: string[] = []
   const logger = createLogger({ level: 'info', stream: { write: (l: string) => { lines.push(l); return true } } })
