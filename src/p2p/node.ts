@@ -206,13 +206,7 @@ class SubnetNodeImpl implements SubnetNode {
 
   private async doStart (): Promise<void> {
     const store = this.datastore
-    if (store instanceof LevelDatastore) {
-      try {
-        await store.open()
-      } catch (err) {
-        throw new ConfigError(`--data-dir ${this.init.dataDir ?? ''}: cannot open the datastore (${(err as Error).message}); is another node using it?`, { cause: err })
-      }
-    }
+    if (store instanceof LevelDatastore) await openLevelDatastore(store, this.init.dataDir ?? '')
     try {
       await this.libp2p.start()
     } catch (err) {
@@ -333,6 +327,34 @@ class SubnetNodeImpl implements SubnetNode {
       return false
     }
   }
+}
+
+/**
+ * Opens the on-disk datastore; a failure is one line with LevelDB's own reason. datastore-level
+ * replaces it with "Database failed to open", so ask the database itself again (with
+ * datastore-level's options): a lock held elsewhere is another node on the
+ * same --data-dir; anything else (corruption, permissions, a full disk) is said as LevelDB says it.
+ */
+async function openLevelDatastore (store: LevelDatastore, dataDir: string): Promise<void> {
+  let cause: unknown
+  try {
+    await store.open()
+    return
+  } catch (err) {
+    cause = err
+  }
+  try {
+    // Succeeds only if the obstacle went away meanwhile (the other node exited): then go on.
+    await store.db.open({ createIfMissing: true, compression: false })
+    return
+  } catch (err) {
+    cause = (err as { cause?: unknown }).cause ?? err
+  }
+  const { code, message } = cause as { code?: string, message?: string }
+  const reason = code === 'LEVEL_LOCKED'
+    ? 'it is locked; is another node using it?'
+    : (message ?? String(cause)).replace(/\s+/g, ' ')
+  throw new ConfigError(`--data-dir ${dataDir}: cannot open the datastore: ${reason}`, { cause })
 }
 
 /**

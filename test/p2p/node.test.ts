@@ -120,3 +120,22 @@ test('announce addresses are returned as given, even loopback ones without allow
   })
   t.deepEqual(node.bootnodeAddrs(), [`/ip4/127.0.0.1/tcp/4001/p2p/${node.peerId}`, `/ip4/8.8.8.8/tcp/4001/p2p/${node.peerId}`])
 })
+
+test('a datastore that cannot be opened says why: a lock held by another node, or LevelDB\'s own reason (issue 12)', async (t) => {
+  const dir = await tempDir(t, 'subnet-p2p-')
+  const init = { subnetId: uniqueSubnetId(), listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: dir }
+  const first = await createSubnetNode(init)
+  t.teardown(async () => { await first.stop() })
+  await first.start()
+  const second = await createSubnetNode(init)
+  t.teardown(async () => { await second.stop() })
+  const locked = await t.throwsAsync(second.start(), { instanceOf: ConfigError })
+  t.regex(locked?.message ?? '', /cannot open the datastore: .*another node using it\?$/)
+  await first.stop()
+  // A corrupt datastore is not "another node": the message carries LevelDB's reason.
+  await writeFile(join(dir, 'datastore', 'CURRENT'), 'garbage')
+  const corrupt = await t.throwsAsync(second.start(), { instanceOf: ConfigError })
+  t.notRegex(corrupt?.message ?? '', /another node/)
+  t.regex(corrupt?.message ?? '', /cannot open the datastore: Corruption: CURRENT file does not end with newline$/)
+  t.false(corrupt?.message.includes('\n'), 'one line')
+})
