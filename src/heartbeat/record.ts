@@ -39,7 +39,16 @@ export const MAX_HEARTBEAT_BYTES = 8 * 1024
 export const MAX_HEARTBEAT_TTL_S = 60 * 60
 /** Payload limit of `subnet_id` (docs/PROTOCOL.md §Payload); the others are the model's. */
 export const MAX_SUBNET_ID_LENGTH = 128
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
+/**
+ * What no payload string may hold (docs/PROTOCOL.md §3.2), as the API serves strings verbatim:
+ * C0 and C1 controls and DEL (U+0000–U+001F, U+007F–U+009F), the bidi controls that reorder
+ * displayed text (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), and lone UTF-16
+ * surrogates (JSON's `"\ud800"` escape parses to one; with the `u` flag `\p{Cs}` matches only
+ * an unpaired surrogate, a pair being one code point).
+ */
+const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\p{Cs}]/u
+/** UTF-8 byte-order mark: TextDecoder would drop it silently, so it is refused before decoding. */
+const UTF8_BOM = [0xef, 0xbb, 0xbf] as const
 
 /** Stable rejection codes, counted by reason (SPEC §5) and documented in docs/PROTOCOL.md. */
 export type HeartbeatRejectReason =
@@ -220,7 +229,7 @@ function malformed (detail: string): never {
 function checkString (value: unknown, field: string, min: number, max: number): string {
   if (typeof value !== 'string') malformed(`${field} must be a string`)
   if (value.length < min || value.length > max) malformed(`${field} must be ${min}..${max} characters`)
-  if (CONTROL_CHARS.test(value)) malformed(`${field} contains control characters`)
+  if (FORBIDDEN_CHARS.test(value)) malformed(`${field} contains control characters or a lone surrogate`)
   return value
 }
 
@@ -235,6 +244,7 @@ function isPlainObject (value: unknown): value is Record<string, unknown> {
 
 /** Checks types and limits; unknown fields are ignored (forward compatibility) and dropped. */
 function parsePayload (bytes: Uint8Array): HeartbeatPayload {
+  if (UTF8_BOM.every((byte, i) => bytes[i] === byte)) malformed('payload starts with a byte-order mark')
   let json: unknown
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
@@ -267,6 +277,7 @@ function parsePayload (bytes: Uint8Array): HeartbeatPayload {
     nextPings = {}
     for (const [k, v] of entries) {
       checkString(k, 'server.next_pings key', 1, MAX_PEER_ID_LENGTH)
+      if (!isPeerId(k)) malformed('server.next_pings keys must be peer ids')
       nextPings[k] = checkNumber(v, `server.next_pings[${k}]`)
     }
   }

@@ -5,11 +5,13 @@ import { fromString } from 'uint8arrays/from-string'
 import {
   HeartbeatRejectedError, heartbeatDhtSelector, heartbeatKey, peerIdFromHeartbeatKey, sealHeartbeat, validateHeartbeat
 } from '../../src/heartbeat/index.js'
-import { badRecords, payloadFor } from './fixtures.js'
+import { badContentRecords, badRecords, payloadFor } from './fixtures.js'
 
 test('a well-formed record validates and round-trips its payload', async (t) => {
   const key = await generateKeyPair('Ed25519')
-  const payload = payloadFor(key, 'sub', { server: { ...payloadFor(key, 'sub').server, next_pings: { abc: 0.005 } } })
+  // next_pings keys are peer ids (docs/PROTOCOL.md §3.2); this one is another peer's.
+  const pinged = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const payload = payloadFor(key, 'sub', { server: { ...payloadFor(key, 'sub').server, next_pings: { [pinged]: 0.005 } } })
   const bytes = await sealHeartbeat(payload, key)
   const valid = await validateHeartbeat(bytes, { subnetId: 'sub', expectedPeerId: payload.peer_id })
   t.deepEqual(valid.payload, payload)
@@ -69,4 +71,25 @@ test('DHT keys and the selector', async (t) => {
   const newer = await sealHeartbeat(payloadFor(key, 'sub', { seq: 11 }), key)
   t.is(heartbeatDhtSelector(heartbeatKey(id), [older, newer, older]), 1)
   t.is(heartbeatDhtSelector(heartbeatKey(id), [newer, older]), 0)
+})
+
+test('served content: a BOM, next_pings keys that are no peer ids, lone surrogates, C1 and bidi controls are malformed', async (t) => {
+  const key = await generateKeyPair('Ed25519')
+  const peerId = peerIdFromPrivateKey(key).toString()
+  const records = await badContentRecords(key, 'sub')
+  t.true(Object.keys(records).length >= 20)
+  for (const [name, bytes] of Object.entries(records)) {
+    const err = await t.throwsAsync(validateHeartbeat(bytes, { subnetId: 'sub', expectedPeerId: peerId }), { instanceOf: HeartbeatRejectedError }, name)
+    t.is(err?.reason, 'malformed', name)
+  }
+})
+
+test('text the content rules must not refuse: other scripts, emoji (a surrogate pair), U+00A0 and U+2065', async (t) => {
+  const key = await generateKeyPair('Ed25519')
+  const base = payloadFor(key, 'sub')
+  for (const name of ['Zürich-ノード', 'node \u{1F680}', 'a\u00a0b', 'x\u2065y', 'עברית']) {
+    const payload = { ...base, server: { ...base.server, public_name: name } }
+    const valid = await validateHeartbeat(await sealHeartbeat(payload, key), { subnetId: 'sub' })
+    t.is(valid.payload.server.public_name, name)
+  }
 })
