@@ -61,8 +61,9 @@ export interface SubnetNodeInit {
   maxConnections?: number
   /**
    * DHT record validators by key namespace, as kad-dht takes them: the caller decides which
-   * records this subnet's DHT stores (the heartbeat module supplies its own). Added to
-   * kad-dht's built-in `pk` validator.
+   * records this subnet's DHT stores (the heartbeat module supplies its own). The only ones:
+   * kad-dht's built-in `pk` namespace is refused unless given here. A record replaces the one
+   * held under its key only if the namespace's selector prefers it (an older one never does).
    */
   validators?: Record<string, ValidateFn>
   /** DHT record selectors by key namespace (kad-dht `selectors`). */

@@ -3,6 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
+import { InvalidParametersError } from '@libp2p/interface'
 import { Record as DhtRecord, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
@@ -23,13 +24,14 @@ import {
 } from './constants.js'
 import { dialableAddrs } from './addresses.js'
 import { loadOrCreateIdentity } from './identity.js'
+import { guardRecordStore } from './record-store.js'
 import { posNoise, templateDht, templateGossipsub } from './template.js'
 import type { Profile, StoredRecord, SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import type { SingleKadDHT } from '@libp2p/kad-dht'
+import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
@@ -102,15 +104,30 @@ function dhtServices (init: SubnetNodeInit, profile: Profile): { dht: DhtFactory
   const allowPrivateAddrs = init.allowPrivateAddrs === true
   const template = templateDht({ allowPrivateAddrs, logPrefix: `libp2p:subnet:${init.subnetId}:template-kad-dht` })
   if (profile === 'template') return { dht: template }
-  const native = kadDHT({
+  const selectors = init.selectors ?? {}
+  const factory = kadDHT({
     protocol: kadProtocol(init.subnetId),
     clientMode: false,
     peerInfoMapper: allowPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper,
-    validators: init.validators ?? {},
-    selectors: init.selectors ?? {},
+    // Only the caller's namespaces (issue 12 item 4): kad-dht adds its `pk` validator to them,
+    // and anyone could then fill the store with public-key records that never expire.
+    validators: { pk: refuseNamespace('pk'), ...init.validators },
+    selectors,
     logPrefix: `libp2p:subnet:${init.subnetId}:kad-dht`
   })
+  // An older record never replaces a newer one (record-store.ts). libp2p's components object is
+  // a Proxy that resolves names on access; inherit from it and shadow only the datastore.
+  const native: DhtFactory = (components) => factory(Object.create(components, {
+    datastore: { value: guardRecordStore(components.datastore, { recordPrefix: DHT_RECORD_PREFIX, selectors }), enumerable: true }
+  }) as KadDHTComponents)
   return profile === 'both' ? { dht: native, templateDht: template } : { dht: native }
+}
+
+/** A kad-dht validator that refuses every record of `namespace`, as kad-dht refuses a namespace it has no validator for. */
+function refuseNamespace (namespace: string): ValidateFn {
+  return async () => {
+    throw new InvalidParametersError(`No validator available for key type "${namespace}"`)
+  }
 }
 
 function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: boolean): Multiaddr[] {

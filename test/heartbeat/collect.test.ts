@@ -1,6 +1,7 @@
 import test from 'ava'
 import { Registry } from 'prom-client'
-import { ACK_ACCEPTED, ACK_REJECTED, sealHeartbeat } from '../../src/heartbeat/index.js'
+import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
+import { ACK_ACCEPTED, ACK_REJECTED, heartbeatKey, sealHeartbeat } from '../../src/heartbeat/index.js'
 import { startBootnode, startNode, startPeers, startTestPeer, uniqueSubnetId } from '../helpers/p2p.js'
 import { waitFor } from '../helpers/wait.js'
 import { payloadFor, pushRaw } from './fixtures.js'
@@ -92,4 +93,34 @@ test('JOINING/ONLINE while running, OFFLINE after a clean stop; expired records 
   t.true(boot.collector.heartbeats().some((h) => h.peer_id === pusher.peerId))
   await waitFor(() => !boot.collector.heartbeats().some((h) => h.peer_id === pusher.peerId), { what: 'the expired record to go' })
   t.pass()
+})
+
+test('an older record put into the DHT never replaces the newer one the bootnode stores (issue 12)', async (t) => {
+  const subnetId = uniqueSubnetId()
+  const boot = await startBootnode(t, { subnetId })
+  // Two putters: each kad-dht put also stores locally, and the second must not hold the newer record.
+  const first = await startNode(t, { subnetId, bootstrap: boot.addrs })
+  const replayer = await startNode(t, { subnetId, bootstrap: boot.addrs })
+  await waitFor(() => first.dht.routingTable.size > 0 && replayer.dht.routingTable.size > 0, { what: 'the putters to know the bootnode' })
+  const key = first.privateKey
+  const base = payloadFor(key, subnetId)
+  const older = await sealHeartbeat({ ...base, seq: 100, server: { ...base.server, role: 'MINER' } }, key)
+  const newer = await sealHeartbeat({ ...base, seq: 200, server: { ...base.server, role: 'VALIDATOR' } }, key)
+  const dhtKey = heartbeatKey(first.peerId)
+  const put = async (node: typeof first, value: Uint8Array): Promise<void> => {
+    try {
+      for await (const _ of node.dht.put(dhtKey, value, { signal: AbortSignal.timeout(5_000) })) {}
+    } catch {}
+  }
+  const stored = async (): Promise<Uint8Array | undefined> => {
+    for await (const record of boot.node.storedRecords(dhtKey)) if (uint8ArrayEquals(record.key, dhtKey)) return record.value
+    return undefined
+  }
+  await put(first, newer)
+  await waitFor(async () => { const v = await stored(); return v !== undefined && uint8ArrayEquals(v, newer) }, { what: 'the newer record stored' })
+  await put(replayer, older)
+  // Both are validly signed; the older one reached the bootnode and was refused there.
+  t.true(uint8ArrayEquals((await stored()) ?? new Uint8Array(), newer))
+  await waitFor(() => boot.collector.heartbeats()[0]?.server.role === 'VALIDATOR', { what: 'the newer heartbeat in the view' })
+  t.true(uint8ArrayEquals((await stored()) ?? new Uint8Array(), newer))
 })

@@ -1,12 +1,17 @@
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import test from 'ava'
+import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { heartbeatKey, sealHeartbeat } from '../../src/heartbeat/index.js'
 import { IdentityError, createSubnetNode } from '../../src/p2p/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { createLogger } from '../../src/log/index.js'
 import { startNode, uniqueSubnetId } from '../helpers/p2p.js'
 import { tempDir } from '../helpers/fs.js'
 import { waitFor } from '../helpers/wait.js'
+import { payloadFor } from '../heartbeat/fixtures.js'
 import type { Logger } from '../../src/log/index.js'
 
 test('the identity file is created 0600 and gives the same peer id after a restart', async (t) => {
@@ -138,4 +143,26 @@ test('a datastore that cannot be opened says why: a lock held by another node, o
   t.notRegex(corrupt?.message ?? '', /another node/)
   t.regex(corrupt?.message ?? '', /cannot open the datastore: Corruption: CURRENT file does not end with newline$/)
   t.false(corrupt?.message.includes('\n'), 'one line')
+})
+
+test('the native DHT stores only its caller\'s namespaces: a /pk/ record put by a peer is refused, a heartbeat stored (issue 12)', async (t) => {
+  const subnetId = uniqueSubnetId()
+  const boot = await startNode(t, { subnetId })
+  const peer = await startNode(t, { subnetId, bootstrap: boot.bootnodeAddrs() })
+  await waitFor(() => peer.dht.routingTable.size > 0, { what: 'the peer to know the bootnode' })
+  const put = async (key: Uint8Array, value: Uint8Array): Promise<void> => {
+    try {
+      for await (const _ of peer.dht.put(key, value, { signal: AbortSignal.timeout(5_000) })) {}
+    } catch {}
+  }
+  // A valid public-key record (kad-dht's default `pk` validator accepts it): never stored.
+  const pkKey = uint8ArrayConcat([uint8ArrayFromString('/pk/'), peer.privateKey.publicKey.toMultihash().bytes])
+  await put(pkKey, publicKeyToProtobuf(peer.privateKey.publicKey))
+  const hbKey = heartbeatKey(peer.peerId)
+  await put(hbKey, await sealHeartbeat(payloadFor(peer.privateKey, subnetId), peer.privateKey))
+  t.true(await waitFor(async () => boot.hasStoredRecord(hbKey), { what: 'the heartbeat record stored' }))
+  t.false(await boot.hasStoredRecord(pkKey))
+  let pkRecords = 0
+  for await (const _ of boot.storedRecords(uint8ArrayFromString('/pk/'))) pkRecords++
+  t.is(pkRecords, 0)
 })
