@@ -31,9 +31,28 @@ export const DEFAULT_LOOKUP_INTERVAL_MS = 30_000
 export const MAX_GETS_PER_ROUND = 16
 export const GET_CONCURRENCY = 2
 export const GET_TIMEOUT_MS = 10_000
-/** Collector: a push stream must deliver its record within this time. */
+/**
+ * Collector: a push stream must deliver its record within this time, or it is aborted (an idle
+ * stream costs nothing past it) and counted as `timeout` (docs/PROTOCOL.md §5).
+ */
 export const PUSH_READ_TIMEOUT_MS = 5_000
-export const MAX_INBOUND_PUSH_STREAMS = 64
+/**
+ * Collector: push streams open at once from one connection; more are reset unread and counted as
+ * `too-many-streams`. A publisher pushes one record at a time, so a few is plenty.
+ */
+export const MAX_PUSH_STREAMS_PER_CONNECTION = 4
+/**
+ * Collector: push streams open at once over all connections (each holds ~26 KB of stream and
+ * muxer state while it waits, so this bounds an idle-stream flood to a few MB).
+ */
+export const MAX_PUSH_STREAMS = 256
+/**
+ * libp2p's own per-connection limit for the protocol, a backstop above ours: libp2p resets a
+ * stream past it before the handler runs, so it cannot be counted; ours refuses first and counts.
+ */
+export const MAX_INBOUND_PUSH_STREAMS = 2 * MAX_PUSH_STREAMS_PER_CONNECTION
+/** Collector: refused push streams are logged at most once per this window, with the count. */
+export const PUSH_REFUSAL_LOG_WINDOW_MS = 10_000
 /** Push ack bytes (docs/PROTOCOL.md). */
 export const ACK_ACCEPTED = 0x00
 export const ACK_REJECTED = 0x01
