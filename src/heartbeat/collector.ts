@@ -7,7 +7,8 @@
 import { silentLogger } from '../log/index.js'
 import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
-import { DEFAULT_SWEEP_INTERVAL_MS } from './constants.js'
+import { createWindowedLog } from '../util/windowed-log.js'
+import { DEFAULT_SWEEP_INTERVAL_MS, REJECTION_LOG_WINDOW_MS } from './constants.js'
 import { createHeartbeatRejections } from './rejections.js'
 import type { CollectedHeartbeat, CollectorComponents, CollectorInit, HeartbeatCollector, HeartbeatSink, HeartbeatSource } from './index.js'
 import type { HeartbeatEntry } from './model.js'
@@ -33,12 +34,14 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     this.sources = components.sources
     this.rejectionCounts = components.rejections ?? createHeartbeatRejections({ registry: components.registry })
     for (const source of this.sources) for (const name of source.rejectionSources ?? [source.name]) this.rejectionCounts.declare(name)
+    // Every rejection is counted; a flood of them is logged once per window.
+    const rejectedLog = createWindowedLog(this.log, 'debug', 'heartbeat rejected', REJECTION_LOG_WINDOW_MS)
     this.sink = {
       offer: (heartbeat, source) => this.offer(heartbeat, source),
       held: (peerId) => this.held.get(peerId),
       reject: (source, reason, peer, detail) => {
         this.rejectionCounts.record(source, reason)
-        this.log.debug('heartbeat rejected', { source, peer, reason, detail })
+        rejectedLog.note({ source, peer, reason, detail })
       }
     }
   }

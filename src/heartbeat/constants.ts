@@ -56,3 +56,5 @@ export const PUSH_REFUSAL_LOG_WINDOW_MS = 10_000
 /** Push ack bytes (docs/PROTOCOL.md). */
 export const ACK_ACCEPTED = 0x00
 export const ACK_REJECTED = 0x01
+/** Collector: rejected records are logged (at debug level) at most once per this window, with the count. */
+export const REJECTION_LOG_WINDOW_MS = 10_000

@@ -15,7 +15,9 @@ import {
   PUSH_READ_TIMEOUT_MS, PUSH_REFUSAL_LOG_WINDOW_MS, heartbeatProtocol
 } from './constants.js'
 import { HeartbeatRejectedError, MAX_HEARTBEAT_BYTES, toHeartbeatEntry, validateHeartbeat } from './record.js'
+import { createWindowedLog } from '../util/windowed-log.js'
 import type { HeartbeatSink, HeartbeatSource } from './index.js'
+import type { WindowedLog } from '../util/windowed-log.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -101,30 +103,6 @@ async function closed (stream: Stream, signal: AbortSignal): Promise<void> {
   })
 }
 
-/** Counts refusals in a window and logs one line per window with the count (never one per refusal). */
-class RefusalLog {
-  private readonly log: Logger
-  private readonly windowMs: number
-  private windowStart = -Infinity
-  private suppressed = 0
-
-  constructor (log: Logger, windowMs: number) {
-    this.log = log
-    this.windowMs = windowMs
-  }
-
-  note (reason: PushStreamRefusal, peer: string, detail: string): void {
-    const now = Date.now()
-    if (now - this.windowStart < this.windowMs) {
-      this.suppressed += 1
-      return
-    }
-    this.log.warn('push streams refused', { reason, peer, detail, refusedSinceLastLine: this.suppressed + 1, windowMs: this.windowMs })
-    this.windowStart = now
-    this.suppressed = 0
-  }
-}
-
 export class PushHeartbeatSource implements HeartbeatSource {
   readonly name = PUSH_SOURCE
   private readonly node: SubnetNode
@@ -133,7 +111,7 @@ export class PushHeartbeatSource implements HeartbeatSource {
   private readonly readTimeoutMs: number
   private readonly maxStreamsPerConnection: number
   private readonly maxStreams: number
-  private readonly refusals: RefusalLog
+  private readonly refusals: WindowedLog
   /** Open push streams per connection id, and in total. */
   private readonly open = new Map<string, number>()
   private openTotal = 0
@@ -147,7 +125,7 @@ export class PushHeartbeatSource implements HeartbeatSource {
     this.readTimeoutMs = init.readTimeoutMs ?? PUSH_READ_TIMEOUT_MS
     this.maxStreamsPerConnection = init.maxStreamsPerConnection ?? MAX_PUSH_STREAMS_PER_CONNECTION
     this.maxStreams = init.maxStreams ?? MAX_PUSH_STREAMS
-    this.refusals = new RefusalLog(log, init.refusalLogWindowMs ?? PUSH_REFUSAL_LOG_WINDOW_MS)
+    this.refusals = createWindowedLog(log, 'warn', 'push streams refused', init.refusalLogWindowMs ?? PUSH_REFUSAL_LOG_WINDOW_MS)
   }
 
   async start (sink: HeartbeatSink): Promise<void> {
@@ -175,7 +153,7 @@ export class PushHeartbeatSource implements HeartbeatSource {
 
   private refuse (sink: HeartbeatSink, reason: PushStreamRefusal, peer: string, detail: string): void {
     sink.reject(PUSH_SOURCE, reason, peer, detail)
-    this.refusals.note(reason, peer, detail)
+    this.refusals.note({ reason, peer, detail })
   }
 
   /** Holds a slot of both caps for the stream's whole life, or resets it unread when one is full. */
