@@ -3,18 +3,32 @@
  * heartbeat *sources* (native: pushes and the DHT, src/heartbeat/sources; the subnet template's
  * gossipsub, src/template), drops expired ones, and counts rejections by source and reason.
  * A new source implements `HeartbeatSource` and is passed in `components.sources`.
+ *
+ * Member caps (issue 12 item 2, SPEC §5): at most `maxHeartbeats` peers held, at most
+ * `maxHeartbeatsPerIp` per IP. The IP is the remote address of the peer's connection to this
+ * node when the heartbeat first arrives (a push comes over it; a gossip or DHT heartbeat's signer
+ * is usually connected too); a peer with no connection counts in one shared "unattributed" bucket,
+ * so records of fresh identities put into the DHT over one connection share one IP's cap. A held
+ * peer keeps its place (and bucket) until its heartbeat expires; newcomers past a cap are refused.
  */
 import { silentLogger } from '../log/index.js'
 import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
 import { createWindowedLog } from '../util/windowed-log.js'
-import { DEFAULT_SWEEP_INTERVAL_MS, REJECTION_LOG_WINDOW_MS } from './constants.js'
+import { MemberCaps, connectionIp, ipBucket } from '../util/member-caps.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import {
+  CAP_REFUSAL_LOG_WINDOW_MS, DEFAULT_SWEEP_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, REJECTION_LOG_WINDOW_MS
+} from './constants.js'
 import { createHeartbeatRejections } from './rejections.js'
 import type { CollectedHeartbeat, CollectorComponents, CollectorInit, HeartbeatCollector, HeartbeatSink, HeartbeatSource } from './index.js'
 import type { HeartbeatEntry } from './model.js'
 import type { HeartbeatRejections } from './rejections.js'
 import type { Logger } from '../log/index.js'
+import type { SubnetNode } from '../p2p/index.js'
+import type { CapRefusal } from '../util/member-caps.js'
 import type { RepeatingTask } from '../util/task.js'
+import type { WindowedLog } from '../util/windowed-log.js'
 
 export class DefaultHeartbeatCollector implements HeartbeatCollector {
   private readonly log: Logger
@@ -22,6 +36,15 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
   private readonly sources: readonly HeartbeatSource[]
   private readonly rejectionCounts: HeartbeatRejections
   private readonly held = new Map<string, CollectedHeartbeat>()
+  private readonly node: SubnetNode
+  private readonly caps: MemberCaps
+  /**
+   * The newest refused `seq` per peer, so a record re-offered unchanged (each store scan) is
+   * counted once; bounded like the view, cleared past that.
+   */
+  private readonly refused = new Map<string, number>()
+  private readonly maxHeartbeats: number
+  private readonly refusedLog: WindowedLog
   private readonly listeners = createListeners<[]>((err) => { this.log.warn('heartbeat change listener failed', { err }) })
   private readonly sink: HeartbeatSink
   private started: HeartbeatSource[] = []
@@ -32,6 +55,10 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     this.log = init.logger ?? silentLogger
     this.sweepIntervalMs = init.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
     this.sources = components.sources
+    this.node = components.node
+    this.maxHeartbeats = init.maxHeartbeats ?? MAX_HEARTBEATS
+    this.caps = new MemberCaps({ maxTotal: this.maxHeartbeats, maxPerIp: init.maxHeartbeatsPerIp ?? MAX_HEARTBEATS_PER_IP })
+    this.refusedLog = createWindowedLog(this.log, 'warn', 'heartbeat refused past a member cap', CAP_REFUSAL_LOG_WINDOW_MS)
     this.rejectionCounts = components.rejections ?? createHeartbeatRejections({ registry: components.registry })
     for (const source of this.sources) for (const name of source.rejectionSources ?? [source.name]) this.rejectionCounts.declare(name)
     // Every rejection is counted; a flood of them is logged once per window.
@@ -109,10 +136,40 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     const peer = heartbeat.entry.peer_id
     const current = this.held.get(peer)
     if (current !== undefined && current.seq >= heartbeat.seq) return false
+    if (current === undefined) {
+      const bucket = ipBucket(this.remoteIp(peer))
+      const refusal = this.caps.admit(peer, bucket)
+      if (refusal !== undefined) {
+        this.refuse(heartbeat, source, refusal, bucket)
+        return false
+      }
+      this.refused.delete(peer)
+    }
     this.held.set(peer, heartbeat)
     this.log.debug('heartbeat accepted', { peer, state: heartbeat.entry.server.state, seq: heartbeat.seq, source })
     this.changed()
     return true
+  }
+
+  /** The remote IP of a connection to `peer`, if it is connected now. */
+  private remoteIp (peer: string): string | undefined {
+    if (!this.node.isStarted()) return undefined
+    try {
+      return connectionIp(this.node.libp2p.getConnections(peerIdFromString(peer)))
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Counts a refusal past a cap once per peer and seq, under the offering source. */
+  private refuse (heartbeat: CollectedHeartbeat, source: string, reason: CapRefusal, bucket: string): void {
+    const peer = heartbeat.entry.peer_id
+    const seen = this.refused.get(peer)
+    if (seen !== undefined && seen >= heartbeat.seq) return
+    if (seen === undefined && this.refused.size >= this.maxHeartbeats) this.refused.clear()
+    this.refused.set(peer, heartbeat.seq)
+    this.rejectionCounts.record(source, reason)
+    this.refusedLog.note({ source, peer, reason, ip: bucket })
   }
 
   /** Drops expired heartbeats. */
@@ -122,6 +179,7 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     for (const [peer, h] of this.held) {
       if (h.entry.expiration_time <= nowS) {
         this.held.delete(peer)
+        this.caps.release(peer)
         dropped = true
       }
     }

@@ -58,3 +58,16 @@ export const ACK_ACCEPTED = 0x00
 export const ACK_REJECTED = 0x01
 /** Collector: rejected records are logged (at debug level) at most once per this window, with the count. */
 export const REJECTION_LOG_WINDOW_MS = 10_000
+/**
+ * Collector: heartbeats held at once, all peers together (issue 12 item 2; SPEC §5 "Member caps").
+ * Past it a newcomer's heartbeat is refused (`total-cap`); members already held keep their place.
+ */
+export const MAX_HEARTBEATS = 10_000
+/**
+ * Collector: heartbeats held at once from one IP (an IPv6 /64; peers not connected now share one
+ * "unattributed" bucket). Past it a newcomer's heartbeat is refused (`ip-cap`). Generous for
+ * several nodes behind one NAT, small beside MAX_HEARTBEATS so one host cannot fill the view.
+ */
+export const MAX_HEARTBEATS_PER_IP = 64
+/** Collector: heartbeats refused past a cap are logged (warn) at most once per this window, with the count. */
+export const CAP_REFUSAL_LOG_WINDOW_MS = 10_000

@@ -28,7 +28,9 @@ export type {
 } from './record.js'
 export { createHeartbeatRejections } from './rejections.js'
 export type { HeartbeatRejections } from './rejections.js'
-export { ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatProtocol } from './constants.js'
+export {
+  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, heartbeatProtocol
+} from './constants.js'
 
 export interface PublisherInit {
   /** Role name, upper-cased. Default `VALIDATOR`. */
@@ -74,6 +76,17 @@ export interface CollectorInit {
   sweepIntervalMs?: number
   /** How often known peers without a heartbeat are looked up in the DHT. Default 30 s. */
   lookupIntervalMs?: number
+  /**
+   * Heartbeats held at once; a newcomer's past it is refused and counted as `total-cap`
+   * (SPEC §5 "Member caps"). Default MAX_HEARTBEATS (10,000).
+   */
+  maxHeartbeats?: number
+  /**
+   * Heartbeats held at once per IP of the peer's connection (IPv6: per /64; peers not connected
+   * share one bucket); a newcomer's past it is refused and counted as `ip-cap`. Default
+   * MAX_HEARTBEATS_PER_IP (64).
+   */
+  maxHeartbeatsPerIp?: number
 }
 
 export interface CollectorComponents {
@@ -99,7 +112,11 @@ export interface CollectedHeartbeat {
 
 /** What the collector offers its sources. */
 export interface HeartbeatSink {
-  /** Keeps the heartbeat if its `seq` is above the one held for its peer; true if the view changed. */
+  /**
+   * Keeps the heartbeat if its `seq` is above the one held for its peer and, for a peer not held
+   * yet, a place is free under the member caps (else counts it under `source` as `ip-cap` or
+   * `total-cap`); true if the view changed.
+   */
   offer: (heartbeat: CollectedHeartbeat, source: string) => boolean
   /** The heartbeat held for a peer (possibly expired, until the next sweep). */
   held: (peerId: string) => CollectedHeartbeat | undefined
