@@ -1,18 +1,28 @@
 import { silentLogger } from '../log/index.js'
+// A pure function of the p2p folder, read only: the same rule decides which of our own addresses
+// are bootnodes and which of a peer's are listed (one home for "dialable").
+import { dialableAddrs } from '../p2p/addresses.js'
 import { createListeners } from '../util/listeners.js'
+import { MemberCaps, UNATTRIBUTED_BUCKET, connectionIp, firstIp, ipBucket } from '../util/member-caps.js'
+import { registerMirroredCounter } from '../util/metrics.js'
 import { createRepeatingTask } from '../util/task.js'
+import { createWindowedLog } from '../util/windowed-log.js'
+import {
+  DEFAULT_PEER_SWEEP_INTERVAL_MS, DEFAULT_PEER_TTL_MS, LAST_SEEN_METADATA_KEY, MAX_ADDRS_PER_PEER, MAX_PEERS,
+  MAX_PEERS_PER_IP, OBSERVED_IP_METADATA_KEY, PEER_REFUSAL_LOG_WINDOW_MS
+} from './constants.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerCollector, PeerCollectorComponents, PeerCollectorInit, SubnetMembers } from './index.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
+import type { CapRefusal } from '../util/member-caps.js'
 import type { RepeatingTask } from '../util/task.js'
+import type { WindowedLog } from '../util/windowed-log.js'
 import type { PeerEntry } from '../view/index.js'
 import type { IdentifyResult, Peer, PeerId, PeerUpdate } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
-export const DEFAULT_PEER_TTL_MS = 60 * 60 * 1000
-export const DEFAULT_PEER_SWEEP_INTERVAL_MS = 10_000
-/** Peer store metadata key holding the Unix ms a subnet peer was last seen, as decimal text. */
-export const LAST_SEEN_METADATA_KEY = 'subnet-bootnode/last-seen'
+export { DEFAULT_PEER_SWEEP_INTERVAL_MS, DEFAULT_PEER_TTL_MS, LAST_SEEN_METADATA_KEY } from './constants.js'
 /** Multiaddrs a client can use to reach or locate a peer (SPEC §1): IPv4, IPv6, DNS. */
 const LISTED_PROTOCOLS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6', 'dnsaddr'])
 
@@ -28,6 +38,13 @@ export class DefaultPeerCollector implements PeerCollector {
   /** Drops expired peers; a peer TTL below the sweep interval is swept at the TTL (at least every 100 ms). */
   private readonly sweeper: RepeatingTask
   private readonly entries = new Map<string, PeerEntry>()
+  private readonly allowPrivateAddrs: boolean
+  private readonly caps: MemberCaps
+  private readonly maxPeers: number
+  /** Peers refused past a cap, each counted once until it is listed or the set is full (then cleared). */
+  private readonly refused = new Set<string>()
+  private readonly refusals: Record<CapRefusal, number> = { 'ip-cap': 0, 'total-cap': 0 }
+  private readonly refusedLog: WindowedLog
   private readonly listeners = createListeners<[]>((err) => { this.log.warn('peer change listener failed', { err }) })
   private running = false
   private cached?: PeerEntry[]
@@ -54,6 +71,14 @@ export class DefaultPeerCollector implements PeerCollector {
     this.members = components.members
     this.log = init.logger ?? silentLogger
     this.ttlMs = init.peerTtlMs ?? DEFAULT_PEER_TTL_MS
+    this.allowPrivateAddrs = init.allowPrivateAddrs ?? false
+    this.maxPeers = init.maxPeers ?? MAX_PEERS
+    this.caps = new MemberCaps({ maxTotal: this.maxPeers, maxPerIp: init.maxPeersPerIp ?? MAX_PEERS_PER_IP })
+    this.refusedLog = createWindowedLog(this.log, 'warn', 'peer not listed past a member cap', PEER_REFUSAL_LOG_WINDOW_MS)
+    if (components.registry !== undefined) {
+      registerMirroredCounter(components.registry, 'subnet_bootnode_peers_refused_total',
+        'Subnet peers not listed because a member cap was full, by reason', 'reason', () => ({ ...this.refusals }))
+    }
     const sweepIntervalMs = init.sweepIntervalMs ?? DEFAULT_PEER_SWEEP_INTERVAL_MS
     this.sweeper = createRepeatingTask(() => { this.sweep() }, {
       intervalMs: Math.min(sweepIntervalMs, Math.max(this.ttlMs, 100)),
@@ -71,7 +96,9 @@ export class DefaultPeerCollector implements PeerCollector {
     events.addEventListener('peer:disconnect', this.onDisconnect)
     this.unsubscribeMembers = this.members?.onMember((id) => { void this.touch(peerIdFromString(id)) })
     // Peers remembered from an earlier run (persistent peer store) come back here.
+    // The most recently seen first, so the caps keep those.
     const known = await this.node.libp2p.peerStore.all({ filters: [(p) => this.isMember(p.id, p.protocols)] })
+    known.sort((a, b) => storedLastSeen(b) - storedLastSeen(a))
     for (const peer of known) this.upsert(peer, false)
     this.sweep()
     this.sweeper.start()
@@ -125,9 +152,39 @@ export class DefaultPeerCollector implements PeerCollector {
     }
   }
 
+  /** Records when the peer was last seen and, if connected, the IP it is connected from. */
   private async persistLastSeen (id: PeerId, when: number): Promise<Peer | undefined> {
     if (!this.node.isStarted()) return undefined
-    return this.node.libp2p.peerStore.merge(id, { metadata: { [LAST_SEEN_METADATA_KEY]: encoder.encode(String(when)) } })
+    const metadata: Record<string, Uint8Array> = { [LAST_SEEN_METADATA_KEY]: encoder.encode(String(when)) }
+    const ip = connectionIp(this.node.libp2p.getConnections(id))
+    if (ip !== undefined) metadata[OBSERVED_IP_METADATA_KEY] = encoder.encode(ip)
+    return this.node.libp2p.peerStore.merge(id, { metadata })
+  }
+
+  /**
+   * The IP a peer counts under: of its connection now, else the one it was last connected from,
+   * else its first listed address (a peer the DHT told us of), else none.
+   */
+  private bucketOf (peer: Peer, addrs: readonly Multiaddr[]): string {
+    const connected = this.node.isStarted() ? connectionIp(this.node.libp2p.getConnections(peer.id)) : undefined
+    if (connected !== undefined) return ipBucket(connected)
+    const observed = peer.metadata.get(OBSERVED_IP_METADATA_KEY)
+    if (observed !== undefined) return ipBucket(decoder.decode(observed))
+    return ipBucket(firstIp(addrs))
+  }
+
+  /** Counts a newcomer refused past a cap, once until it is listed. */
+  private refuse (id: string, reason: CapRefusal, bucket: string): void {
+    if (this.refused.has(id)) return
+    if (this.refused.size >= this.maxPeers) this.refused.clear()
+    this.refused.add(id)
+    this.refusals[reason] += 1
+    this.refusedLog.note({ peer: id, reason, ip: bucket === UNATTRIBUTED_BUCKET ? undefined : bucket })
+  }
+
+  private remove (id: string): boolean {
+    this.caps.release(id)
+    return this.entries.delete(id)
   }
 
   /** Adds or refreshes a subnet peer; emits a change only if the list or its addresses changed. */
@@ -135,14 +192,23 @@ export class DefaultPeerCollector implements PeerCollector {
     const id = peer.id.toString()
     if (id === this.node.peerId) return
     const connected = this.isConnected(peer.id)
-    const stored = Number(decoder.decode(peer.metadata.get(LAST_SEEN_METADATA_KEY) ?? new Uint8Array()))
-    const lastSeen = connected ? Date.now() : (Number.isFinite(stored) && stored > 0 ? stored : 0)
+    const lastSeen = connected ? Date.now() : storedLastSeen(peer)
     if (!connected && lastSeen < Date.now() - this.ttlMs) {
-      if (this.entries.delete(id) && emit) this.changed()
+      if (this.remove(id) && emit) this.changed()
       return
     }
-    const multiaddrs = listenAddrs(peer, id)
+    const addrs = listenAddrs(peer, this.allowPrivateAddrs)
     const previous = this.entries.get(id)
+    if (previous === undefined) {
+      const bucket = this.bucketOf(peer, addrs)
+      const refusal = this.caps.admit(id, bucket)
+      if (refusal !== undefined) {
+        this.refuse(id, refusal, bucket)
+        return
+      }
+      this.refused.delete(id)
+    }
+    const multiaddrs = addrs.map((ma) => withoutPeerId(ma, id))
     this.entries.set(id, { peerId: id, multiaddrs, lastSeen })
     if (previous === undefined || previous.multiaddrs.join(' ') !== multiaddrs.join(' ')) {
       this.cached = undefined
@@ -160,7 +226,7 @@ export class DefaultPeerCollector implements PeerCollector {
       if (connected.has(id)) {
         entry.lastSeen = now
       } else if (entry.lastSeen < now - this.ttlMs) {
-        this.entries.delete(id)
+        this.remove(id)
         dropped = true
       }
     }
@@ -168,15 +234,32 @@ export class DefaultPeerCollector implements PeerCollector {
   }
 }
 
-function listenAddrs (peer: Peer, id: string): string[] {
-  const suffix = `/p2p/${id}`
-  const out = new Set<string>()
-  for (const { multiaddr } of peer.addresses) {
-    const first = multiaddr.getComponents()[0]
-    if (first === undefined || !LISTED_PROTOCOLS.has(first.name)) continue
-    let s = multiaddr.toString()
-    if (s.endsWith(suffix)) s = s.slice(0, -suffix.length)
-    out.add(s)
+function storedLastSeen (peer: Peer): number {
+  const stored = Number(decoder.decode(peer.metadata.get(LAST_SEEN_METADATA_KEY) ?? new Uint8Array()))
+  return Number.isFinite(stored) && stored > 0 ? stored : 0
+}
+
+/**
+ * The peer's addresses a client could use to reach or locate it (SPEC §1): IP or DNS ones that
+ * another node could dial (`dialableAddrs`), deduplicated (with and without the `/p2p/<id>`
+ * suffix are one), sorted, at most MAX_ADDRS_PER_PEER.
+ */
+function listenAddrs (peer: Peer, allowPrivate: boolean): Multiaddr[] {
+  const id = peer.id.toString()
+  const listed = peer.addresses.map((a) => a.multiaddr).filter((ma) => {
+    const first = ma.getComponents()[0]
+    return first !== undefined && LISTED_PROTOCOLS.has(first.name)
+  })
+  const unique = new Map<string, Multiaddr>()
+  for (const ma of dialableAddrs(listed, allowPrivate)) {
+    const key = withoutPeerId(ma, id)
+    if (!unique.has(key)) unique.set(key, ma)
   }
-  return [...out].sort()
+  return [...unique].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).slice(0, MAX_ADDRS_PER_PEER).map(([, ma]) => ma)
+}
+
+function withoutPeerId (ma: Multiaddr, id: string): string {
+  const suffix = `/p2p/${id}`
+  const s = ma.toString()
+  return s.endsWith(suffix) ? s.slice(0, -suffix.length) : s
 }

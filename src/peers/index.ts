@@ -4,19 +4,36 @@
  * reported, not the ephemeral port of an inbound connection). A peer belongs to the subnet
  * when it speaks the subnet's DHT protocol. "Last seen" is kept in the peer store's
  * metadata, so with `--data-dir` the bootnode remembers peers across restarts.
+ *
+ * Bounds (issue 12 item 2, SPEC §5 "Member caps"): only addresses another node could dial are
+ * listed, deduplicated, at most MAX_ADDRS_PER_PEER per peer; at most `maxPeersPerIp` peers per IP
+ * (IPv6: per /64) and `maxPeers` in total. A listed peer keeps its place until it ages out; a
+ * newcomer past a cap is not listed, counted in `subnet_bootnode_peers_refused_total{reason}`
+ * and logged once per window.
  */
 import { DefaultPeerCollector } from './collector.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { PeerEntry } from '../view/index.js'
+import type { Registry } from 'prom-client'
 
-export { LAST_SEEN_METADATA_KEY } from './collector.js'
+export { LAST_SEEN_METADATA_KEY, MAX_ADDRS_PER_PEER, MAX_PEERS, MAX_PEERS_PER_IP } from './constants.js'
 
 export interface PeerCollectorInit {
   /** A disconnected peer stays listed this long after it was last seen. Default 1 h (SPEC §4 `--peer-ttl`). */
   peerTtlMs?: number
   /** How often the list is re-checked for peers that aged out. Default 10 s. */
   sweepIntervalMs?: number
+  /**
+   * List loopback and private (RFC 1918, ULA, CGNAT) addresses too, as the node keeps them in its
+   * DHT (SPEC §4 `--allow-private-addrs`). Unspecified, link-local, multicast and broadcast ones
+   * are never listed. Default false.
+   */
+  allowPrivateAddrs?: boolean
+  /** Peers listed at once; newcomers past it are refused (`total-cap`). Default MAX_PEERS (10,000). */
+  maxPeers?: number
+  /** Peers listed at once per IP (IPv6: per /64); newcomers past it are refused (`ip-cap`). Default MAX_PEERS_PER_IP (64). */
+  maxPeersPerIp?: number
   logger?: Logger
 }
 
@@ -27,6 +44,8 @@ export interface PeerCollectorComponents {
    * node that published a valid heartbeat for this subnet). Default none.
    */
   members?: SubnetMembers
+  /** Where the collector's series go (`/metrics`): peers refused past a cap, by reason. */
+  registry?: Registry
 }
 
 /** A second way to be a subnet member, besides speaking `/subnet/<id>/kad/1.0.0`. */

@@ -10,7 +10,8 @@ import type { SubnetNode } from '../../src/p2p/index.js'
 import type { ExecutionContext } from 'ava'
 
 async function collect (t: ExecutionContext, node: SubnetNode, peerTtlMs?: number): Promise<PeerCollector> {
-  const peers = createPeerCollector({ peerTtlMs, sweepIntervalMs: 100 }, { node })
+  // The nodes listen on 127.0.0.1 and ::1, listed only with private addresses allowed (as the node allows them).
+  const peers = createPeerCollector({ peerTtlMs, sweepIntervalMs: 100, allowPrivateAddrs: true }, { node })
   t.teardown(async () => { await peers.stop() })
   await peers.start()
   return peers
