@@ -48,3 +48,9 @@ export const DEFAULT_POLL_INTERVAL_MS = 250
 
 /** Watcher: directory events arrive in bursts (temp file, rename); coalesce them this long. */
 export const WATCH_DEBOUNCE_MS = 20
+
+/**
+ * Largest key file read, in bytes (SPEC §2): a larger file is refused before it is read, and
+ * no read goes past this bound + 1 byte. A key file of 1,000 entries is ~150 KB.
+ */
+export const MAX_KEY_FILE_BYTES = 1024 * 1024

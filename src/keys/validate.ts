@@ -15,51 +15,142 @@ import type { ApiKeyEntry } from './types.js'
 
 const ROUTES: ReadonlySet<string> = new Set(API_ROUTES)
 
-interface Position { line: number, column: number }
+/**
+ * jsonc-parser's `ScanError` and `SyntaxKind` (const enums in its types, which
+ * `verbatimModuleSyntax` cannot read): the values of jsonc-parser 3.
+ */
+const ScanError = { None: 0, UnexpectedEndOfComment: 1, UnexpectedEndOfString: 2, UnexpectedEndOfNumber: 3, InvalidUnicode: 4, InvalidEscapeCharacter: 5, InvalidCharacter: 6 } as const
+const SyntaxKind = {
+  OpenBraceToken: 1,
+  CloseBraceToken: 2,
+  OpenBracketToken: 3,
+  CloseBracketToken: 4,
+  CommaToken: 5,
+  ColonToken: 6,
+  NullKeyword: 7,
+  TrueKeyword: 8,
+  FalseKeyword: 9,
+  StringLiteral: 10,
+  NumericLiteral: 11,
+  LineCommentTrivia: 12,
+  BlockCommentTrivia: 13,
+  LineBreakTrivia: 14,
+  Trivia: 15,
+  Unknown: 16,
+  EOF: 17
+} as const
 
-function positionAt (text: string, offset: number): Position {
-  let line = 1
-  let lineStart = 0
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) { line++; lineStart = i + 1 }
-  }
-  return { line, column: offset - lineStart + 1 }
+const SCAN_HINTS: Readonly<Record<number, string>> = {
+  [ScanError.UnexpectedEndOfComment]: 'comments are not allowed in JSON',
+  [ScanError.UnexpectedEndOfString]: 'unterminated string',
+  [ScanError.UnexpectedEndOfNumber]: 'invalid number',
+  [ScanError.InvalidUnicode]: 'invalid \\u escape',
+  [ScanError.InvalidEscapeCharacter]: 'invalid escape in a string',
+  [ScanError.InvalidCharacter]: 'control character in a string'
 }
 
-const SYNTAX_HINTS: Readonly<Record<string, string>> = {
-  InvalidSymbol: 'unexpected character',
-  InvalidNumberFormat: 'invalid number',
-  PropertyNameExpected: 'expected a double-quoted property name',
-  ValueExpected: 'expected a value',
-  ColonExpected: 'expected ":"',
-  CommaExpected: 'expected ","',
-  CloseBraceExpected: 'expected "}"',
-  CloseBracketExpected: 'expected "]"',
-  EndOfFileExpected: 'unexpected text after the end of the JSON value',
-  InvalidCommentToken: 'comments are not allowed in JSON',
-  UnexpectedEndOfComment: 'comments are not allowed in JSON',
-  UnexpectedEndOfString: 'unterminated string',
-  UnexpectedEndOfNumber: 'invalid number',
-  InvalidUnicode: 'invalid \\u escape',
-  InvalidEscapeCharacter: 'invalid escape in a string',
-  InvalidCharacter: 'control character in a string'
+/** What the grammar allows next. */
+type Expect = 'value' | 'valueOrClose' | 'key' | 'keyOrClose' | 'colon' | 'commaOrClose' | 'end'
+
+interface SyntaxFault { hint: string, line: number, column: number }
+
+/**
+ * The first JSON syntax error in `text` (JSON.parse already refused it), in one pass over
+ * jsonc-parser's scanner, which counts lines as it goes. An explicit stack instead of
+ * recursion, and a stop at the first error, keep it linear in the text and flat in the
+ * call stack whatever the file holds (a `[[[[…` file, a file of garbage). `undefined` if
+ * the scanner finds nothing JSON.parse objected to.
+ */
+function locateSyntaxError (text: string): SyntaxFault | undefined {
+  const scanner = jsonc.createScanner(text, false)
+  const hint = firstFault(scanner)
+  return hint === undefined ? undefined : { hint, line: scanner.getTokenStartLine() + 1, column: scanner.getTokenStartCharacter() + 1 }
 }
 
-/** Locates the first JSON syntax error in `text` (JSON.parse already refused it). */
-function syntaxError (file: string, text: string, cause: unknown): KeyFileError {
-  let found: { code: number, offset: number } | undefined
-  jsonc.visit(text, {
-    onError: (code, offset) => { found ??= { code, offset } },
-    // JSON, not JSONC: a comment is an error here.
-    onComment: (offset) => { found ??= { code: jsonc.ParseErrorCode.InvalidCommentToken, offset } }
-  }, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false })
-  if (found === undefined) {
-    // jsonc-parser accepted what JSON.parse refused (e.g. a lone surrogate edge): no position.
-    return new KeyFileError(`${file}: invalid JSON`, { file }, { cause })
+/** Scans to the first token the grammar refuses and says what is wrong there; `undefined` at a clean end. */
+function firstFault (scanner: jsonc.JSONScanner): string | undefined {
+  /** Open containers, innermost last: true for an object, false for an array. */
+  const stack: boolean[] = []
+  let inObject = false
+  let expect: Expect = 'value'
+  for (;;) {
+    const kind = scanner.scan()
+    if (kind === SyntaxKind.Trivia || kind === SyntaxKind.LineBreakTrivia) continue
+    const scanError = scanner.getTokenError()
+    if (scanError !== ScanError.None) return SCAN_HINTS[scanError] ?? 'syntax error'
+    const isValue = expect === 'value' || expect === 'valueOrClose'
+    switch (kind) {
+      case SyntaxKind.LineCommentTrivia:
+      case SyntaxKind.BlockCommentTrivia:
+        return 'comments are not allowed in JSON'
+      case SyntaxKind.OpenBraceToken:
+      case SyntaxKind.OpenBracketToken:
+        if (!isValue) return unexpected(expect, inObject)
+        inObject = kind === SyntaxKind.OpenBraceToken
+        stack.push(inObject)
+        expect = inObject ? 'keyOrClose' : 'valueOrClose'
+        continue
+      case SyntaxKind.CloseBraceToken:
+      case SyntaxKind.CloseBracketToken:
+        if (stack.length === 0 || inObject !== (kind === SyntaxKind.CloseBraceToken) ||
+          !(expect === 'commaOrClose' || expect === (inObject ? 'keyOrClose' : 'valueOrClose'))) return unexpected(expect, inObject)
+        stack.pop()
+        inObject = stack.length > 0 && stack[stack.length - 1] === true
+        expect = stack.length === 0 ? 'end' : 'commaOrClose'
+        continue
+      case SyntaxKind.CommaToken:
+        if (expect !== 'commaOrClose') return unexpected(expect, inObject)
+        expect = inObject ? 'key' : 'value'
+        continue
+      case SyntaxKind.ColonToken:
+        if (expect !== 'colon') return unexpected(expect, inObject)
+        expect = 'value'
+        continue
+      case SyntaxKind.StringLiteral:
+        if (expect === 'key' || expect === 'keyOrClose') { expect = 'colon'; continue }
+        if (!isValue) return unexpected(expect, inObject)
+        expect = stack.length === 0 ? 'end' : 'commaOrClose'
+        continue
+      case SyntaxKind.NumericLiteral:
+      case SyntaxKind.TrueKeyword:
+      case SyntaxKind.FalseKeyword:
+      case SyntaxKind.NullKeyword:
+        if (!isValue) return unexpected(expect, inObject)
+        expect = stack.length === 0 ? 'end' : 'commaOrClose'
+        continue
+      case SyntaxKind.EOF:
+        if (expect === 'end') return undefined
+        // Cut short inside a container: name what would close it.
+        if (expect === 'commaOrClose' || expect === 'keyOrClose' || expect === 'valueOrClose') return inObject ? 'expected "}"' : 'expected "]"'
+        return unexpected(expect, inObject)
+      default:
+        return expect === 'end' ? unexpected(expect, inObject) : 'unexpected character'
+    }
   }
-  const { line, column } = positionAt(text, found.offset)
-  const hint = SYNTAX_HINTS[jsonc.printParseErrorCode(found.code as jsonc.ParseErrorCode)] ?? 'syntax error'
-  return new KeyFileError(`${file}: invalid JSON at line ${line}, column ${column}: ${hint}`, { file, line, column }, { cause })
+}
+
+/** What was expected where something else stood. */
+function unexpected (expect: Expect, inObject: boolean): string {
+  switch (expect) {
+    case 'value': return 'expected a value'
+    case 'valueOrClose': return 'expected a value or "]"'
+    case 'key': return 'expected a double-quoted property name'
+    case 'keyOrClose': return 'expected a double-quoted property name or "}"'
+    case 'colon': return 'expected ":"'
+    case 'commaOrClose': return 'expected ","'
+    case 'end': return 'unexpected text after the end of the JSON value'
+  }
+}
+
+/**
+ * A located JSON syntax error. The message never carries V8's SyntaxError, neither as text
+ * nor as `cause`: it quotes the file around the error (a key, at `--log-level debug`).
+ */
+function syntaxError (file: string, text: string): KeyFileError {
+  const fault = locateSyntaxError(text)
+  if (fault === undefined) return new KeyFileError(`${file}: invalid JSON`, { file })
+  const { hint, line, column } = fault
+  return new KeyFileError(`${file}: invalid JSON at line ${line}, column ${column}: ${hint}`, { file, line, column })
 }
 
 /**
@@ -75,17 +166,44 @@ export function parseKeyFileText (text: string, file: string): ApiKeyEntry[] {
   let value: unknown
   try {
     value = JSON.parse(body)
-  } catch (err) {
-    throw syntaxError(file, body, err)
+  } catch {
+    throw syntaxError(file, body)
   }
   return validateKeyEntries(value, file, body)
 }
 
-/** Line of a top-level array element; parses the text again, so only called for a message. */
+/**
+ * Line of a top-level array element of valid JSON text, in one pass over the scanner (no
+ * parse tree, no recursion); only called for a message.
+ */
 function entryLine (text: string | undefined, index: number): number | undefined {
   if (text === undefined) return undefined
-  const child = jsonc.parseTree(text, [], { disallowComments: true })?.children?.[index]
-  return child === undefined ? undefined : positionAt(text, child.offset).line
+  const scanner = jsonc.createScanner(text, true)
+  let depth = 0
+  let element = -1
+  let atElementStart = false
+  for (let kind = scanner.scan(); kind !== SyntaxKind.EOF; kind = scanner.scan()) {
+    if (depth === 1 && atElementStart && kind !== SyntaxKind.CloseBracketToken) {
+      atElementStart = false
+      if (++element === index) return scanner.getTokenStartLine() + 1
+    }
+    if (kind === SyntaxKind.OpenBraceToken || kind === SyntaxKind.OpenBracketToken) {
+      if (++depth === 1) atElementStart = true
+    } else if (kind === SyntaxKind.CloseBraceToken || kind === SyntaxKind.CloseBracketToken) {
+      depth--
+    } else if (kind === SyntaxKind.CommaToken && depth === 1) {
+      atElementStart = true
+    }
+  }
+  return undefined
+}
+
+/**
+ * Names an unknown route only when it looks like a mistyped one (a short snake_case word):
+ * anything else in the file, such as a key pasted into `scopes`, is never quoted.
+ */
+function unknownRoute (scope: string): string {
+  return /^[a-z_]{1,32}$/.test(scope) ? `unknown route "${scope}"` : 'an unknown route'
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
@@ -137,7 +255,7 @@ export function validateKeyEntries (value: unknown, file: string, text?: string)
       }
       for (const scope of e.scopes as unknown[]) {
         if (typeof scope !== 'string' || !ROUTES.has(scope)) {
-          fail('scopes', `has ${typeof scope === 'string' ? `unknown route "${scope}"` : describe(scope)}; routes are ${API_ROUTES.join(', ')}`)
+          fail('scopes', `has ${typeof scope === 'string' ? unknownRoute(scope) : describe(scope)}; routes are ${API_ROUTES.join(', ')}`)
         }
       }
     }

@@ -184,7 +184,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
     try {
       text = await readKeyFileText(this.path)
     } catch (err) {
-      this.reportInvalid(err instanceof KeyFileError ? err.message : String(err))
+      this.reportInvalid(err instanceof KeyFileError ? err.message : `unexpected ${err instanceof Error ? err.name : 'error'}`)
       return
     }
     if (!this.running) return
@@ -209,7 +209,7 @@ export class KeyFileWatcher implements KeyStoreWatcher {
     try {
       keys = createKeySet(parseKeyFileText(text, this.path))
     } catch (err) {
-      this.reportInvalid(err instanceof KeyFileError ? err.message : String(err))
+      this.reportInvalid(err instanceof KeyFileError ? err.message : `unexpected ${err instanceof Error ? err.name : 'error'}`)
       return
     }
     this.keys = keys
