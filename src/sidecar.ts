@@ -68,7 +68,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     ...(template === undefined ? [] : [template])
   ]
   const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections, sources })
-  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, logger: logger.child('peers') }, { node, members: template })
+  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, allowPrivateAddrs: config.allowPrivateAddrs, logger: logger.child('peers') }, { node, members: template, registry })
   const view = createViewBuilder({ refreshIntervalMs: config.refreshIntervalMs, logger: logger.child('view') }, {
     node, heartbeats, peers, locator
   })

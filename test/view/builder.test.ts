@@ -17,7 +17,7 @@ test('ipsOfMultiaddr takes ip4 and ip6 components only', (t) => {
 test('the view holds SPEC §1 shapes: heartbeats, peers info with every IP located, bootnodes, readiness', async (t) => {
   const subnetId = uniqueSubnetId()
   const boot = await startBootnode(t, { subnetId })
-  const peers = createPeerCollector({}, { node: boot.node })
+  const peers = createPeerCollector({ allowPrivateAddrs: true }, { node: boot.node })
   t.teardown(async () => { await peers.stop() })
   await peers.start()
   const asked: string[][] = []
@@ -72,7 +72,7 @@ test('the view holds SPEC §1 shapes: heartbeats, peers info with every IP locat
 test('with geolocation off (locator mode none) every IP gets a geolocation-disabled fail object; a stopped peer goes OFFLINE in the view', async (t) => {
   const subnetId = uniqueSubnetId()
   const boot = await startBootnode(t, { subnetId })
-  const peers = createPeerCollector({}, { node: boot.node })
+  const peers = createPeerCollector({ allowPrivateAddrs: true }, { node: boot.node })
   t.teardown(async () => { await peers.stop() })
   await peers.start()
   const view = createViewBuilder({}, { node: boot.node, heartbeats: boot.collector, peers, locator: createLocator({ mode: 'none' }) })
@@ -105,7 +105,7 @@ test('a slow geolocator never holds heartbeats back: the address shows once its 
 
   const subnetId = uniqueSubnetId()
   const boot = await startBootnode(t, { subnetId })
-  const peers = createPeerCollector({}, { node: boot.node })
+  const peers = createPeerCollector({ allowPrivateAddrs: true }, { node: boot.node })
   t.teardown(async () => { await peers.stop() })
   await peers.start()
   const view = createViewBuilder({ refreshIntervalMs: 60_000 }, { node: boot.node, heartbeats: boot.collector, peers, locator })
