@@ -22,7 +22,8 @@ const { Key } = await import('interface-datastore')
 const { toString: uint8ArrayToString } = await import('uint8arrays/to-string')
 
 const PHASE_TIMEOUT_MS = 45_000
-const node = await createSubnetNode({ subnetId, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true })
+// All 50 bench peers dial from 127.0.0.1: room for each to hold the per-peer maximum (as the demo).
+const node = await createSubnetNode({ subnetId, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true, maxConnectionsPerIp: 256 })
 await node.start()
 const heartbeats = createHeartbeatCollector({ sweepIntervalMs: 1000 }, { node })
 await heartbeats.start()

@@ -106,7 +106,8 @@ async function subnet (n: number): Promise<void> {
     const addrs = await boot.ready
     const t0 = performance.now()
     const started = await Promise.allSettled(Array.from({ length: n }, async () => startPeer({
-      subnetId, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true, bootstrap: addrs, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS
+      // maxConnectionsPerIp: every peer dials from 127.0.0.1 (as in the demo).
+      subnetId, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true, bootstrap: addrs, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, maxConnectionsPerIp: 256
     })))
     for (const s of started) if (s.status === 'fulfilled') peers.push(s.value)
     let allSeen: number | undefined

@@ -60,7 +60,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
       heartbeatLog.debug('DHT heartbeat record rejected', { reason: err.reason, detail: err.message })
     }),
     logger: logger.child('p2p')
-  })
+  }, { registry })
   // Heartbeat sources by profile (SPEC §4 --profile): the native push + DHT, the template's gossipsub.
   const template = node.profile === 'native' ? undefined : createTemplateHeartbeatSource({ subnetId: config.subnetId, ttlMs: config.templateHeartbeatTtlMs, logger: logger.child('template') }, { node, registry })
   const sources = [

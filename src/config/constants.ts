@@ -5,6 +5,7 @@
  */
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
 import { DEFAULT_SUBNET_NODE_ID, DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
+import { DEFAULT_MAX_CONNECTIONS_PER_PEER } from '../p2p/constants.js'
 import type { Profile } from '../p2p/constants.js'
 
 /** Prefix of every flag's environment variable: `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
@@ -60,6 +61,11 @@ export const MIN_HEARTBEAT_INTERVAL_MS = 100
 export const MAX_HEARTBEAT_INTERVAL_MS = 1_800_000
 export const MIN_DEMO_PEERS = 1
 export const MAX_DEMO_PEERS = 50
+/**
+ * `demo --max-connections-per-ip`: the demo's sidecar and peers all dial from 127.0.0.1, so each
+ * node may hold the per-peer maximum with every other one.
+ */
+export const DEMO_MAX_CONNECTIONS_PER_IP = String(DEFAULT_MAX_CONNECTIONS_PER_PEER * (MAX_DEMO_PEERS + 1))
 /** More hops than this is a mistake, not a proxy chain. */
 export const MAX_TRUST_PROXY_HOPS = 255
 

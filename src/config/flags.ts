@@ -5,14 +5,15 @@
  */
 import { DEFAULT_GEO_MODE } from '../geo/index.js'
 import {
-  DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_RULE
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
+  MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_RULE
 } from '../p2p/constants.js'
 import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
   DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEYS_FILE_NAME, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_PEER_TTL,
   DEFAULT_PROFILE, DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_SUBNET_NODE_ID_TEXT, DEFAULT_TEMPLATE_HEARTBEAT_TTL,
-  DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL, DEMO_LISTEN, DEMO_PROFILE, DEMO_SUBNET_ID, ENV_PREFIX,
+  DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL, DEMO_LISTEN, DEMO_MAX_CONNECTIONS_PER_IP, DEMO_PROFILE, DEMO_SUBNET_ID, ENV_PREFIX,
   LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_SUBNET_NODE_ID, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_DEMO_PEERS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
 
@@ -136,6 +137,17 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: ALL,
     describe: 'Most libp2p connections open at once',
     shownDefaults: every(String(DEFAULT_MAX_CONNECTIONS), ALL)
+  },
+  {
+    name: 'max-connections-per-ip',
+    kind: 'string',
+    group: 'Subnet',
+    commands: ALL,
+    describe: 'Most inbound libp2p connections open at once from one IPv4 address or IPv6 /64, handshakes included; ' +
+      `further ones are refused (one peer id holds at most ${DEFAULT_MAX_CONNECTIONS_PER_PEER}). Raise it when many nodes share one address (NAT)`,
+    // The subnet node applies its own default when unset; the demo's nodes all share 127.0.0.1.
+    defaults: { demo: DEMO_MAX_CONNECTIONS_PER_IP },
+    shownDefaults: { run: String(DEFAULT_MAX_CONNECTIONS_PER_IP), peer: String(DEFAULT_MAX_CONNECTIONS_PER_IP) }
   },
   {
     name: 'api-host',

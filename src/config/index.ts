@@ -57,6 +57,8 @@ export interface CommonConfig {
   maxInboundRate?: number
   /** Open connections at most; unset: the subnet node's default. */
   maxConnections?: number
+  /** Inbound connections open at once from one IP (IPv6: /64); unset: the subnet node's default. */
+  maxConnectionsPerIp?: number
 }
 
 /** The subnet-node part of the config, shaped as the subnet node's init takes it (`run` and `peer`). */
@@ -67,13 +69,14 @@ export function subnetNodeOptions (config: CommonConfig): Omit<CommonConfig, 'lo
 }
 
 /** The connection-limit flags in the subnet node's terms (libp2p calls the per-IP rate a threshold). */
-export interface ConnectionLimits { inboundConnectionThreshold?: number, maxConnections?: number }
+export interface ConnectionLimits { inboundConnectionThreshold?: number, maxConnections?: number, maxConnectionsPerIp?: number }
 
-/** `--max-inbound-rate` and `--max-connections`, for any node the command starts (the demo's peers too). */
-export function connectionLimits (config: Pick<CommonConfig, 'maxInboundRate' | 'maxConnections'>): ConnectionLimits {
+/** `--max-inbound-rate`, `--max-connections` and `--max-connections-per-ip`, for any node the command starts (the demo's peers too). */
+export function connectionLimits (config: Pick<CommonConfig, 'maxInboundRate' | 'maxConnections' | 'maxConnectionsPerIp'>): ConnectionLimits {
   return {
     ...(config.maxInboundRate === undefined ? {} : { inboundConnectionThreshold: config.maxInboundRate }),
-    ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections })
+    ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
+    ...(config.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: config.maxConnectionsPerIp })
   }
 }
 
@@ -183,7 +186,8 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
     logLevel: input.required('log-level', parseLogLevel),
     allowPrivateAddrs: input.bool('allow-private-addrs'),
     maxInboundRate: input.one('max-inbound-rate', parseIntegerWithin(1, MAX_INBOUND_RATE)),
-    maxConnections: input.one('max-connections', parseIntegerWithin(1, MAX_CONNECTIONS))
+    maxConnections: input.one('max-connections', parseIntegerWithin(1, MAX_CONNECTIONS)),
+    maxConnectionsPerIp: input.one('max-connections-per-ip', parseIntegerWithin(1, MAX_CONNECTIONS))
   }
   if (command === 'run') return { command, ...common, ...apiConfig(input, cwd), keysFile: keysFile(input, env, cwd) }
   if (command === 'peer') return { command, ...common, ...peerOptions(input), subnetNodeId: input.required('subnet-node-id', parseSubnetNodeId) }

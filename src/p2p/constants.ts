@@ -7,6 +7,20 @@ export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/31330']
 export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
 export const DEFAULT_MAX_CONNECTIONS = 1000
 export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 100
+/**
+ * Concurrent inbound connections from one IPv4 address or IPv6 /64 (SPEC §4
+ * `--max-connections-per-ip`, issue 12 item 1). An honest node holds one or two; 16 leaves room
+ * for several nodes behind one NAT while one host can take at most 16 of the
+ * {@link DEFAULT_MAX_CONNECTIONS}.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 16
+/**
+ * Concurrent inbound connections from one peer id (SPEC §5, fixed). One is the norm; two happen
+ * when both sides dial at once, and a reconnect may overlap the connection being closed.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_PEER = 4
+/** Refused connections are logged at most once per this window, with the count folded into it. */
+export const CONNECTION_REFUSAL_LOG_WINDOW_MS = 10_000
 /** First re-dial of the bootstrap list while the routing table is empty; doubles up to the max. */
 export const BOOTSTRAP_RETRY_MIN_MS = 500
 export const BOOTSTRAP_RETRY_MAX_MS = 30_000

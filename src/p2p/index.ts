@@ -11,8 +11,13 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { KadDHT, SelectFn, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
+import type { Registry } from 'prom-client'
 
-export { kadProtocol, SUBNET_ID_PATTERN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, templateSubnetId } from './constants.js'
+export {
+  kadProtocol, SUBNET_ID_PATTERN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_MAX_CONNECTIONS_PER_PEER, templateSubnetId
+} from './constants.js'
+export type { ConnectionRefusal } from './connection-limits.js'
 
 export { IdentityError } from './identity.js'
 export {
@@ -59,6 +64,13 @@ export interface SubnetNodeInit {
   inboundConnectionThreshold?: number
   /** Maximum open connections. Default 1000. */
   maxConnections?: number
+  /**
+   * Concurrent inbound connections (handshakes in flight included) from one IPv4 address or IPv6
+   * /64; past it a new one is refused and counted. Default 16.
+   */
+  maxConnectionsPerIp?: number
+  /** Concurrent inbound connections from one peer id; past it a new one is refused and counted. Default 4. */
+  maxConnectionsPerPeer?: number
   /**
    * DHT record validators by key namespace, as kad-dht takes them: the caller decides which
    * records this subnet's DHT stores (the heartbeat module supplies its own). The only ones:
@@ -118,7 +130,12 @@ export interface SubnetNode {
   hasStoredRecord: (key: Uint8Array, options?: { signal?: AbortSignal }) => Promise<boolean>
 }
 
+export interface SubnetNodeComponents {
+  /** Where the node registers its series (`subnet_bootnode_connection_refusals_total{reason}`); none: not exported. */
+  registry?: Registry
+}
+
 /** Loads or creates the identity and builds (but does not start) the node. */
-export async function createSubnetNode (init: SubnetNodeInit): Promise<SubnetNode> {
-  return createSubnetNodeImpl(init)
+export async function createSubnetNode (init: SubnetNodeInit, components: SubnetNodeComponents = {}): Promise<SubnetNode> {
+  return createSubnetNodeImpl(init, components)
 }

@@ -19,14 +19,16 @@ import { silentLogger } from '../log/index.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN,
+  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN,
   kadProtocol, templateSubnetId
 } from './constants.js'
 import { dialableAddrs } from './addresses.js'
+import { createConnectionLimiter } from './connection-limits.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { guardRecordStore } from './record-store.js'
 import { posNoise, templateDht, templateGossipsub } from './template.js'
-import type { Profile, StoredRecord, SubnetNode, SubnetNodeInit, SubnetServices } from './index.js'
+import type { Profile, StoredRecord, SubnetNode, SubnetNodeComponents, SubnetNodeInit, SubnetServices } from './index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { RepeatingTask } from '../util/task.js'
@@ -35,7 +37,7 @@ import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
-export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<SubnetNode> {
+export async function createSubnetNodeImpl (init: SubnetNodeInit, components: SubnetNodeComponents = {}): Promise<SubnetNode> {
   const logger = init.logger ?? silentLogger
   if (!SUBNET_ID_PATTERN.test(init.subnetId)) {
     throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid: use 1-128 of A-Z a-z 0-9 . _ -`)
@@ -61,6 +63,12 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
   // bootnode remembers peers across restarts. We keep a handle on it: the heartbeat
   // collector scans the DHT records stored here (SPEC §5, collecting).
   const store: Datastore = init.dataDir !== undefined ? new LevelDatastore(join(init.dataDir, 'datastore')) : new MemoryDatastore()
+  // Caps per IP and per peer id, which libp2p's connection manager lacks (connection-limits.ts).
+  const limiter = createConnectionLimiter({
+    maxPerIp: init.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP,
+    maxPerPeer: init.maxConnectionsPerPeer ?? DEFAULT_MAX_CONNECTIONS_PER_PEER,
+    logger
+  }, { registry: components.registry })
   const node = await createLibp2p({
     privateKey,
     datastore: store,
@@ -77,6 +85,7 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit): Promise<Subne
       maxIncomingPendingConnections: DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     },
+    connectionGater: limiter.gater,
     services: {
       identify: identify(),
       // Tells connected peers when our protocols change (the collector registers its push

@@ -61,6 +61,7 @@ test('run: every default of SPEC §4', t => {
     allowPrivateAddrs: false,
     maxInboundRate: undefined,
     maxConnections: undefined,
+    maxConnectionsPerIp: undefined,
     apiHost: '127.0.0.1',
     apiPort: 8000,
     keysFile: '/srv/bootnode/bootnode_rest_keys.json',
@@ -93,6 +94,7 @@ test('peer: every default of SPEC §4', t => {
     allowPrivateAddrs: false,
     maxInboundRate: undefined,
     maxConnections: undefined,
+    maxConnectionsPerIp: undefined,
     role: 'VALIDATOR',
     heartbeatIntervalMs: 60_000,
     publicName: undefined,
@@ -155,6 +157,10 @@ test('common flags are parsed', t => {
   t.throws(() => demo(['--no-allow-private-addrs']), { message: /--allow-private-addrs: the demo runs on 127\.0\.0\.1/ }, 'the demo cannot form without them')
   t.like(run(['--max-inbound-rate', '500', '--max-connections', '20']), { maxInboundRate: 500, maxConnections: 20 })
   t.throws(() => run(['--max-inbound-rate', '0']), { message: /^--max-inbound-rate/ })
+  t.like(run(['--max-connections-per-ip', '32']), { maxConnectionsPerIp: 32 })
+  t.throws(() => run(['--max-connections-per-ip', '0']), { message: /^--max-connections-per-ip/ })
+  // The demo's sidecar and peers all dial from 127.0.0.1: room for the per-peer maximum between every two of them.
+  t.like(demo([]), { maxConnectionsPerIp: 204 })
   t.true(run(['--allow-private-addrs=true']).allowPrivateAddrs)
 })
 
@@ -278,7 +284,8 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     SUBNET_BOOTNODE_VERSION_STRING: '9.9.9',
     SUBNET_BOOTNODE_PEERS: '3',
     SUBNET_BOOTNODE_MAX_INBOUND_RATE: '50',
-    SUBNET_BOOTNODE_MAX_CONNECTIONS: '300'
+    SUBNET_BOOTNODE_MAX_CONNECTIONS: '300',
+    SUBNET_BOOTNODE_MAX_CONNECTIONS_PER_IP: '8'
   }
   t.deepEqual(parse(['demo'], env), {
     command: 'demo',
@@ -294,6 +301,7 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     allowPrivateAddrs: true,
     maxInboundRate: 50,
     maxConnections: 300,
+    maxConnectionsPerIp: 8,
     apiHost: '0.0.0.0',
     apiPort: 9000,
     // The demo reads its key file from the flag only, never from a variable.
