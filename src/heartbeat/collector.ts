@@ -18,7 +18,7 @@ import { createWindowedLog } from '../util/windowed-log.js'
 import { MemberCaps, connectionIp, ipBucket } from '../util/member-caps.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  CAP_REFUSAL_LOG_WINDOW_MS, DEFAULT_SWEEP_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, REJECTION_LOG_WINDOW_MS
+  CAP_REFUSAL_LOG_WINDOW_MS, DEFAULT_SWEEP_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, MAX_UNATTRIBUTED_HEARTBEATS, REJECTION_LOG_WINDOW_MS
 } from './constants.js'
 import { createHeartbeatRejections } from './rejections.js'
 import type { CollectedHeartbeat, CollectorComponents, CollectorInit, HeartbeatCollector, HeartbeatSink, HeartbeatSource } from './index.js'
@@ -57,7 +57,11 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     this.sources = components.sources
     this.node = components.node
     this.maxHeartbeats = init.maxHeartbeats ?? MAX_HEARTBEATS
-    this.caps = new MemberCaps({ maxTotal: this.maxHeartbeats, maxPerIp: init.maxHeartbeatsPerIp ?? MAX_HEARTBEATS_PER_IP })
+    this.caps = new MemberCaps({
+      maxTotal: this.maxHeartbeats,
+      maxPerIp: init.maxHeartbeatsPerIp ?? MAX_HEARTBEATS_PER_IP,
+      maxUnattributed: init.maxUnattributedHeartbeats ?? MAX_UNATTRIBUTED_HEARTBEATS
+    })
     this.refusedLog = createWindowedLog(this.log, 'warn', 'heartbeat refused past a member cap', CAP_REFUSAL_LOG_WINDOW_MS)
     this.rejectionCounts = components.rejections ?? createHeartbeatRejections({ registry: components.registry })
     for (const source of this.sources) for (const name of source.rejectionSources ?? [source.name]) this.rejectionCounts.declare(name)

@@ -64,10 +64,17 @@ export const REJECTION_LOG_WINDOW_MS = 10_000
  */
 export const MAX_HEARTBEATS = 10_000
 /**
- * Collector: heartbeats held at once from one IP (an IPv6 /64; peers not connected now share one
- * "unattributed" bucket). Past it a newcomer's heartbeat is refused (`ip-cap`). Generous for
+ * Collector: heartbeats held at once from one IP (an IPv6 /64; for peers not connected now see
+ * MAX_UNATTRIBUTED_HEARTBEATS). Past it a newcomer's heartbeat is refused (`ip-cap`). Generous for
  * several nodes behind one NAT, small beside MAX_HEARTBEATS so one host cannot fill the view.
  */
 export const MAX_HEARTBEATS_PER_IP = 64
+/**
+ * Collector: heartbeats held at once from peers with no connection to this node (template
+ * heartbeats relayed through the gossip mesh; DHT records of peers not reconnected after a
+ * restart). Honest subnets have many of these, so this bucket is not capped like one IP; it still
+ * bounds what one host can add through DHT records or relayed messages of fresh identities.
+ */
+export const MAX_UNATTRIBUTED_HEARTBEATS = 1024
 /** Collector: heartbeats refused past a cap are logged (warn) at most once per this window, with the count. */
 export const CAP_REFUSAL_LOG_WINDOW_MS = 10_000

@@ -82,11 +82,15 @@ export interface CollectorInit {
    */
   maxHeartbeats?: number
   /**
-   * Heartbeats held at once per IP of the peer's connection (IPv6: per /64; peers not connected
-   * share one bucket); a newcomer's past it is refused and counted as `ip-cap`. Default
-   * MAX_HEARTBEATS_PER_IP (64).
+   * Heartbeats held at once per IP of the peer's connection (IPv6: per /64); a newcomer's past it
+   * is refused and counted as `ip-cap`. Default MAX_HEARTBEATS_PER_IP (64).
    */
   maxHeartbeatsPerIp?: number
+  /**
+   * Heartbeats held at once of peers with no connection to this node (one shared bucket; relayed
+   * template heartbeats, DHT records); past it `ip-cap`. Default MAX_UNATTRIBUTED_HEARTBEATS (1024).
+   */
+  maxUnattributedHeartbeats?: number
 }
 
 export interface CollectorComponents {

@@ -12,7 +12,7 @@ import type { Connection } from '@libp2p/interface'
 import type { IPv6 } from 'ipaddr.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-/** The bucket of members whose IP is unknown (not connected, nothing remembered): capped like one IP. */
+/** The bucket of members whose IP is unknown (not connected, nothing remembered); capped by `maxUnattributed`. */
 export const UNATTRIBUTED_BUCKET = 'unattributed'
 
 /** Why a newcomer was refused; the `reason` label of the refusal counters. */
@@ -47,20 +47,24 @@ export function connectionIp (connections: readonly Connection[]): string | unde
 export interface MemberCapsInit {
   /** Members held at once, all buckets together. */
   maxTotal: number
-  /** Members held at once per bucket (IPv4 address, IPv6 /64, or the unattributed bucket). */
+  /** Members held at once per IP bucket (IPv4 address, IPv6 /64). */
   maxPerIp: number
+  /** Members held at once in UNATTRIBUTED_BUCKET. Default `maxPerIp`. */
+  maxUnattributed?: number
 }
 
 /** Places held by members, per bucket and in total. */
 export class MemberCaps {
   private readonly maxTotal: number
   private readonly maxPerIp: number
+  private readonly maxUnattributed: number
   private readonly bucketOf = new Map<string, string>()
   private readonly perBucket = new Map<string, number>()
 
   constructor (init: MemberCapsInit) {
     this.maxTotal = init.maxTotal
     this.maxPerIp = init.maxPerIp
+    this.maxUnattributed = init.maxUnattributed ?? init.maxPerIp
   }
 
   /** Gives `key` a place in `bucket`, or says which cap refuses it; a key that holds a place keeps it (and its bucket). */
@@ -68,7 +72,7 @@ export class MemberCaps {
     if (this.bucketOf.has(key)) return undefined
     if (this.bucketOf.size >= this.maxTotal) return 'total-cap'
     const held = this.perBucket.get(bucket) ?? 0
-    if (held >= this.maxPerIp) return 'ip-cap'
+    if (held >= (bucket === UNATTRIBUTED_BUCKET ? this.maxUnattributed : this.maxPerIp)) return 'ip-cap'
     this.bucketOf.set(key, bucket)
     this.perBucket.set(bucket, held + 1)
     return undefined
