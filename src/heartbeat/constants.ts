@@ -25,6 +25,11 @@ export const STOP_PUBLISH_TIMEOUT_MS = 3_000
 
 /** Collector: how often expired records are dropped and the local DHT store is scanned. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 5_000
+/**
+ * Collector: how often the DHT store is swept for expired records. Only the sweep walks the whole
+ * store; new records are read as the DHT stores them (issue 12 item 4).
+ */
+export const DEFAULT_STORE_SWEEP_INTERVAL_MS = 5 * 60_000
 /** Collector: how often known-but-missing peers are looked up in the DHT. */
 export const DEFAULT_LOOKUP_INTERVAL_MS = 30_000
 /** Collector: at most this many DHT gets per lookup round, this many at a time, each bounded. */

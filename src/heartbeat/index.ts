@@ -72,7 +72,7 @@ export function createHeartbeatPublisher (init: PublisherInit, components: Publi
 
 export interface CollectorInit {
   logger?: Logger
-  /** How often expired heartbeats are dropped and the local DHT store is scanned. Default 5 s. */
+  /** How often expired heartbeats are dropped from the view. Default 5 s. (The DHT store is read per change: dht-source.ts.) */
   sweepIntervalMs?: number
   /** How often known peers without a heartbeat are looked up in the DHT. Default 30 s. */
   lookupIntervalMs?: number
@@ -161,7 +161,7 @@ export function nativeHeartbeatSources (init: CollectorInit, components: { node:
   return [
     new PushHeartbeatSource(components.node, logger),
     new DhtHeartbeatSource(components.node, {
-      scanIntervalMs: init.sweepIntervalMs, lookupIntervalMs: init.lookupIntervalMs, logger, registry: components.registry
+      lookupIntervalMs: init.lookupIntervalMs, logger, registry: components.registry
     })
   ]
 }

@@ -128,6 +128,12 @@ export interface SubnetNode {
   storedRecords: (keyPrefix: Uint8Array, options?: { signal?: AbortSignal }) => AsyncIterable<StoredRecord>
   /** Whether this node's DHT store holds a record under exactly `key`. */
   hasStoredRecord: (key: Uint8Array, options?: { signal?: AbortSignal }) => Promise<boolean>
+  /**
+   * Calls `listener` after the native DHT stores a record (a put from a peer or from this node),
+   * with the record as stored; returns an unsubscribe function. Records already held at start
+   * (a persisted datastore) are not reported: read them with `storedRecords`.
+   */
+  onRecordStored: (listener: (record: StoredRecord) => void) => () => void
 }
 
 export interface SubnetNodeComponents {

@@ -16,6 +16,7 @@ import { createLibp2p } from 'libp2p'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { ConfigError } from '../errors.js'
 import { silentLogger } from '../log/index.js'
+import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
@@ -31,6 +32,7 @@ import { posNoise, templateDht, templateGossipsub } from './template.js'
 import type { Profile, StoredRecord, SubnetNode, SubnetNodeComponents, SubnetNodeInit, SubnetServices } from './index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
+import type { Listeners } from '../util/listeners.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
@@ -69,6 +71,11 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit, components: Su
     maxPerPeer: init.maxConnectionsPerPeer ?? DEFAULT_MAX_CONNECTIONS_PER_PEER,
     logger
   }, { registry: components.registry })
+  // Records the native DHT stores, reported by its datastore guard (SubnetNode.onRecordStored).
+  const recordStored = createListeners<[StoredRecord]>((err) => { logger.warn('record-stored listener failed', { err }) })
+  const onStored = (dsKey: Key, record: DhtRecord): void => {
+    recordStored.emit({ key: record.key, value: record.value, remove: async () => { await store.delete(dsKey) } })
+  }
   const node = await createLibp2p({
     privateKey,
     datastore: store,
@@ -92,13 +99,13 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit, components: Su
       // protocol after the node has started).
       identifyPush: identifyPush(),
       ping: ping(),
-      ...dhtServices(init, profile),
+      ...dhtServices(init, profile, onStored),
       ...(profile === 'native' ? {} : { pubsub: templateGossipsub() })
     },
     start: false
   })
 
-  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store })
+  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
 }
 
 type DhtFactory = ReturnType<typeof kadDHT>
@@ -107,7 +114,7 @@ type DhtFactory = ReturnType<typeof kadDHT>
  * The native DHT on `/subnet/<id>/kad/1.0.0` with the caller's record validators, and/or the
  * template's on `/ipfs/kad/1.0.0` (`both`: the native one is `dht`, the template's `templateDht`).
  */
-function dhtServices (init: SubnetNodeInit, profile: Profile): { dht: DhtFactory, templateDht?: DhtFactory } {
+function dhtServices (init: SubnetNodeInit, profile: Profile, onStored: (dsKey: Key, record: DhtRecord) => void): { dht: DhtFactory, templateDht?: DhtFactory } {
   // The default mapper drops loopback and private addresses: a local subnet would
   // never form. Keep them only when asked (SPEC §5, --allow-private-addrs).
   const allowPrivateAddrs = init.allowPrivateAddrs === true
@@ -127,7 +134,7 @@ function dhtServices (init: SubnetNodeInit, profile: Profile): { dht: DhtFactory
   // An older record never replaces a newer one (record-store.ts). libp2p's components object is
   // a Proxy that resolves names on access; inherit from it and shadow only the datastore.
   const native: DhtFactory = (components) => factory(Object.create(components, {
-    datastore: { value: guardRecordStore(components.datastore, { recordPrefix: DHT_RECORD_PREFIX, selectors }), enumerable: true }
+    datastore: { value: guardRecordStore(components.datastore, { recordPrefix: DHT_RECORD_PREFIX, selectors, onStored }), enumerable: true }
   }) as KadDHTComponents)
   return profile === 'both' ? { dht: native, templateDht: template } : { dht: native }
 }
@@ -161,6 +168,7 @@ interface Resolved {
   logger: Logger
   node: Libp2p<SubnetServices>
   store: Datastore
+  recordStored: Listeners<[StoredRecord]>
 }
 
 class SubnetNodeImpl implements SubnetNode {
@@ -175,6 +183,7 @@ class SubnetNodeImpl implements SubnetNode {
   private readonly bootstrap: Multiaddr[]
   private readonly announce: Multiaddr[]
   private readonly log: Logger
+  private readonly recordStored: Listeners<[StoredRecord]>
   private running = false
   private transition?: Promise<void>
   /** Redials the bootstrap list while the routing table is empty (see bootstrapRound); runs only with a bootstrap list. */
@@ -195,6 +204,7 @@ class SubnetNodeImpl implements SubnetNode {
     this.bootstrap = resolved.bootstrap
     this.announce = resolved.announce
     this.log = resolved.logger
+    this.recordStored = resolved.recordStored
     this.bootstrapTask = createRepeatingTask(async ({ signal }) => { await this.bootstrapRound(signal) }, {
       intervalMs: BOOTSTRAP_RETRY_MIN_MS,
       timeoutMs: BOOTSTRAP_DIAL_TIMEOUT_MS,
@@ -344,6 +354,10 @@ class SubnetNodeImpl implements SubnetNode {
       if (!startsWith(record.key, keyPrefix)) continue
       yield { key: record.key, value: record.value, remove: async () => { await store.delete(dsKey) } }
     }
+  }
+
+  onRecordStored (listener: (record: StoredRecord) => void): () => void {
+    return this.recordStored.add(listener)
   }
 
   async hasStoredRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<boolean> {

@@ -3,6 +3,8 @@
  * whatever its validator accepts, so a replayed older record would overwrite a newer one. As
  * go-libp2p-kad-dht's handler does, a record replaces the one held under the same key only if the
  * namespace's selector prefers it; the others are refused (the putting peer sees a failed put).
+ * Every record it stores is reported (`onStored`), so the heartbeat source reads the changes, not
+ * the whole store.
  */
 import { Record as DhtRecord } from '@libp2p/kad-dht'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
@@ -23,6 +25,12 @@ export interface RecordStoreInit {
   recordPrefix: string
   /** kad-dht's selectors by key namespace; a namespace without one keeps kad-dht's behaviour (last write wins). */
   selectors: Record<string, SelectFn>
+  /**
+   * Called after a record under `recordPrefix` is stored, with its datastore key and the record
+   * (one that does not deserialize is stored as kad-dht asked but not reported), so readers of the
+   * store can follow changes instead of rescanning it (issue 12 item 4).
+   */
+  onStored?: (dsKey: Key, record: DhtRecord) => void
 }
 
 /**
@@ -34,17 +42,15 @@ export function guardRecordStore (store: Datastore, init: RecordStoreInit): Data
   const prefix = `${init.recordPrefix}/`
   const queues = new Map<string, Promise<unknown>>()
 
-  const refuseOlder = async (key: Key, value: Uint8Array, options?: AbortOptions): Promise<void> => {
+  const refuseOlder = async (key: Key, incoming: DhtRecord, options?: AbortOptions): Promise<void> => {
     let held: Uint8Array
     try {
       held = await store.get(key, options)
     } catch {
       return // nothing held (or unreadable): store the new one
     }
-    let incoming: DhtRecord
     let current: DhtRecord
     try {
-      incoming = DhtRecord.deserialize(value)
       current = DhtRecord.deserialize(held)
     } catch {
       return
@@ -62,8 +68,14 @@ export function guardRecordStore (store: Datastore, init: RecordStoreInit): Data
     if (!name.startsWith(prefix)) return store.put(key, value, options)
     const previous = queues.get(name) ?? Promise.resolve()
     const run = previous.catch(() => {}).then(async () => {
-      await refuseOlder(key, value, options)
-      return store.put(key, value, options)
+      let incoming: DhtRecord | undefined
+      try {
+        incoming = DhtRecord.deserialize(value)
+      } catch {}
+      if (incoming !== undefined) await refuseOlder(key, incoming, options)
+      const stored = await store.put(key, value, options)
+      if (incoming !== undefined) init.onStored?.(key, incoming)
+      return stored
     })
     queues.set(name, run)
     try {
