@@ -13,6 +13,11 @@
  * generator and the server each get a core; on a 2-core machine they still share the box with
  * anything else running, so compare ratios from one run rather than absolute figures across runs.
  * Bounded: per view size, 3 warm-ups of WARMUP_S and 3 × ROUNDS runs of DURATION_S (about 30 s).
+ *
+ * First, "view change cost" (issue 12 item 3): with 10,000 heartbeats and 10,000 peers in the view,
+ * the CPU time one single-peer change costs the bodies (serialise + hash + compress), the old way
+ * (every body re-serialised and recompressed whole, as src/api/bodies.ts did) and now (cached parts,
+ * compression at a bounded rate), over CHANGES changes CHANGE_GAP_MS apart. `-- --view-only` runs it alone.
  */
 import '../src/polyfill.js'
 import { fork, type ChildProcess } from 'node:child_process'
@@ -45,6 +50,71 @@ interface AutocannonResult {
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>
 
 const self = fileURLToPath(import.meta.url)
+
+const VIEW_PEERS = 10_000
+const CHANGES = 20
+/** Changes come this far apart: the view builder's debounce (REBUILD_DEBOUNCE_MS). */
+const CHANGE_GAP_MS = 100
+
+function cpuMs (since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since)
+  return (d.user + d.system) / 1000
+}
+
+/** CPU per single-peer change of a 10,000-peer view: the old full rebuild against the bodies now. */
+async function viewChangeCost (ids: readonly string[]): Promise<void> {
+  const { createBodies } = await import('../src/api/bodies.js')
+  const { createRepresentation } = await import('../src/api/representation.js')
+  const { createStaticView } = await import('../src/view/index.js')
+  const { makeSnapshot } = await import('../test/helpers/api.js')
+  const base = makeSnapshot(ids)
+  /** The view after `i` changes: peer i's heartbeat and info are new objects (a push, an address change). */
+  const changed = (i: number): typeof base => {
+    const id = ids[i % ids.length] ?? ''
+    return {
+      ...base,
+      heartbeats: base.heartbeats.map((h) => h.peer_id === id ? { ...h, expiration_time: h.expiration_time + i + 1 } : h),
+      peersInfo: { ...base.peersInfo, [id]: { multiaddrs: [`/ip4/203.0.113.${i % 250}/tcp/4001`] } }
+    }
+  }
+  const views = Array.from({ length: CHANGES }, (_, i) => changed(i))
+  const bytes = Buffer.byteLength(JSON.stringify({ value: base.heartbeats })) + Buffer.byteLength(JSON.stringify({ value: base.peersInfo }))
+  process.stdout.write(`view change cost: ${VIEW_PEERS} heartbeats + ${VIEW_PEERS} peers (bodies ${(bytes / 1e6).toFixed(1)} MB), ` +
+    `${CHANGES} single-peer changes ${CHANGE_GAP_MS} ms apart; CPU of the whole process (thread pool included)\n`)
+
+  // old: each change re-serialised, hashed and compressed (br + gzip) every body whole
+  let t0 = process.cpuUsage()
+  let serialiseMs = 0
+  for (const v of views) {
+    const s0 = performance.now()
+    const reps = [createRepresentation({ value: v.heartbeats }), createRepresentation({ value: v.peersInfo }), createRepresentation({ value: v.bootnodes })]
+    serialiseMs += performance.now() - s0
+    for (const r of reps) await r.precompress()
+  }
+  const oldMs = cpuMs(t0) / CHANGES
+  process.stdout.write(`  before (full re-serialise + recompress)   ${(serialiseMs / CHANGES).toFixed(1).padStart(7)} ms serialise+hash (wall)  ${oldMs.toFixed(1).padStart(7)} ms CPU per change\n`)
+
+  // now: the bodies module as the API runs it, changes arriving while it compresses
+  const view = createStaticView(base)
+  const bodies = createBodies(view)
+  for (const route of ['get_heartbeat', 'get_peers_info', 'get_bootnodes'] as const) bodies.get(route, undefined)
+  await new Promise((resolve) => setTimeout(resolve, 2_000)) // the first snapshot's variants
+  const p0 = bodies.partStats()
+  t0 = process.cpuUsage()
+  serialiseMs = 0
+  for (const v of views) {
+    const s0 = performance.now()
+    view.set(v)
+    for (const route of ['get_heartbeat', 'get_peers_info', 'get_bootnodes'] as const) bodies.get(route, undefined)
+    serialiseMs += performance.now() - s0
+    await new Promise((resolve) => setTimeout(resolve, CHANGE_GAP_MS))
+  }
+  const newMs = cpuMs(t0) / CHANGES
+  const p1 = bodies.partStats()
+  bodies.close()
+  process.stdout.write(`  now (cached parts, bounded compression)   ${(serialiseMs / CHANGES).toFixed(1).padStart(7)} ms serialise+hash (wall)  ${newMs.toFixed(1).padStart(7)} ms CPU per change ` +
+    `(incl. ${CHANGE_GAP_MS} ms idle each; ${((p1.serialised - p0.serialised) / CHANGES).toFixed(1)} parts serialised per change)\n`)
+}
 
 /** Child role: serve `kind` for the snapshot in `file` and report the port to the parent. */
 async function serve (kind: string, file: string): Promise<void> {
@@ -154,10 +224,12 @@ async function main (): Promise<void> {
   const require = createRequire(import.meta.url)
   const autocannon = require('autocannon') as Autocannon
   const { makePeerIds, makeSnapshot } = await import('../test/helpers/api.js')
-  const dir = await mkdtemp(join(tmpdir(), 'sb-bench-api-'))
-  const ids = await makePeerIds(Math.max(...SIZES))
+  const ids = await makePeerIds(Math.max(VIEW_PEERS, ...SIZES))
+  await viewChangeCost(ids.slice(0, VIEW_PEERS))
+  if (process.argv.includes('--view-only')) return
   process.stdout.write(`api bench: node ${process.version}, ${cpus().length} cores, load average ${loadavg()[0]?.toFixed(1)}; ` +
     `autocannon ${CONNECTIONS} connections; ${ROUNDS} alternating rounds of ${DURATION_S} s per server, best round shown\n`)
+  const dir = await mkdtemp(join(tmpdir(), 'sb-bench-api-'))
   const children: ChildProcess[] = []
   try {
     for (const n of SIZES) {

@@ -4,11 +4,17 @@
  * (off the request path; a request that comes first builds what it needs, as the fallback);
  * filtered ones on demand, once per distinct filter (bounded cache).
  * Query filters are validated here; an unknown value is a 400 (issue 5), never a silent `[]`.
+ *
+ * A change from one peer costs work for that peer (issue 12 item 3): each heartbeat entry and each
+ * peer's info is serialised once and its JSON kept by the object's identity (the collectors and
+ * the view builder keep an unchanged entry's object), so a body is a join of cached parts, byte for
+ * byte what `JSON.stringify({ value })` gives; large bodies are compressed at a bounded rate
+ * (representation.ts `CompressBudget`), and one whose bytes did not change keeps its variants.
  */
 // From the leaf record.js (as src/p2p does), not heartbeat/index.js, so loading the API does not pull in libp2p.
 import { HEARTBEAT_STATES, ROLE_PATTERN, isPeerId } from '../heartbeat/record.js'
 import { FILTER_CACHE_SIZE, ROUTES, type RouteName } from './constants.js'
-import { createRepresentation, type CompressedEncoding, type CompressTrigger, type Representation } from './representation.js'
+import { createCompressBudget, FREE_COMPRESS_BYTES, representBytes, type CompressBudget, type CompressedEncoding, type CompressTrigger, type Representation } from './representation.js'
 import { singleFlight } from '../util/task.js'
 import type { ViewSnapshot, ViewSource } from '../view/index.js'
 
@@ -57,16 +63,25 @@ export function parsePeerFilter (query: Query): string | undefined {
   return peerId === undefined ? undefined : checkPeerId(peerId)
 }
 
+/**
+ * A route's `value` as the serialiser takes it: a list of objects or an object of objects (each
+ * element's JSON cached by identity, see {@link BodyParts}), or any other JSON value (serialised whole).
+ */
+type BodyValue =
+  | { list: readonly object[] }
+  | { members: Readonly<Record<string, object>> }
+  | { plain: unknown }
+
 /** A query's filter on a route's value: `key` names it in the filtered-body cache. */
 interface RouteFilter {
   key: string
-  select: (s: ViewSnapshot) => unknown
+  select: (s: ViewSnapshot) => BodyValue
 }
 
 /** What one keyed route serves (SPEC §1). */
 interface RouteBody {
   /** The unfiltered value, from the view snapshot. */
-  whole: (s: ViewSnapshot) => unknown
+  whole: (s: ViewSnapshot) => BodyValue
   /** The filter a query asks for; `undefined` when it filters nothing. Throws {@link FilterError} for a bad value. */
   filter: (query: Query) => RouteFilter | undefined
 }
@@ -77,34 +92,109 @@ interface RouteBody {
  */
 const ROUTE_BODIES: Record<RouteName, RouteBody> = {
   get_heartbeat: {
-    whole: (s) => s.heartbeats,
+    whole: (s) => ({ list: s.heartbeats }),
     filter: (query) => {
       const f = parseHeartbeatFilter(query)
       if (f.state === undefined && f.role === undefined && f.peer_id === undefined) return undefined
       return {
         key: `${f.state ?? ''}\n${f.role ?? ''}\n${f.peer_id ?? ''}`,
-        select: (s) => s.heartbeats.filter(h =>
-          (f.state === undefined || h.server.state === f.state) &&
-          (f.role === undefined || h.server.role === f.role) &&
-          (f.peer_id === undefined || h.peer_id === f.peer_id))
+        select: (s) => ({
+          list: s.heartbeats.filter(h =>
+            (f.state === undefined || h.server.state === f.state) &&
+            (f.role === undefined || h.server.role === f.role) &&
+            (f.peer_id === undefined || h.peer_id === f.peer_id))
+        })
       }
     }
   },
   // SPEC §1 defines no filter on the bootnode list: a query is ignored.
   get_bootnodes: {
-    whole: (s) => s.bootnodes,
+    whole: (s) => ({ plain: s.bootnodes }),
     filter: () => undefined
   },
   get_peers_info: {
-    whole: (s) => s.peersInfo,
+    whole: (s) => ({ members: s.peersInfo }),
     filter: (query) => {
       const peerId = parsePeerFilter(query)
       if (peerId === undefined) return undefined
       return {
         key: peerId,
-        select: (s) => Object.hasOwn(s.peersInfo, peerId) ? { [peerId]: s.peersInfo[peerId] } : {}
+        select: (s) => {
+          const info = Object.hasOwn(s.peersInfo, peerId) ? s.peersInfo[peerId] : undefined
+          return { members: info === undefined ? {} : { [peerId]: info } }
+        }
       }
     }
+  }
+}
+
+/**
+ * The JSON of list elements and object members, kept by the element's identity (a WeakMap, so a
+ * part goes when its entry does). The view treats entries as immutable: a changed entry is a new
+ * object, so a cached part is never stale.
+ */
+export class BodyParts {
+  private readonly parts = new WeakMap<object, { key: string | undefined, bytes: Buffer }>()
+  /** Parts serialised (not found in the cache) since creation; for tests and the benchmark. */
+  serialised = 0
+  /** Parts taken from the cache since creation. */
+  reused = 0
+
+  /** `JSON.stringify(value)`, or `"key":JSON` for an object member, as bytes. */
+  part (value: object, key?: string): Buffer {
+    const held = this.parts.get(value)
+    if (held !== undefined && held.key === key) {
+      this.reused++
+      return held.bytes
+    }
+    this.serialised++
+    const json = (key === undefined ? '' : JSON.stringify(key) + ':') + JSON.stringify(value)
+    // its own allocation: a small Buffer.from slice would pin an 8 KB pool slab as long as it is cached
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json))
+    bytes.write(json)
+    this.parts.set(value, { key, bytes })
+    return bytes
+  }
+
+  /** The bytes of `JSON.stringify({ value })`. */
+  body (value: BodyValue): Buffer {
+    if ('plain' in value) return Buffer.from(JSON.stringify({ value: value.plain }), 'utf8')
+    const chunks: Buffer[] = []
+    let open: string
+    if ('list' in value) {
+      open = '['
+      for (const element of value.list) chunks.push(this.element(element))
+    } else {
+      open = '{'
+      // Object.keys is the order JSON.stringify uses (integer-like keys first)
+      for (const key of Object.keys(value.members)) {
+        const member = value.members[key]
+        if (member !== undefined) chunks.push(this.member(key, member))
+      }
+    }
+    const head = Buffer.from(`{"value":${open}`)
+    const tail = Buffer.from(open === '[' ? ']}' : '}}')
+    let length = head.length + tail.length + Math.max(0, chunks.length - 1)
+    for (const c of chunks) length += c.length
+    const out = Buffer.allocUnsafe(length)
+    let at = head.copy(out, 0)
+    chunks.forEach((c, i) => {
+      if (i > 0) out[at++] = 0x2c // ','
+      at += c.copy(out, at)
+    })
+    tail.copy(out, at)
+    return out
+  }
+
+  /** A list element: objects are cached; anything else is serialised as JSON.stringify would in an array. */
+  private element (value: unknown): Buffer {
+    if (typeof value === 'object' && value !== null) return this.part(value)
+    return Buffer.from(JSON.stringify(value) ?? 'null')
+  }
+
+  private member (key: string, value: unknown): Buffer {
+    if (typeof value === 'object' && value !== null) return this.part(value, key)
+    return Buffer.from(JSON.stringify(key) + ':' + JSON.stringify(value))
   }
 }
 
@@ -115,6 +205,8 @@ export interface Bodies {
   snapshot: () => ViewSnapshot
   /** Stops preparing bodies on view changes (unsubscribes). Idempotent. */
   close: () => void
+  /** How many body parts were serialised and how many reused from the cache (issue 12 item 3). */
+  partStats: () => { serialised: number, reused: number }
 }
 
 export interface BodiesHooks {
@@ -124,11 +216,17 @@ export interface BodiesHooks {
   onCompressed?: (route: RouteName, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
   /** Preparing bodies after a view change failed (requests still build them on demand). */
   onError?: (err: unknown) => void
+  /** Bounds how often large bodies are compressed. Default: {@link createCompressBudget} with its defaults. */
+  budget?: CompressBudget
 }
 
 export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies {
+  const parts = new BodyParts()
+  const budget = hooks.budget ?? createCompressBudget()
   let snap: ViewSnapshot | undefined
   let whole = new Map<RouteName, Representation>()
+  /** Each route's last unfiltered body: a large one whose bytes did not change keeps its variants. */
+  const previous = new Map<RouteName, Representation>()
   let filtered = new Map<string, Representation>()
   let closed = false
 
@@ -142,12 +240,16 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     return current
   }
 
-  const prepare = (route: RouteName, value: unknown): Representation => {
+  const onCompressed = hooks.onCompressed
+  const prepare = (route: RouteName, value: BodyValue, reuse?: Representation): Representation => {
     const t0 = performance.now()
-    const onCompressed = hooks.onCompressed
-    const rep = createRepresentation({ value }, onCompressed === undefined
-      ? {}
-      : { onCompressed: (encoding, seconds, trigger) => { onCompressed(route, encoding, seconds, trigger) } })
+    const body = parts.body(value)
+    const rep = reuse !== undefined && body.length >= FREE_COMPRESS_BYTES && reuse.identity.body.equals(body)
+      ? reuse
+      : representBytes(body, {
+        budget,
+        ...(onCompressed === undefined ? {} : { onCompressed: (encoding, seconds, trigger) => { onCompressed(route, encoding, seconds, trigger) } })
+      })
     hooks.onPrepared?.(route, (performance.now() - t0) / 1000)
     return rep
   }
@@ -168,34 +270,53 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
   const unfiltered = (route: RouteName, s: ViewSnapshot): Representation => {
     let rep = whole.get(route)
     if (rep === undefined) {
-      rep = prepare(route, ROUTE_BODIES[route].whole(s))
+      rep = prepare(route, ROUTE_BODIES[route].whole(s), previous.get(route))
       whole.set(route, rep)
+      previous.set(route, rep)
     }
     return rep
+  }
+
+  /** Waits `ms` (an unref'd timer), or less if the bodies are closed meanwhile. */
+  let wake: (() => void) | undefined
+  const pause = async (ms: number): Promise<void> => {
+    if (ms <= 0) return
+    const { promise, resolve } = Promise.withResolvers<void>()
+    const timer = setTimeout(resolve, ms)
+    timer.unref()
+    wake = resolve
+    await promise
+    clearTimeout(timer)
+    wake = undefined
   }
 
   /**
    * SPEC §1 "served from bytes prepared once per view change": after each change, one macrotask
    * later (so a change burst and the request in flight go first), build the unfiltered bodies and
    * compress them on the thread pool, one at a time. One run at most (singleFlight); a change
-   * during a run cuts it short and asks for one more, which moves on to the newest snapshot, so
-   * work for a superseded one is dropped.
+   * during a run asks for one more. A large body waits for the compression budget, then the body
+   * of the snapshot current by then is compressed, so work for a superseded one is dropped; the
+   * identity bytes are current meanwhile.
    */
-  let wanted: ViewSnapshot | undefined
+  let wanted = false
   let deferred = false
   const ahead = singleFlight(async () => {
-    const target = wanted
-    if (target === undefined || closed) return
-    wanted = undefined
-    const isCurrent = (): boolean => !closed && wanted === undefined && view.current() === target
+    if (!wanted || closed) return
+    wanted = false
+    // the identity bodies first: cheap (joined from cached parts), and what requests get until the variants are made
+    for (const route of ROUTES) unfiltered(route, sync())
     for (const route of ROUTES) {
-      if (!isCurrent()) break
-      sync()
-      await unfiltered(route, target).precompress(isCurrent)
+      // one round per encoding: a large body's precompress stops when the budget says wait
+      for (let round = 0; round < 2 && !closed; round++) {
+        await pause(budget.waitMs(unfiltered(route, sync()).identity.body.length))
+        if (closed) return
+        const rep = unfiltered(route, sync())
+        await rep.precompress(() => !closed && unfiltered(route, sync()) === rep)
+      }
     }
   }, { onError: (err) => { hooks.onError?.(err) } })
-  const schedule = (s: ViewSnapshot): void => {
-    wanted = s
+  const schedule = (): void => {
+    wanted = true
     if (closed || deferred) return
     if (ahead.isRunning()) {
       void ahead.run()
@@ -208,16 +329,18 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     })
   }
   const unsubscribe = view.onChange(schedule)
-  schedule(view.current())
+  schedule()
 
   return {
     close: () => {
       if (closed) return
       closed = true
-      wanted = undefined
+      wanted = false
+      wake?.()
       unsubscribe()
     },
     snapshot: sync,
+    partStats: () => ({ serialised: parts.serialised, reused: parts.reused }),
     get: (route, query) => {
       const s = sync()
       const filter = query === undefined ? undefined : ROUTE_BODIES[route].filter(query)

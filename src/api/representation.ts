@@ -2,8 +2,14 @@
  * Bytes prepared once per view change (SPEC §1 "served from bytes prepared once per view change"):
  * the JSON body, its strong ETag, and gzip/brotli variants. The bodies module compresses the
  * unfiltered bodies on the libuv thread pool when the view changes (`precompress`), so no request
- * pays for it; a request that needs a variant before that is done (or a filtered body, made on
- * demand) compresses it synchronously, once, and the result is reused until the next snapshot.
+ * pays for it. A request that needs a variant before that is done (or a filtered body, made on
+ * demand) compresses a small body synchronously, once, and the result is reused until the next
+ * snapshot; a large body is never compressed on the request path: until its variant is ready the
+ * request gets the identity bytes (always current), and the variant is made on the thread pool.
+ *
+ * Compressing a large body costs ~30 ms (gzip) to ~120 ms (br q5) per 4 MB, whatever changed in it,
+ * so a {@link CompressBudget} bounds how often large bodies are compressed (issue 12 item 3): a
+ * stream of changes cannot turn every push into a recompression of the whole subnet.
  */
 import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
@@ -29,7 +35,8 @@ export interface Representation {
   /**
    * Makes the gzip and br variants a request has not made yet, on the thread pool (zlib's async
    * API), one after the other. Never rejects: on an error the variant is left to the lazy path.
-   * `isCurrent` is asked before each: once it says no (a newer snapshot), the rest is skipped.
+   * `isCurrent` is asked before each: once it says no (a newer snapshot), the rest is skipped;
+   * a large body also stops while the {@link CompressBudget} says wait (the caller retries later).
    */
   precompress: (isCurrent?: () => boolean) => Promise<void>
   /** True when `If-None-Match` names any variant of this content (the client holds these bytes, decoded). */
@@ -39,13 +46,66 @@ export interface Representation {
 export interface RepresentationHooks {
   /** Called with the seconds spent compressing a variant, and what made it. */
   onCompressed?: (encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
+  /** Bounds how often large bodies are compressed. Default: no bound (every body is compressed when asked). */
+  budget?: CompressBudget
+}
+
+/**
+ * Bodies below this size are compressed whenever needed, synchronously on a request if need be:
+ * it costs well under a millisecond. Larger ones go through the {@link CompressBudget}.
+ */
+export const FREE_COMPRESS_BYTES = 64 * 1024
+
+/**
+ * Share of the time large-body compression may take (issue 12 item 3): after compressing for
+ * `d` seconds, the next large body waits `d × (1 − duty) / duty`: under a stream of changes
+ * compression takes at most a fifth of one thread-pool thread. A 4 MB body's br (~120 ms) is then
+ * followed by a ~0.5 s pause; the identity bytes are current meanwhile (SPEC §1: a change is
+ * visible within 1 s), only their compressed copies lag.
+ */
+export const COMPRESS_DUTY = 0.2
+
+/** When the next large body may be compressed; shared by every body of one API. */
+export interface CompressBudget {
+  /** Milliseconds until a body of `bytes` may be compressed; 0 means now. */
+  waitMs: (bytes: number) => number
+  /** Records `seconds` spent compressing a body of `bytes`. */
+  charge: (bytes: number, seconds: number) => void
+}
+
+export interface CompressBudgetInit {
+  /** Default {@link COMPRESS_DUTY}. */
+  duty?: number
+  /** Default {@link FREE_COMPRESS_BYTES}. */
+  freeBytes?: number
+  /** Default `Date.now`. */
+  now?: () => number
+}
+
+export function createCompressBudget (init: CompressBudgetInit = {}): CompressBudget {
+  const duty = init.duty ?? COMPRESS_DUTY
+  const freeBytes = init.freeBytes ?? FREE_COMPRESS_BYTES
+  const now = init.now ?? Date.now
+  let nextAt = 0
+  return {
+    waitMs: (bytes) => bytes < freeBytes ? 0 : Math.max(0, nextAt - now()),
+    charge: (bytes, seconds) => {
+      if (bytes < freeBytes) return
+      nextAt = Math.max(nextAt, now()) + seconds * 1000 * (1 - duty) / duty
+    }
+  }
 }
 
 const brotliAsync = promisify(brotliCompress)
 const gzipPromise = promisify(gzipAsync)
 
 export function createRepresentation (value: unknown, hooks: RepresentationHooks = {}): Representation {
-  const body = Buffer.from(JSON.stringify(value), 'utf8')
+  return representBytes(Buffer.from(JSON.stringify(value), 'utf8'), hooks)
+}
+
+/** A representation of JSON bytes already serialised (the bodies module joins cached parts). */
+export function representBytes (body: Buffer, hooks: RepresentationHooks = {}): Representation {
+  const budget = hooks.budget
   const hash = createHash('sha256').update(body).digest('base64url').slice(0, 27)
   const identity: Variant = { encoding: 'identity', body, etag: `"${hash}"` }
   const compressed: { gzip?: Variant, br?: Variant } = {}
@@ -63,11 +123,40 @@ export function createRepresentation (value: unknown, hooks: RepresentationHooks
     out.length >= body.length ? identity : { encoding, body: out, etag: `"${hash}-${encoding === 'gzip' ? 'gz' : 'br'}"` }
 
   const compressNow = (encoding: CompressedEncoding): Variant => {
-    if (!compressible) return identity
     const t0 = performance.now()
     const out = encoding === 'gzip' ? gzipSync(body) : brotliCompressSync(body, brotliOptions)
-    hooks.onCompressed?.(encoding, (performance.now() - t0) / 1000, 'request')
+    const seconds = (performance.now() - t0) / 1000
+    budget?.charge(body.length, seconds)
+    hooks.onCompressed?.(encoding, seconds, 'request')
     return toVariant(encoding, out)
+  }
+
+  /** The variants not made yet, on the thread pool, while the budget and `isCurrent` allow. */
+  let running: Promise<void> | undefined
+  const compressAhead = async (isCurrent: () => boolean, trigger: CompressTrigger): Promise<void> => {
+    for (const encoding of ['br', 'gzip'] as const) {
+      if (compressed[encoding] !== undefined || !isCurrent()) continue
+      if (budget !== undefined && budget.waitMs(body.length) > 0) return
+      const t0 = performance.now()
+      let out: Buffer
+      try {
+        out = encoding === 'gzip' ? await gzipPromise(body) : await brotliAsync(body, brotliOptions)
+      } catch {
+        continue // the lazy path in `variant` remains
+      }
+      const seconds = (performance.now() - t0) / 1000
+      budget?.charge(body.length, seconds)
+      // a request may have made it meanwhile: same input and settings, same bytes; keep the first
+      if (compressed[encoding] !== undefined) continue
+      hooks.onCompressed?.(encoding, seconds, trigger)
+      compressed[encoding] = toVariant(encoding, out)
+    }
+  }
+  const ahead = async (isCurrent: () => boolean, trigger: CompressTrigger): Promise<void> => {
+    if (!compressible) return
+    while (running !== undefined) await running
+    running = compressAhead(isCurrent, trigger).finally(() => { running = undefined })
+    await running
   }
 
   const tags = new Set([identity.etag, `"${hash}-gz"`, `"${hash}-br"`])
@@ -75,26 +164,17 @@ export function createRepresentation (value: unknown, hooks: RepresentationHooks
   return {
     identity,
     variant: (encoding) => {
-      if (encoding === 'identity') return identity
-      return (compressed[encoding] ??= compressNow(encoding))
+      if (encoding === 'identity' || !compressible) return identity
+      const made = compressed[encoding]
+      if (made !== undefined) return made
+      if (budget === undefined || body.length < FREE_COMPRESS_BYTES) return (compressed[encoding] = compressNow(encoding))
+      // a large body: never compressed on the request path; the current bytes go out uncompressed
+      // and the variants are made on the thread pool if the budget allows (else a later request or
+      // the bodies' own run makes them)
+      if (running === undefined) void ahead(() => true, 'request')
+      return identity
     },
-    precompress: async (isCurrent = () => true) => {
-      if (!compressible) return
-      for (const encoding of ['br', 'gzip'] as const) {
-        if (compressed[encoding] !== undefined || !isCurrent()) continue
-        const t0 = performance.now()
-        let out: Buffer
-        try {
-          out = encoding === 'gzip' ? await gzipPromise(body) : await brotliAsync(body, brotliOptions)
-        } catch {
-          continue // the lazy path in `variant` remains
-        }
-        // a request may have made it meanwhile: same input and settings, same bytes; keep the first
-        if (compressed[encoding] !== undefined) continue
-        hooks.onCompressed?.(encoding, (performance.now() - t0) / 1000, 'view_change')
-        compressed[encoding] = toVariant(encoding, out)
-      }
-    },
+    precompress: async (isCurrent = () => true) => { await ahead(isCurrent, 'view_change') },
     matches: (ifNoneMatch) => {
       if (tags.has(ifNoneMatch)) return true
       // If-None-Match uses the weak comparison (RFC 9110 §13.1.2): a list, `*`, `W/` prefixes
