@@ -1,0 +1,330 @@
+/**
+ * "Under attack" benchmark (issue 12): `node --import tsx bench/attack.ts` (or `npm run bench -- attack`).
+ *
+ * A real sidecar (bench/attack-sidecar.ts: parseConfig + createSidecar, default caps) runs in a
+ * child process so its RSS and CPU are its own; two honest native peers (startPeer, from
+ * 127.0.0.1) publish every HONEST_INTERVAL_MS. Each attack runs ATTACK_MS from its own loopback
+ * address (bare libp2p nodes whose TCP dials leave from 127.0.0.x), bounded in count and time:
+ *  1. conn-flood: one identity forces new connections, 8 at a time;
+ *  2. sybil-push: fresh identities, each pushes one valid heartbeat then leaves;
+ *  3. idle-streams: connections that open push streams and never write;
+ *  4. pk-puts: /pk/ records put into the sidecar's DHT;
+ *  5. fake-members: fresh identities speaking the subnet DHT and announcing 200 addresses each.
+ * Per row: the sidecar's peak RSS, its CPU per 10 s, honest-heartbeat latency (when a heartbeat
+ * shows in /v1/get_heartbeat minus when it was made, read from its expiration_time; polled every
+ * POLL_MS), /healthz latency (p50/max, one request every POLL_MS), and what the attack achieved.
+ */
+import '../src/polyfill.js'
+import { fork } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { byteStream, lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { heartbeatProtocol, sealHeartbeat } from '../src/heartbeat/index.js'
+import { kadProtocol } from '../src/p2p/index.js'
+import { startPeer } from '../src/peer.js'
+import type { Peer } from '../src/peer.js'
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { ChildProcess } from 'node:child_process'
+
+const OVERALL_CAP_MS = 240_000
+const ATTACK_MS = 12_000
+const SETTLE_MS = 3_000
+const POLL_MS = 100
+const HONEST_INTERVAL_MS = 2_000
+/** The publisher's TTL for that interval: max(2 intervals, 10 s) (heartbeat/constants.ts). */
+const HONEST_TTL_S = 10
+const SUBNET_ID = 'bench-attack'
+const API_KEY = 'key-bench-attack-0123456789abcdef0123456789'
+const MB = 1024 * 1024
+const CHILD = fileURLToPath(new URL('./attack-sidecar.ts', import.meta.url))
+
+// ---------------------------------------------------------------- the sidecar process
+class SidecarProcess {
+  private readonly proc: ChildProcess
+  private next = 1
+  private readonly pending = new Map<number, (msg: any) => void>()
+  readonly ready: Promise<{ port: number, addrs: string[], peerId: string }>
+
+  constructor (dir: string) {
+    this.proc = fork(CHILD, [dir, API_KEY], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.ready = new Promise((resolve, reject) => {
+      this.proc.once('error', reject)
+      this.proc.once('exit', (code) => { reject(new Error(`sidecar child exited with ${code}`)) })
+      this.proc.on('message', (msg: any) => {
+        if (msg.ready === true) resolve(msg)
+        const waiter = this.pending.get(msg.id)
+        if (waiter !== undefined) {
+          this.pending.delete(msg.id)
+          waiter(msg)
+        }
+      })
+    })
+  }
+
+  async ask (op: 'usage' | 'stop', timeoutMs = 10_000): Promise<any> {
+    const id = this.next++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`sidecar child did not answer ${op}`)) }, timeoutMs)
+      this.pending.set(id, (msg) => { clearTimeout(timer); resolve(msg) })
+      this.proc.send({ op, id })
+    })
+  }
+
+  async stop (): Promise<void> {
+    try { await this.ask('stop') } catch { this.proc.kill('SIGKILL') }
+  }
+}
+
+// ---------------------------------------------------------------- attack clients
+interface ClientOpts { sourceIp: string, privateKey?: PrivateKey, kad?: boolean, announce?: string[] }
+type Client = Libp2p<{ ping: unknown, identify: unknown, dht?: KadDHT }>
+
+/** A bare libp2p node whose TCP dials leave from `sourceIp`. */
+async function client (opts: ClientOpts): Promise<Client> {
+  // A variable, not a literal: TCPSocketOptions does not name localAddress, which net.connect takes (as test/p2p/connection-limits).
+  const dialOpts = { noDelay: true, localAddress: opts.sourceIp }
+  const node = await createLibp2p({
+    ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
+    addresses: { listen: opts.kad === true ? [`/ip4/${opts.sourceIp}/tcp/0`] : [], announce: opts.announce ?? [] },
+    transports: [tcp({ dialOpts })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: 10_000 },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      ...(opts.kad === true ? { dht: kadDHT({ protocol: kadProtocol(SUBNET_ID), clientMode: false, peerInfoMapper: passthroughMapper }) } : {})
+    }
+  }) as unknown as Client
+  return node
+}
+
+/** Runs `worker` on `concurrency` loops until `endAt`; each loop ends on its own at the deadline. */
+async function loops (concurrency: number, endAt: number, worker: () => Promise<void>): Promise<void> {
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (Date.now() < endAt) {
+      try { await worker() } catch {}
+    }
+  }))
+}
+
+const bounded = (ms = 3_000): AbortSignal => AbortSignal.timeout(ms)
+
+type Attack = (target: { addr: string, peerId: string }, endAt: number) => Promise<string>
+
+const ATTACKS: Record<string, Attack> = {
+  'conn-flood': async ({ addr }, endAt) => {
+    const node = await client({ sourceIp: '127.0.0.2' })
+    let opened = 0
+    let refused = 0
+    try {
+      await loops(8, endAt, async () => {
+        try {
+          await node.dial(multiaddr(addr), { force: true, signal: bounded() })
+          opened++
+        } catch { refused++ }
+      })
+      return `${opened} opened, ${refused} refused; ${node.getConnections().filter((c) => c.status === 'open').length} open at the end`
+    } finally { await node.stop() }
+  },
+  'sybil-push': async ({ addr }, endAt) => {
+    let accepted = 0
+    let other = 0
+    await loops(4, endAt, async () => {
+      const key = await generateKeyPair('Ed25519')
+      const node = await client({ sourceIp: '127.0.0.3', privateKey: key })
+      try {
+        const payload = {
+          subnet_id: SUBNET_ID, peer_id: node.peerId.toString(), seq: Date.now(),
+          server: { state: 'ONLINE' as const, role: 'VALIDATOR', throughput: 1, public_name: null, version: '1.0.0', using_relay: false, next_pings: null },
+          expiration_time: Date.now() / 1000 + 600
+        }
+        const signal = bounded()
+        const stream = await node.dialProtocol(multiaddr(addr), heartbeatProtocol(SUBNET_ID), { signal })
+        const lp = lpStream(stream)
+        await lp.write(await sealHeartbeat(payload, key), { signal })
+        const ack = (await byteStream(lp.unwrap()).read({ bytes: 1, signal })).get(0)
+        if (ack === 0) accepted++
+        else other++
+      } catch { other++ } finally { await node.stop() }
+    })
+    return `${accepted} pushes accepted (ack 0x00), ${other} refused or failed`
+  },
+  'idle-streams': async ({ addr }, endAt) => {
+    const node = await client({ sourceIp: '127.0.0.4' })
+    const streams: Stream[] = []
+    let failed = 0
+    try {
+      await loops(8, endAt, async () => {
+        try {
+          const conn = await node.dial(multiaddr(addr), { force: streams.length % 8 === 0, signal: bounded() })
+          streams.push(await conn.newStream(heartbeatProtocol(SUBNET_ID), { signal: bounded() }))
+        } catch {
+          failed++
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+      })
+      const open = streams.filter((s) => s.status === 'open').length
+      return `${streams.length} streams opened, ${failed} refused; ${open} still open at the end`
+    } finally { await node.stop() }
+  },
+  'pk-puts': async ({ addr }, endAt) => {
+    const node = await client({ sourceIp: '127.0.0.5', kad: true })
+    let puts = 0
+    try {
+      await node.start()
+      await node.dial(multiaddr(addr), { signal: bounded(5_000) })
+      const dht = node.services.dht as KadDHT
+      const readyBy = Date.now() + 5_000
+      while ((dht as unknown as { routingTable: { size: number } }).routingTable.size === 0 && Date.now() < readyBy) await new Promise((resolve) => setTimeout(resolve, 50))
+      await loops(8, endAt, async () => {
+        const key = await generateKeyPair('Ed25519')
+        const id = peerIdFromPrivateKey(key)
+        puts++
+        for await (const _ of dht.put(uint8ArrayFromString(`/pk/${id.toString()}`), key.publicKey.raw, { signal: bounded() })) {}
+      })
+      return `${puts} /pk/ puts attempted`
+    } finally { await node.stop() }
+  },
+  'fake-members': async ({ addr }, endAt) => {
+    let joined = 0
+    let failed = 0
+    await loops(4, endAt, async () => {
+      const announce = Array.from({ length: 200 }, (_, i) => `/ip4/10.${i}.${Math.floor(Math.random() * 250)}.1/tcp/${4001 + i}`)
+      const node = await client({ sourceIp: '127.0.0.6', kad: true, announce })
+      try {
+        await node.start()
+        await node.dial(multiaddr(addr), { signal: bounded() })
+        // identify runs on connect: the sidecar learns the protocols and the announced addresses.
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        joined++
+      } catch { failed++ } finally { await node.stop() }
+    })
+    return `${joined} fake members connected (200 addresses each), ${failed} failed`
+  }
+}
+
+// ---------------------------------------------------------------- measuring
+interface Row { name: string, rssMb: number, cpuPer10s: number, hbMedian: number, hbMax: number, hbSeen: number, healthP50: number, healthMax: number, note: string }
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN
+}
+
+async function measure (name: string, sidecar: SidecarProcess, port: number, honest: string[], durationMs: number, during: (endAt: number) => Promise<string>): Promise<Row> {
+  const base = `http://127.0.0.1:${port}`
+  const endAt = Date.now() + durationMs
+  const before = await sidecar.ask('usage')
+  const t0 = performance.now()
+  let peakRss = before.rss as number
+  const health: number[] = []
+  const hb: number[] = []
+  const lastExpiry = new Map<string, number>()
+  const probe = (async () => {
+    while (Date.now() < endAt) {
+      const h0 = performance.now()
+      try { await fetch(`${base}/healthz`, { signal: bounded(10_000) }) } catch {}
+      health.push(performance.now() - h0)
+      try {
+        const res = await fetch(`${base}/v1/get_heartbeat`, { headers: { 'X-API-Key': API_KEY }, signal: bounded(10_000) })
+        const body = await res.json() as { value: Array<{ peer_id: string, expiration_time: number }> }
+        const now = Date.now()
+        for (const e of body.value) {
+          if (!honest.includes(e.peer_id)) continue
+          const prev = lastExpiry.get(e.peer_id)
+          // A new heartbeat (not the first seen: its arrival time is unknown): made at expiration - TTL.
+          if (prev !== undefined && e.expiration_time > prev) hb.push(now - (e.expiration_time - HONEST_TTL_S) * 1000)
+          lastExpiry.set(e.peer_id, e.expiration_time)
+        }
+      } catch {}
+      try { peakRss = Math.max(peakRss, (await sidecar.ask('usage')).rss) } catch {}
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    }
+  })()
+  const [note] = await Promise.all([during(endAt), probe])
+  const after = await sidecar.ask('usage')
+  const elapsed = performance.now() - t0
+  return {
+    name,
+    rssMb: Math.max(peakRss, after.rss) / MB,
+    cpuPer10s: (after.cpuMs - before.cpuMs) * 10_000 / elapsed,
+    hbMedian: pct(hb, 0.5),
+    hbMax: hb.length === 0 ? NaN : Math.max(...hb),
+    hbSeen: hb.length,
+    healthP50: pct(health, 0.5),
+    healthMax: Math.max(...health),
+    note
+  }
+}
+
+function print (rows: Row[]): void {
+  const head = ['attack', 'RSS MB', 'CPU ms/10s', 'honest hb ms p50/max (n)', '/healthz ms p50/max', 'attack achieved']
+  const lines = rows.map((r) => [
+    r.name, r.rssMb.toFixed(0), r.cpuPer10s.toFixed(0),
+    `${r.hbMedian.toFixed(0)}/${r.hbMax.toFixed(0)} (${r.hbSeen})`,
+    `${r.healthP50.toFixed(1)}/${r.healthMax.toFixed(1)}`, r.note
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)))
+  const fmt = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join(' | ')
+  console.log(fmt(head))
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'))
+  for (const l of lines) console.log(fmt(l))
+}
+
+async function main (): Promise<void> {
+  const cap = setTimeout(() => {
+    console.log(`attack: stopped at the ${OVERALL_CAP_MS / 1000} s cap`)
+    process.exit(1)
+  }, OVERALL_CAP_MS)
+  cap.unref()
+  const dir = await mkdtemp(join(tmpdir(), 'subnet-bootnode-bench-attack-'))
+  const sidecar = new SidecarProcess(dir)
+  const peers: Peer[] = []
+  try {
+    const { port, addrs, peerId } = await sidecar.ready
+    const addr = addrs[0]
+    if (addr === undefined) throw new Error('the sidecar has no loopback address')
+    for (let i = 0; i < 2; i++) {
+      peers.push(await startPeer({ subnetId: SUBNET_ID, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddrs: true, bootstrap: addrs, heartbeatIntervalMs: HONEST_INTERVAL_MS }))
+    }
+    const honest = peers.map((p) => p.node.peerId)
+    const seenBy = Date.now() + 30_000
+    while (Date.now() < seenBy) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/get_heartbeat`, { headers: { 'X-API-Key': API_KEY } })
+      const body = await res.json() as { value: Array<{ peer_id: string }> }
+      if (honest.every((id) => body.value.some((e) => e.peer_id === id))) break
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    console.log(`attack: sidecar in its own process (src/ under tsx), default caps; 2 honest peers publishing every ${HONEST_INTERVAL_MS / 1000} s; each attack ${ATTACK_MS / 1000} s from its own 127.0.0.x`)
+    const rows: Row[] = [await measure('idle', sidecar, port, honest, ATTACK_MS, async () => '')]
+    for (const [name, attack] of Object.entries(ATTACKS)) {
+      rows.push(await measure(name, sidecar, port, honest, ATTACK_MS, async (endAt) => attack({ addr, peerId }, endAt)))
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+    }
+    rows.push(await measure('idle after', sidecar, port, honest, ATTACK_MS, async () => ''))
+    print(rows)
+  } finally {
+    await Promise.allSettled(peers.map(async (p) => { await p.stop() }))
+    await sidecar.stop()
+    await rm(dir, { recursive: true, force: true })
+    clearTimeout(cap)
+  }
+}
+
+await main()
+process.exit(0)
