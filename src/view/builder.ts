@@ -4,12 +4,18 @@
  * Rebuilds when a collector reports a change (coalesced), when the node's readiness or
  * addresses change, and every `refreshIntervalMs`; publishes a new snapshot only when its
  * content differs. Geolocation happens here, never on a request path.
+ *
+ * A change from one peer costs work for that peer (issue 12 item 3): an unchanged peer keeps its
+ * info object (and an unchanged view its peersInfo object), so the bodies' per-object JSON cache
+ * (src/api/bodies.ts) serialises only what changed; "changed" is decided by object identity, not
+ * by serialising the whole view; a change build locates only addresses not located yet, the
+ * periodic refresh all of them (an unchanged location keeps its object).
  */
 import { silentLogger } from '../log/index.js'
 import { ipsOfMultiaddr } from '../util/multiaddr.js'
 import { createRepeatingTask, singleFlight } from '../util/task.js'
 import { createStaticView } from './index.js'
-import type { Location, Locator, PeersInfo, ViewSnapshot, ViewSource } from './index.js'
+import type { HeartbeatEntry, Location, Locator, PeersInfo, ViewSnapshot, ViewSource } from './index.js'
 import type { HeartbeatCollector } from '../heartbeat/index.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
@@ -60,6 +66,31 @@ export function createViewBuilder (init: ViewBuilderInit, components: ViewBuilde
 }
 
 type Content = Omit<ViewSnapshot, 'version' | 'builtAt'>
+type PeerInfo = PeersInfo[string]
+
+/** One peer's info as last built, with what it was built from. */
+interface BuiltPeer {
+  multiaddrs: readonly string[]
+  ips: string[]
+  /** The location object of each of `ips`, as used. */
+  locations: Array<Location | undefined>
+  info: PeerInfo
+}
+
+function sameList<T> (a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Locations are flat records (ip-api shaped). */
+function sameLocation (a: Location, b: Location): boolean {
+  const keys = Object.keys(a)
+  if (keys.length !== Object.keys(b).length) return false
+  for (const k of keys) if (a[k] !== b[k]) return false
+  return true
+}
 
 class ViewBuilderImpl implements ViewBuilder {
   private readonly components: ViewBuilderComponents
@@ -77,7 +108,12 @@ class ViewBuilderImpl implements ViewBuilder {
     onListenerError: (err) => { this.log.warn('view change listener threw', { err }) }
   })
   private running = false
-  private lastKey = ''
+  /** What the last snapshot was built from; undefined before the first. */
+  private last?: Content
+  private lastPeerList: Array<[string, PeerInfo]> = []
+  private builtPeers = new Map<string, BuiltPeer>()
+  /** The next build locates every address again (the periodic refresh), not only new ones. */
+  private locateAll = true
   private unsubscribe: Array<() => void> = []
   private debounceTimer?: NodeJS.Timeout
   /** Results of the last lookup that finished, for the addresses in the view then. */
@@ -89,7 +125,10 @@ class ViewBuilderImpl implements ViewBuilder {
     this.components = components
     this.log = init.logger ?? silentLogger
     const refreshIntervalMs = init.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS
-    this.refresher = createRepeatingTask(async () => { await this.refresh() }, {
+    this.refresher = createRepeatingTask(async () => {
+      this.locateAll = true
+      await this.refresh()
+    }, {
       intervalMs: refreshIntervalMs, logger: this.log, name: 'view refresh'
     })
     this.stateChecker = createRepeatingTask(() => { this.checkNodeState() }, {
@@ -154,43 +193,81 @@ class ViewBuilderImpl implements ViewBuilder {
     // The peer collector already leaves this node out (PeerCollector.peers).
     const peerList = peers.peers()
 
+    const ipsOf = new Map<string, string[]>()
     const ips = new Set<string>()
-    for (const p of peerList) for (const a of p.multiaddrs) for (const ip of ipsOfMultiaddr(a)) ips.add(ip)
-    const locations = await this.locateBounded([...ips].sort(), locator)
-
-    const peersInfo: PeersInfo = {}
     for (const p of peerList) {
-      const info: Record<string, { location: Location } | string[]> = {}
-      for (const a of p.multiaddrs) {
-        for (const ip of ipsOfMultiaddr(a)) {
-          const location = locations.get(ip)
-          if (info[ip] === undefined && location !== undefined) info[ip] = { location }
-        }
+      const built = this.builtPeers.get(p.peerId)
+      let list: string[]
+      if (built !== undefined && sameList(built.multiaddrs, p.multiaddrs)) {
+        list = built.ips
+      } else {
+        list = []
+        for (const a of p.multiaddrs) for (const ip of ipsOfMultiaddr(a)) if (!list.includes(ip)) list.push(ip)
       }
-      info.multiaddrs = [...p.multiaddrs]
-      peersInfo[p.peerId] = info
+      ipsOf.set(p.peerId, list)
+      for (const ip of list) ips.add(ip)
     }
+    const full = this.locateAll
+    this.locateAll = false
+    const locations = await this.locateBounded([...ips].sort(), locator, full)
 
+    const builtPeers = new Map<string, BuiltPeer>()
+    const peerInfos: Array<[string, PeerInfo]> = []
+    for (const p of peerList) {
+      const peerIps = ipsOf.get(p.peerId) ?? []
+      const located = peerIps.map((ip) => locations.get(ip))
+      let built = this.builtPeers.get(p.peerId)
+      if (built === undefined || built.ips !== peerIps || !sameList(built.locations, located) || !sameList(built.multiaddrs, p.multiaddrs)) {
+        const info: PeerInfo = {}
+        peerIps.forEach((ip, k) => {
+          const location = located[k]
+          if (location !== undefined) info[ip] = { location }
+        })
+        info.multiaddrs = [...p.multiaddrs]
+        built = { multiaddrs: p.multiaddrs, ips: peerIps, locations: located, info }
+      }
+      builtPeers.set(p.peerId, built)
+      peerInfos.push([p.peerId, built.info])
+    }
+    this.builtPeers = builtPeers
+
+    const last = this.last
+    const samePeers = last !== undefined && peerInfos.length === this.lastPeerList.length &&
+      peerInfos.every(([id, info], k) => this.lastPeerList[k]?.[0] === id && this.lastPeerList[k]?.[1] === info)
+    let peersInfo: PeersInfo
+    if (samePeers) {
+      peersInfo = last.peersInfo
+    } else {
+      peersInfo = {}
+      for (const [id, info] of peerInfos) peersInfo[id] = info
+    }
     const content: Content = {
-      heartbeats: heartbeatList,
+      heartbeats: last !== undefined && sameList<HeartbeatEntry>(last.heartbeats, heartbeatList) ? last.heartbeats : heartbeatList,
       peersInfo,
       bootnodes: node.bootnodeAddrs(),
       peerId: node.isStarted() ? node.peerId : null,
       ready: node.isDhtReady(),
       peerCount: peerList.length
     }
-    const key = JSON.stringify(content)
-    if (key === this.lastKey) return
-    this.lastKey = key
+    if (last !== undefined && content.heartbeats === last.heartbeats && content.peersInfo === last.peersInfo &&
+      sameList(content.bootnodes, last.bootnodes) && content.peerId === last.peerId && content.ready === last.ready &&
+      content.peerCount === last.peerCount) return
+    this.last = content
+    this.lastPeerList = peerInfos
     const snap = this.view.set(content)
     this.log.debug('view updated', { version: snap.version, heartbeats: heartbeatList.length, peers: peerList.length, ready: content.ready })
   }
 
-  /** The locations of `ips`, waiting at most LOCATE_WAIT_MS; addresses not located by then are missing. */
-  private async locateBounded (ips: string[], locator: Locator): Promise<Map<string, Location>> {
-    if (this.locating === undefined) {
+  /**
+   * The locations of `ips` (all of them when `full`, else only those not located yet), waiting at
+   * most LOCATE_WAIT_MS; addresses not located by then are missing. A location equal to the one
+   * held keeps the held object, so an unchanged peer keeps its info object.
+   */
+  private async locateBounded (ips: string[], locator: Locator, full: boolean): Promise<Map<string, Location>> {
+    const wanted = full ? ips : ips.filter((ip) => !this.located.has(ip))
+    if (this.locating === undefined && wanted.length > 0) {
       // Locator.locate never rejects (its contract, view/index.ts): every IP gets an entry.
-      const job = locator.locate(ips).then((found) => { this.located = found })
+      const job = locator.locate(wanted).then((found) => { this.merge(found, full ? ips : undefined) })
       this.locating = job
       const timer = Promise.withResolvers<void>()
       const timeout = setTimeout(timer.resolve, LOCATE_WAIT_MS)
@@ -206,7 +283,21 @@ class ViewBuilderImpl implements ViewBuilder {
           this.scheduleSoon()
         })
       }
+    } else if (full) {
+      // the lookup in flight (or none needed): try again on the next build
+      this.locateAll = this.locating !== undefined
     }
     return this.located
+  }
+
+  /** Takes in a lookup's results; `keep` (a full lookup) drops addresses no longer in the view. */
+  private merge (found: Map<string, Location>, keep?: readonly string[]): void {
+    const next = new Map<string, Location>()
+    if (keep === undefined) for (const [ip, location] of this.located) next.set(ip, location)
+    for (const [ip, location] of found) {
+      const held = this.located.get(ip)
+      next.set(ip, held !== undefined && sameLocation(held, location) ? held : location)
+    }
+    this.located = next
   }
 }

@@ -128,3 +128,58 @@ test('a slow geolocator never holds heartbeats back: the address shows once its 
   t.is(located.status, 'success')
   t.is(located.countryCode, 'US')
 })
+
+test('a change from one peer rebuilds only that peer: the others keep their info objects, only its new address is located (issue 12 item 3)', async (t) => {
+  const { createListeners } = await import('../../src/util/listeners.js')
+  type Hb = ViewSnapshot['heartbeats'][number]
+  type Peer = ReturnType<Parameters<typeof createViewBuilder>[1]['peers']['peers']>[number]
+  const hbEvents = createListeners<[]>((err) => { throw err })
+  const peerEvents = createListeners<[]>((err) => { throw err })
+  const ids = Array.from({ length: 50 }, (_, i) => `12D3KooWFake${String(i).padStart(4, '0')}`)
+  const hb = (id: string, exp: number): Hb => ({
+    peer_id: id,
+    server: { state: 'ONLINE', role: 'VALIDATOR', throughput: 1, public_name: null, version: '1', using_relay: false, next_pings: null },
+    expiration_time: exp
+  })
+  let heartbeatList = ids.map((id) => hb(id, 2e9))
+  const peer = (id: string, i: number): Peer => ({ peerId: id, multiaddrs: [`/ip4/203.0.113.${i}/tcp/4001`], lastSeen: 1 })
+  let peerList = ids.map(peer)
+  const asked: string[][] = []
+  const locator: Locator = {
+    // a new object per answer, as the real locator gives
+    locate: async (ips) => { asked.push([...ips]); return new Map(ips.map((ip): [string, Location] => [ip, { status: 'success', query: ip }])) },
+    stop: async () => {}
+  }
+  const node = { isDhtReady: () => true, isStarted: () => true, peerId: 'self', bootnodeAddrs: () => ['/ip4/127.0.0.1/tcp/1/p2p/self'] }
+  const view = createViewBuilder({ refreshIntervalMs: 60_000 }, {
+    node: node as unknown as Parameters<typeof createViewBuilder>[1]['node'],
+    heartbeats: { heartbeats: () => heartbeatList, onChange: (l: () => void) => hbEvents.add(l) } as unknown as Parameters<typeof createViewBuilder>[1]['heartbeats'],
+    peers: { peers: () => peerList, onChange: (l: () => void) => peerEvents.add(l) } as unknown as Parameters<typeof createViewBuilder>[1]['peers'],
+    locator
+  })
+  t.teardown(async () => { await view.stop() })
+  await view.start()
+  const s1 = view.current()
+  t.is(Object.keys(s1.peersInfo).length, 50)
+  t.is(asked.length, 1)
+
+  // nothing changed: no new snapshot, nothing located again
+  await view.refresh()
+  t.is(view.current(), s1)
+  t.is(asked.length, 1)
+
+  // peer 7 moves and re-publishes; every peer entry is a new object with the same content (as the collector gives)
+  const moved = ids[7] ?? ''
+  peerList = ids.map((id, i) => id === moved ? { peerId: id, multiaddrs: ['/ip4/198.51.100.7/tcp/4001'], lastSeen: 2 } : peer(id, i))
+  heartbeatList = heartbeatList.map((h) => h.peer_id === moved ? hb(moved, 2e9 + 1) : h)
+  await view.refresh()
+  const s2 = view.current()
+  t.is(s2.version, s1.version + 1)
+  t.deepEqual(asked.at(-1), ['198.51.100.7'], 'only the new address is located')
+  for (const id of ids) {
+    if (id === moved) t.not(s2.peersInfo[id], s1.peersInfo[id])
+    else t.is(s2.peersInfo[id], s1.peersInfo[id], `${id} keeps its info object`)
+  }
+  t.deepEqual(s2.peersInfo[moved], { '198.51.100.7': { location: { status: 'success', query: '198.51.100.7' } }, multiaddrs: ['/ip4/198.51.100.7/tcp/4001'] })
+  t.is(s2.heartbeats.filter((h, i) => h !== s1.heartbeats[i]).length, 1)
+})
