@@ -209,7 +209,7 @@ class ViewBuilderImpl implements ViewBuilder {
     }
     const full = this.locateAll
     this.locateAll = false
-    const locations = await this.locateBounded([...ips].sort(), locator, full)
+    const locations = await this.locateBounded(ips, locator, full)
 
     const builtPeers = new Map<string, BuiltPeer>()
     const peerInfos: Array<[string, PeerInfo]> = []
@@ -263,8 +263,10 @@ class ViewBuilderImpl implements ViewBuilder {
    * most LOCATE_WAIT_MS; addresses not located by then are missing. A location equal to the one
    * held keeps the held object, so an unchanged peer keeps its info object.
    */
-  private async locateBounded (ips: string[], locator: Locator, full: boolean): Promise<Map<string, Location>> {
-    const wanted = full ? ips : ips.filter((ip) => !this.located.has(ip))
+  private async locateBounded (ips: ReadonlySet<string>, locator: Locator, full: boolean): Promise<Map<string, Location>> {
+    const wanted: string[] = []
+    for (const ip of ips) if (full || !this.located.has(ip)) wanted.push(ip)
+    wanted.sort()
     if (this.locating === undefined && wanted.length > 0) {
       // Locator.locate never rejects (its contract, view/index.ts): every IP gets an entry.
       const job = locator.locate(wanted).then((found) => { this.merge(found, full ? ips : undefined) })
@@ -291,13 +293,11 @@ class ViewBuilderImpl implements ViewBuilder {
   }
 
   /** Takes in a lookup's results; `keep` (a full lookup) drops addresses no longer in the view. */
-  private merge (found: Map<string, Location>, keep?: readonly string[]): void {
-    const next = new Map<string, Location>()
-    if (keep === undefined) for (const [ip, location] of this.located) next.set(ip, location)
+  private merge (found: Map<string, Location>, keep?: ReadonlySet<string>): void {
     for (const [ip, location] of found) {
       const held = this.located.get(ip)
-      next.set(ip, held !== undefined && sameLocation(held, location) ? held : location)
+      if (held === undefined || !sameLocation(held, location)) this.located.set(ip, location)
     }
-    this.located = next
+    if (keep !== undefined) for (const ip of this.located.keys()) if (!keep.has(ip)) this.located.delete(ip)
   }
 }
