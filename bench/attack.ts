@@ -13,6 +13,9 @@
  * Per row: the sidecar's peak RSS, its CPU per 10 s, honest-heartbeat latency (when a heartbeat
  * shows in /v1/get_heartbeat minus when it was made, read from its expiration_time; polled every
  * POLL_MS), /healthz latency (p50/max, one request every POLL_MS), and what the attack achieved.
+ * Run some attacks only by naming them: `node --import tsx bench/attack.ts fake-members`.
+ * ATTACK_CPU_PROF=<dir> writes the sidecar child's CPU profile there (node --cpu-prof); ATTACK_CHILD_DEBUG
+ * is the child's DEBUG (libp2p's log namespaces), so its logs are not mixed with the clients'.
  */
 import '../src/polyfill.js'
 import { fork } from 'node:child_process'
@@ -60,7 +63,10 @@ class SidecarProcess {
   readonly ready: Promise<{ port: number, addrs: string[], peerId: string }>
 
   constructor (dir: string) {
-    this.proc = fork(CHILD, [dir, API_KEY], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const prof = process.env.ATTACK_CPU_PROF
+    const execArgv = ['--import', 'tsx', ...(prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof])]
+    const env = process.env.ATTACK_CHILD_DEBUG === undefined ? process.env : { ...process.env, DEBUG: process.env.ATTACK_CHILD_DEBUG }
+    this.proc = fork(CHILD, [dir, API_KEY], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.ready = new Promise((resolve, reject) => {
       this.proc.once('error', reject)
       this.proc.once('exit', (code) => { reject(new Error(`sidecar child exited with ${code}`)) })
@@ -287,6 +293,10 @@ function print (rows: Row[]): void {
 }
 
 async function main (): Promise<void> {
+  const wanted = process.argv.slice(2)
+  const unknown = wanted.filter((name) => !(name in ATTACKS))
+  if (unknown.length > 0) throw new Error(`unknown attack ${unknown.join(', ')}; choose from ${Object.keys(ATTACKS).join(', ')}`)
+  const selected = Object.entries(ATTACKS).filter(([name]) => wanted.length === 0 || wanted.includes(name))
   const cap = setTimeout(() => {
     console.log(`attack: stopped at the ${OVERALL_CAP_MS / 1000} s cap`)
     process.exit(1)
@@ -312,7 +322,7 @@ async function main (): Promise<void> {
     }
     console.log(`attack: sidecar in its own process (src/ under tsx), default caps; 2 honest peers publishing every ${HONEST_INTERVAL_MS / 1000} s; each attack ${ATTACK_MS / 1000} s from its own 127.0.0.x`)
     const rows: Row[] = [await measure('idle', sidecar, port, honest, ATTACK_MS, async () => '')]
-    for (const [name, attack] of Object.entries(ATTACKS)) {
+    for (const [name, attack] of selected) {
       rows.push(await measure(name, sidecar, port, honest, ATTACK_MS, async (endAt) => attack({ addr, peerId }, endAt)))
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
     }

@@ -27,6 +27,9 @@ import type { Registry } from 'prom-client'
 export const DHT_SOURCE = 'dht'
 export const STORE_SOURCE = 'store'
 const KEY_PREFIX = uint8ArrayFromString(`/${HEARTBEAT_NAMESPACE}/`)
+/** libp2p's peer-store metadata keys for the outcome of its last dials (libp2p connection-manager constants, not exported). */
+const LAST_DIAL_SUCCESS_KEY = 'last-dial-success'
+const LAST_DIAL_FAILURE_KEY = 'last-dial-failure'
 
 export interface DhtHeartbeatSourceInit {
   /** How often the store is swept for expired records (nothing else: changes arrive as they are stored). Default 5 min. */
@@ -181,13 +184,24 @@ export class DhtHeartbeatSource implements HeartbeatSource {
     }
   }
 
-  /** Subnet peers we know (peer store with our kad protocol) whose heartbeat we do not hold. */
+  /**
+   * Subnet peers we know (peer store with our kad protocol) whose heartbeat we do not hold, and
+   * that we have reason to think are up: connected now, or last dialled with success (issue 12).
+   * A peer known only from an inbound connection that has closed, or whose last dial failed, is
+   * not looked up: each get is a DHT query whose closest peers are, after a flood of fake members,
+   * those departed peers, and libp2p dials each on up to maxPeerAddrsToDial addresses; looking
+   * every departed peer up every round kept the node dialling the dead for good. A live peer
+   * brings its heartbeat by push or by a put when it comes back.
+   */
   private async missingPeers (sink: HeartbeatSink): Promise<string[]> {
     const nowS = Date.now() / 1000
-    const peers = await this.node.libp2p.peerStore.all({
+    const libp2p = this.node.libp2p
+    const connected = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
+    const peers = await libp2p.peerStore.all({
       filters: [(p) => p.protocols.includes(this.node.kadProtocol)]
     })
     return peers
+      .filter((p) => connected.has(p.id.toString()) || lastDialSucceeded(p.metadata))
       .map((p) => p.id.toString())
       .filter((id) => id !== this.node.peerId)
       .filter((id) => {
@@ -237,6 +251,21 @@ export class DhtHeartbeatSource implements HeartbeatSource {
     }
     if (best !== undefined && this.running) sink.offer({ entry: toHeartbeatEntry(best), seq: best.seq }, DHT_SOURCE)
   }
+}
+
+/**
+ * libp2p's dial queue records `last-dial-success` / `last-dial-failure` (ms since the epoch, as
+ * decimal text) in the peer store's metadata; true when a success is recorded and no later failure.
+ */
+function lastDialSucceeded (metadata: Map<string, Uint8Array>): boolean {
+  const at = (key: string): number => {
+    const value = metadata.get(key)
+    return value === undefined ? NaN : Number(uint8ArrayToString(value))
+  }
+  const success = at(LAST_DIAL_SUCCESS_KEY)
+  if (Number.isNaN(success)) return false
+  const failure = at(LAST_DIAL_FAILURE_KEY)
+  return Number.isNaN(failure) || success >= failure
 }
 
 /** A stored record's `expiration_time`, read without verifying anything (the sweep only needs the expiry). */

@@ -90,7 +90,8 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit, components: Su
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
-      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxPeerAddrsToDial: MAX_PEER_ADDRS_TO_DIAL
     },
     connectionGater: limiter.gater,
     services: {
@@ -107,6 +108,14 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit, components: Su
 
   return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
 }
+
+/**
+ * Addresses tried per dial of one peer (libp2p's default is 25). A peer announces what it likes
+ * (issue 12: fake members announced 200 each), and a DHT query dials the closest peers it knows,
+ * departed ones included: every address tried costs a socket and a peer-store rewrite of the whole
+ * address list. An honest node has a few (IPv4, IPv6, a transport or two); get_peers_info lists 16.
+ */
+const MAX_PEER_ADDRS_TO_DIAL = 8
 
 type DhtFactory = ReturnType<typeof kadDHT>
 
