@@ -34,7 +34,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { Listeners } from '../util/listeners.js'
 import type { RepeatingTask } from '../util/task.js'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -133,7 +133,7 @@ function dhtServices (init: SubnetNodeInit, profile: Profile, onStored: (dsKey: 
   const factory = kadDHT({
     protocol: kadProtocol(init.subnetId),
     clientMode: false,
-    peerInfoMapper: allowPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper,
+    peerInfoMapper: capAddresses(allowPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper),
     // Only the caller's namespaces (issue 12 item 4): kad-dht adds its `pk` validator to them,
     // and anyone could then fill the store with public-key records that never expire.
     validators: { pk: refuseNamespace('pk'), ...init.validators },
@@ -146,6 +146,19 @@ function dhtServices (init: SubnetNodeInit, profile: Profile, onStored: (dsKey: 
     datastore: { value: guardRecordStore(components.datastore, { recordPrefix: DHT_RECORD_PREFIX, selectors, onStored }), enumerable: true }
   }) as KadDHTComponents)
   return profile === 'both' ? { dht: native, templateDht: template } : { dht: native }
+}
+
+/**
+ * At most MAX_PEER_ADDRS_TO_DIAL addresses per peer in what the DHT hands out (FIND_NODE answers),
+ * after `mapper`: a peer that announced hundreds (issue 12, fake members) must not cost every
+ * node that asks us for peers a peer-store record of hundreds of addresses to rewrite on each
+ * failed dial; nobody dials more than that many of one peer's addresses anyway.
+ */
+function capAddresses (mapper: (info: PeerInfo) => PeerInfo): (info: PeerInfo) => PeerInfo {
+  return (info) => {
+    const mapped = mapper(info)
+    return mapped.multiaddrs.length <= MAX_PEER_ADDRS_TO_DIAL ? mapped : { ...mapped, multiaddrs: mapped.multiaddrs.slice(0, MAX_PEER_ADDRS_TO_DIAL) }
+  }
 }
 
 /** A kad-dht validator that refuses every record of `namespace`, as kad-dht refuses a namespace it has no validator for. */
