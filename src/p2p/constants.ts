@@ -55,3 +55,11 @@ export type Profile = typeof PROFILES[number]
 export const TEMPLATE_HEARTBEAT_TOPIC = 'heartbeat'
 export const TEMPLATE_PEER_STATE_TOPIC = 'peer_state'
 export const TEMPLATE_TOPICS = [TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC] as const
+
+/**
+ * Addresses tried per dial of one peer (libp2p's default is 25). A peer announces what it likes
+ * (issue 12: fake members announced 200 each), and a DHT query dials the closest peers it knows,
+ * departed ones included: every address tried costs a socket and a peer-store rewrite of the whole
+ * address list. An honest node has a few (IPv4, IPv6, a transport or two); get_peers_info lists 16.
+ */
+export const MAX_PEER_ADDRS_TO_DIAL = 8

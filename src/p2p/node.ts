@@ -20,7 +20,7 @@ import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
+  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, MAX_PEER_ADDRS_TO_DIAL, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
   DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN,
   kadProtocol, templateSubnetId
 } from './constants.js'
@@ -108,14 +108,6 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit, components: Su
 
   return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
 }
-
-/**
- * Addresses tried per dial of one peer (libp2p's default is 25). A peer announces what it likes
- * (issue 12: fake members announced 200 each), and a DHT query dials the closest peers it knows,
- * departed ones included: every address tried costs a socket and a peer-store rewrite of the whole
- * address list. An honest node has a few (IPv4, IPv6, a transport or two); get_peers_info lists 16.
- */
-const MAX_PEER_ADDRS_TO_DIAL = 8
 
 type DhtFactory = ReturnType<typeof kadDHT>
 
