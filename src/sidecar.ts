@@ -11,13 +11,14 @@ import { join } from 'node:path'
 import { createApiServer } from './api/index.js'
 import { SubnetBootnodeError } from './errors.js'
 import { createLocator } from './geo/index.js'
-import { createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords, nativeHeartbeatSources } from './heartbeat/index.js'
+import { REJECTION_LOG_WINDOW_MS, createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords, nativeHeartbeatSources } from './heartbeat/index.js'
 import { createKeyStoreWatcher } from './keys/index.js'
 import { createSubnetNode } from './p2p/index.js'
 import { createPeerCollector } from './peers/index.js'
 import { createTemplateHeartbeatSource } from './template/index.js'
 import { subnetNodeOptions } from './config/index.js'
 import { createMetricsRegistry } from './util/metrics.js'
+import { createWindowedLog } from './util/windowed-log.js'
 import { createViewBuilder } from './view/builder.js'
 import type { ApiServer } from './api/index.js'
 import type { ApiConfig, CommonConfig } from './config/index.js'
@@ -53,11 +54,13 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
   // Heartbeat records the DHT validator refuses are counted with the collector's own rejections.
   const rejections = createHeartbeatRejections({ registry })
   const heartbeatLog = logger.child('heartbeat')
+  // Counted each; a flood is logged once per window, as the collector's own rejections.
+  const dhtRejectedLog = createWindowedLog(heartbeatLog, 'debug', 'DHT heartbeat record rejected', REJECTION_LOG_WINDOW_MS)
   const node = await createSubnetNode({
     ...subnetNodeOptions(config),
     ...heartbeatDhtRecords(config.subnetId, (err) => {
       rejections.record('dht', err.reason)
-      heartbeatLog.debug('DHT heartbeat record rejected', { reason: err.reason, detail: err.message })
+      dhtRejectedLog.note({ reason: err.reason, detail: err.message })
     }),
     logger: logger.child('p2p')
   }, { registry })

@@ -29,7 +29,7 @@ export type {
 export { createHeartbeatRejections } from './rejections.js'
 export type { HeartbeatRejections } from './rejections.js'
 export {
-  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, heartbeatProtocol
+  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, REJECTION_LOG_WINDOW_MS, heartbeatProtocol
 } from './constants.js'
 
 export interface PublisherInit {
