@@ -4,7 +4,8 @@
  * A real sidecar (bench/attack-sidecar.ts: parseConfig + createSidecar, default caps) runs in a
  * child process so its RSS and CPU are its own; two honest native peers (startPeer, from
  * 127.0.0.1) publish every HONEST_INTERVAL_MS. Each attack runs ATTACK_MS from its own loopback
- * address (bare libp2p nodes whose TCP dials leave from 127.0.0.x), bounded in count and time:
+ * address (bare libp2p nodes whose TCP dials leave from 127.0.0.x; test/helpers/attacks.ts, shared
+ * with the fault tests in test/e2e/attacks.test.ts), bounded in count and time:
  *  1. conn-flood: one identity forces new connections, 8 at a time;
  *  2. sybil-push: fresh identities, each pushes one valid heartbeat then leaves;
  *  3. idle-streams: connections that open push streams and never write;
@@ -23,24 +24,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
-import { byteStream, lpStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
-import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
-import { heartbeatProtocol, sealHeartbeat } from '../src/heartbeat/index.js'
-import { kadProtocol } from '../src/p2p/index.js'
 import { startPeer } from '../src/peer.js'
+import { ATTACKS } from '../test/helpers/attacks.js'
+import type { AttackName } from '../test/helpers/attacks.js'
 import type { Peer } from '../src/peer.js'
-import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
-import type { KadDHT } from '@libp2p/kad-dht'
 import type { ChildProcess } from 'node:child_process'
 
 const OVERALL_CAP_MS = 240_000
@@ -95,134 +82,7 @@ class SidecarProcess {
   }
 }
 
-// ---------------------------------------------------------------- attack clients
-interface ClientOpts { sourceIp: string, privateKey?: PrivateKey, kad?: boolean, announce?: string[] }
-type Client = Libp2p<{ ping: unknown, identify: unknown, dht?: KadDHT }>
-
-/** A bare libp2p node whose TCP dials leave from `sourceIp`. */
-async function client (opts: ClientOpts): Promise<Client> {
-  // A variable, not a literal: TCPSocketOptions does not name localAddress, which net.connect takes (as test/p2p/connection-limits).
-  const dialOpts = { noDelay: true, localAddress: opts.sourceIp }
-  const node = await createLibp2p({
-    ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
-    addresses: { listen: opts.kad === true ? [`/ip4/${opts.sourceIp}/tcp/0`] : [], announce: opts.announce ?? [] },
-    transports: [tcp({ dialOpts })],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: { maxConnections: 10_000 },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      ...(opts.kad === true ? { dht: kadDHT({ protocol: kadProtocol(SUBNET_ID), clientMode: false, peerInfoMapper: passthroughMapper }) } : {})
-    }
-  }) as unknown as Client
-  return node
-}
-
-/** Runs `worker` on `concurrency` loops until `endAt`; each loop ends on its own at the deadline. */
-async function loops (concurrency: number, endAt: number, worker: () => Promise<void>): Promise<void> {
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < endAt) {
-      try { await worker() } catch {}
-    }
-  }))
-}
-
 const bounded = (ms = 3_000): AbortSignal => AbortSignal.timeout(ms)
-
-type Attack = (target: { addr: string, peerId: string }, endAt: number) => Promise<string>
-
-const ATTACKS: Record<string, Attack> = {
-  'conn-flood': async ({ addr }, endAt) => {
-    const node = await client({ sourceIp: '127.0.0.2' })
-    let opened = 0
-    let refused = 0
-    try {
-      await loops(8, endAt, async () => {
-        try {
-          await node.dial(multiaddr(addr), { force: true, signal: bounded() })
-          opened++
-        } catch { refused++ }
-      })
-      return `${opened} opened, ${refused} refused; ${node.getConnections().filter((c) => c.status === 'open').length} open at the end`
-    } finally { await node.stop() }
-  },
-  'sybil-push': async ({ addr }, endAt) => {
-    let accepted = 0
-    let other = 0
-    await loops(4, endAt, async () => {
-      const key = await generateKeyPair('Ed25519')
-      const node = await client({ sourceIp: '127.0.0.3', privateKey: key })
-      try {
-        const payload = {
-          subnet_id: SUBNET_ID, peer_id: node.peerId.toString(), seq: Date.now(),
-          server: { state: 'ONLINE' as const, role: 'VALIDATOR', throughput: 1, public_name: null, version: '1.0.0', using_relay: false, next_pings: null },
-          expiration_time: Date.now() / 1000 + 600
-        }
-        const signal = bounded()
-        const stream = await node.dialProtocol(multiaddr(addr), heartbeatProtocol(SUBNET_ID), { signal })
-        const lp = lpStream(stream)
-        await lp.write(await sealHeartbeat(payload, key), { signal })
-        const ack = (await byteStream(lp.unwrap()).read({ bytes: 1, signal })).get(0)
-        if (ack === 0) accepted++
-        else other++
-      } catch { other++ } finally { await node.stop() }
-    })
-    return `${accepted} pushes accepted (ack 0x00), ${other} refused or failed`
-  },
-  'idle-streams': async ({ addr }, endAt) => {
-    const node = await client({ sourceIp: '127.0.0.4' })
-    const streams: Stream[] = []
-    let failed = 0
-    try {
-      await loops(8, endAt, async () => {
-        try {
-          const conn = await node.dial(multiaddr(addr), { force: streams.length % 8 === 0, signal: bounded() })
-          streams.push(await conn.newStream(heartbeatProtocol(SUBNET_ID), { signal: bounded() }))
-        } catch {
-          failed++
-          await new Promise((resolve) => setTimeout(resolve, 5))
-        }
-      })
-      const open = streams.filter((s) => s.status === 'open').length
-      return `${streams.length} streams opened, ${failed} refused; ${open} still open at the end`
-    } finally { await node.stop() }
-  },
-  'pk-puts': async ({ addr }, endAt) => {
-    const node = await client({ sourceIp: '127.0.0.5', kad: true })
-    let puts = 0
-    try {
-      await node.start()
-      await node.dial(multiaddr(addr), { signal: bounded(5_000) })
-      const dht = node.services.dht as KadDHT
-      const readyBy = Date.now() + 5_000
-      while ((dht as unknown as { routingTable: { size: number } }).routingTable.size === 0 && Date.now() < readyBy) await new Promise((resolve) => setTimeout(resolve, 50))
-      await loops(8, endAt, async () => {
-        const key = await generateKeyPair('Ed25519')
-        const id = peerIdFromPrivateKey(key)
-        puts++
-        for await (const _ of dht.put(uint8ArrayFromString(`/pk/${id.toString()}`), key.publicKey.raw, { signal: bounded() })) {}
-      })
-      return `${puts} /pk/ puts attempted`
-    } finally { await node.stop() }
-  },
-  'fake-members': async ({ addr }, endAt) => {
-    let joined = 0
-    let failed = 0
-    await loops(4, endAt, async () => {
-      const announce = Array.from({ length: 200 }, (_, i) => `/ip4/10.${i}.${Math.floor(Math.random() * 250)}.1/tcp/${4001 + i}`)
-      const node = await client({ sourceIp: '127.0.0.6', kad: true, announce })
-      try {
-        await node.start()
-        await node.dial(multiaddr(addr), { signal: bounded() })
-        // identify runs on connect: the sidecar learns the protocols and the announced addresses.
-        await new Promise((resolve) => setTimeout(resolve, 200))
-        joined++
-      } catch { failed++ } finally { await node.stop() }
-    })
-    return `${joined} fake members connected (200 addresses each), ${failed} failed`
-  }
-}
 
 // ---------------------------------------------------------------- measuring
 interface Row { name: string, rssMb: number, cpuPer10s: number, hbMedian: number, hbMax: number, hbSeen: number, healthP50: number, healthMax: number, note: string }
@@ -301,7 +161,7 @@ async function main (): Promise<void> {
   const wanted = process.argv.slice(2)
   const unknown = wanted.filter((name) => !(name in ATTACKS))
   if (unknown.length > 0) throw new Error(`unknown attack ${unknown.join(', ')}; choose from ${Object.keys(ATTACKS).join(', ')}`)
-  const selected = Object.entries(ATTACKS).filter(([name]) => wanted.length === 0 || wanted.includes(name))
+  const selected = (Object.entries(ATTACKS) as Array<[AttackName, (typeof ATTACKS)[AttackName]]>).filter(([name]) => wanted.length === 0 || wanted.includes(name))
   const cap = setTimeout(() => {
     console.log(`attack: stopped at the ${OVERALL_CAP_MS / 1000} s cap`)
     process.exit(1)
@@ -311,7 +171,7 @@ async function main (): Promise<void> {
   const sidecar = new SidecarProcess(dir)
   const peers: Peer[] = []
   try {
-    const { port, addrs, peerId } = await sidecar.ready
+    const { port, addrs } = await sidecar.ready
     const addr = addrs[0]
     if (addr === undefined) throw new Error('the sidecar has no loopback address')
     for (let i = 0; i < 2; i++) {
@@ -328,7 +188,7 @@ async function main (): Promise<void> {
     console.log(`attack: sidecar in its own process (src/ under tsx), default caps; 2 honest peers publishing every ${HONEST_INTERVAL_MS / 1000} s; each attack ${ATTACK_MS / 1000} s from its own 127.0.0.x`)
     const rows: Row[] = [await measure('idle', sidecar, port, honest, ATTACK_MS, async () => '')]
     for (const [name, attack] of selected) {
-      rows.push(await measure(name, sidecar, port, honest, ATTACK_MS, async (endAt) => attack({ addr, peerId }, endAt)))
+      rows.push(await measure(name, sidecar, port, honest, ATTACK_MS, async (endAt) => (await attack({ addr, subnetId: SUBNET_ID }, endAt)).note))
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
     }
     rows.push(await measure('idle after', sidecar, port, honest, ATTACK_MS, async () => ''))
