@@ -17,6 +17,7 @@ import {
   HEARTBEAT_NAMESPACE, HeartbeatRejectedError, heartbeatKey, peekHeartbeat, peerIdFromHeartbeatKey, toHeartbeatEntry,
   validateHeartbeat
 } from './record.js'
+import { deadline } from '../util/deadline.js'
 import type { HeartbeatSink, HeartbeatSource } from './index.js'
 import type { HeartbeatPayload } from './record.js'
 import type { Logger } from '../log/index.js'
@@ -230,7 +231,8 @@ export class DhtHeartbeatSource implements HeartbeatSource {
   private async getOne (peer: string, sink: HeartbeatSink): Promise<void> {
     const started = performance.now()
     const query = new AbortController()
-    const signal = AbortSignal.any([this.abort.signal, query.signal, AbortSignal.timeout(GET_TIMEOUT_MS)])
+    const bound = deadline(GET_TIMEOUT_MS, this.abort.signal, query.signal)
+    const signal = bound.signal
     let best: HeartbeatPayload | undefined
     try {
       for await (const event of this.node.dht.get(heartbeatKey(peer), { signal })) {
@@ -247,6 +249,7 @@ export class DhtHeartbeatSource implements HeartbeatSource {
       if (this.running && best === undefined) this.log.debug('DHT get failed', { peer, err })
     } finally {
       query.abort()
+      bound.clear()
       this.queryLatency?.observe((performance.now() - started) / 1000)
     }
     if (best !== undefined && this.running) sink.offer({ entry: toHeartbeatEntry(best), seq: best.seq }, DHT_SOURCE)

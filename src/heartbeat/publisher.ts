@@ -13,6 +13,7 @@ import {
   PING_TIMEOUT_MS, PUSH_TIMEOUT_MS, PUT_TIMEOUT_MS, STOP_PUBLISH_TIMEOUT_MS, heartbeatProtocol
 } from './constants.js'
 import { MAX_HEARTBEAT_TTL_S, heartbeatKey, sealHeartbeat } from './record.js'
+import { deadline } from '../util/deadline.js'
 import type { HeartbeatPublisher, PublisherInit } from './index.js'
 import type { HeartbeatState } from './model.js'
 import type { HeartbeatPayload } from './record.js'
@@ -129,8 +130,9 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     if (this.put && !this.putInFlight) {
       // One put at a time: a slow lookup must not pile up behind itself.
       this.putInFlight = true
-      void this.putRecord(envelope, AbortSignal.any([signal, AbortSignal.timeout(Math.min(PUT_TIMEOUT_MS, Math.max(this.intervalMs, 1000)))]))
-        .finally(() => { this.putInFlight = false })
+      const bound = deadline(Math.min(PUT_TIMEOUT_MS, Math.max(this.intervalMs, 1000)), signal)
+      void this.putRecord(envelope, bound.signal)
+        .finally(() => { bound.clear(); this.putInFlight = false })
     }
     if (!this.pingInFlight) {
       this.pingInFlight = true
@@ -194,7 +196,8 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
   }
 
   private async pushTo (peer: PeerId, envelope: Uint8Array, outer: AbortSignal): Promise<void> {
-    const signal = AbortSignal.any([outer, AbortSignal.timeout(PUSH_TIMEOUT_MS)])
+    const bound = deadline(PUSH_TIMEOUT_MS, outer)
+    const signal = bound.signal
     try {
       const stream = await this.node.libp2p.dialProtocol(peer, heartbeatProtocol(this.node.subnetId), { signal })
       try {
@@ -217,6 +220,8 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
       if (outer === this.abort.signal && outer.aborted) return
       this.pushFailures += 1
       this.logFailure(this.pushFailures, 'heartbeat push failed; retrying next round', { peer: peer.toString(), err })
+    } finally {
+      bound.clear()
     }
   }
 
@@ -280,13 +285,16 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     const chosenIds = new Set(chosen.map(String))
     for (const id of this.rtts.keys()) if (!chosenIds.has(id)) this.rtts.delete(id)
     await Promise.all(chosen.map(async (peer) => {
+      const bound = deadline(PING_TIMEOUT_MS, signal)
       try {
-        const ms = await this.node.libp2p.services.ping.ping(peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(PING_TIMEOUT_MS)]) })
+        const ms = await this.node.libp2p.services.ping.ping(peer, { signal: bound.signal })
         const sample = ms / 1000
         const prev = this.rtts.get(peer.toString())
         this.rtts.set(peer.toString(), prev === undefined ? sample : prev + PING_SMOOTHING * (sample - prev))
       } catch (err) {
         this.log.debug('ping failed', { peer: peer.toString(), err })
+      } finally {
+        bound.clear()
       }
     }))
   }

@@ -19,6 +19,7 @@
  *   from then on; and a debounced `run()` still fires after `stop()`.
  */
 import { silentLogger } from '../log/index.js'
+import { deadline } from './deadline.js'
 import type { Logger } from '../log/index.js'
 
 /** What a run of a {@link RepeatingTask} is given. */
@@ -96,13 +97,16 @@ export function createRepeatingTask (fn: (options: TaskRunOptions) => void | Pro
       return
     }
     const stopSignal = controller.signal
-    const signal = init.timeoutMs === undefined ? stopSignal : AbortSignal.any([stopSignal, AbortSignal.timeout(init.timeoutMs)])
+    const bound = init.timeoutMs === undefined ? undefined : deadline(init.timeoutMs, stopSignal)
+    const signal = bound?.signal ?? stopSignal
     inFlight = (async () => {
       try {
         await fn({ signal })
       } catch (err) {
         // Cut short by stop(): expected, not a failure.
         if (!stopSignal.aborted) log.warn(`${name} failed`, { err })
+      } finally {
+        bound?.clear()
       }
     })().finally(() => {
       inFlight = undefined

@@ -1,0 +1,26 @@
+/**
+ * A signal that aborts when any of `signals` does, or `ms` after it is made, whichever is first.
+ *
+ * Why not `AbortSignal.any([..., AbortSignal.timeout(ms)])`: Node holds an `AbortSignal.timeout`
+ * signal only weakly, and `AbortSignal.any` holds its sources weakly too, so the timeout signal can
+ * be garbage-collected before it fires and the combined signal then never times out (seen here as a
+ * flaky test under GC pressure; nodejs/node#48951). Here the timer holds its controller strongly
+ * until it fires or `clear()` is called; the timer is unref'd, so it never keeps the process alive.
+ */
+export interface Deadline {
+  signal: AbortSignal
+  /** Cancels the timer (call it when the work is done). Idempotent. */
+  clear: () => void
+}
+
+export function deadline (ms: number, ...signals: AbortSignal[]): Deadline {
+  const controller = new AbortController()
+  const timer = setTimeout(() => {
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  }, ms)
+  timer.unref()
+  return {
+    signal: signals.length === 0 ? controller.signal : AbortSignal.any([...signals, controller.signal]),
+    clear: () => { clearTimeout(timer) }
+  }
+}
