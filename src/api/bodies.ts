@@ -11,8 +11,8 @@
  * byte what `JSON.stringify({ value })` gives; large bodies are compressed at a bounded rate
  * (representation.ts `CompressBudget`), and one whose bytes did not change keeps its variants.
  */
-// From the leaf record.js (as src/p2p does), not heartbeat/index.js, so loading the API does not pull in libp2p.
-import { HEARTBEAT_STATES, ROLE_PATTERN, isPeerId } from '../heartbeat/record.js'
+// From the leaf model.ts, not heartbeat/index.js, so loading the API does not pull in libp2p.
+import { HEARTBEAT_STATES, ROLE_PATTERN, isPeerId } from '../heartbeat/model.js'
 import { FILTER_CACHE_SIZE, ROUTES, type RouteName } from './constants.js'
 import { createCompressBudget, FREE_COMPRESS_BYTES, representBytes, type CompressBudget, type CompressedEncoding, type CompressTrigger, type Representation } from './representation.js'
 import { singleFlight } from '../util/task.js'

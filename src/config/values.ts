@@ -14,7 +14,7 @@ import { parseRate, RATE_HINT } from '../util/rate.js'
 import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import { GEO_MODES } from '../geo/index.js'
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
-import { MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN } from '../heartbeat/record.js'
+import { MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN } from '../heartbeat/model.js'
 import { MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_PATTERN, SUBNET_ID_RULE, templateSubnetId } from '../p2p/constants.js'
 import { MAX_SUBNET_NODE_ID, MAX_TRUST_PROXY_HOPS } from './constants.js'
 import type { GeoMode } from '../geo/index.js'

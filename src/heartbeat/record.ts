@@ -17,12 +17,6 @@ import {
 } from './model.js'
 import type { HeartbeatEntry, HeartbeatServer, HeartbeatState } from './model.js'
 
-// The model's facts, for the importers of this file (the model is their home).
-export {
-  HEARTBEAT_STATES, MAX_NEXT_PINGS, MAX_PEER_ID_LENGTH, MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH,
-  ROLE_PATTERN, isPeerId
-} from './model.js'
-export type { HeartbeatState } from './model.js'
 import type { PrivateKey, Record as Libp2pRecordLike } from '@libp2p/interface'
 import type { SelectFn, ValidateFn } from '@libp2p/kad-dht'
 

@@ -529,7 +529,7 @@ test('--help and --version come back as text, per sub-command, and nothing is pr
 })
 
 test('the bounds agree with what the subnet node and the heartbeat validation accept (no value passes here to fail later)', async t => {
-  const record = await import('../../src/heartbeat/record.js')
+  const record = await import('../../src/heartbeat/model.js')
   const p2p = await import('../../src/p2p/constants.js')
   const longest = (n: number, c = 'A'): string => c.repeat(n)
   t.like(peer(['--role', longest(record.MAX_ROLE_LENGTH)]), { role: longest(record.MAX_ROLE_LENGTH) })
