@@ -24,7 +24,7 @@ import {
   DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN,
   kadProtocol, templateSubnetId
 } from './constants.js'
-import { dialableAddrs } from './addresses.js'
+import { dialableAddrs } from '../util/dialable.js'
 import { createConnectionLimiter } from './connection-limits.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { guardRecordStore } from './record-store.js'

@@ -1,7 +1,7 @@
 import { silentLogger } from '../log/index.js'
 // A pure function of the p2p folder, read only: the same rule decides which of our own addresses
 // are bootnodes and which of a peer's are listed (one home for "dialable").
-import { dialableAddrs } from '../p2p/addresses.js'
+import { dialableAddrs } from '../util/dialable.js'
 import { createListeners } from '../util/listeners.js'
 import { MemberCaps, UNATTRIBUTED_BUCKET, connectionIp, firstIp, ipBucket } from '../util/member-caps.js'
 import { registerMirroredCounter } from '../util/metrics.js'

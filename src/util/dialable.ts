@@ -1,11 +1,12 @@
 /**
- * Which of our own addresses are worth handing out as bootnodes (SPEC §1 `/v1/get_bootnodes`).
+ * Which addresses another node could dial: our own, handed out as bootnodes (SPEC §1 `/v1/get_bootnodes`),
+ * and the addresses `/v1/get_peers_info` lists for a peer (SPEC §5 "Member caps").
  * A listener on `0.0.0.0` expands to every interface address, loopback and LAN ones included;
  * another machine can never dial `127.0.0.1`, and only machines on the same LAN can dial a
  * private address. The ranges come from ipaddr.js (no hand-written CIDR tables).
  */
-import { GLOBAL_UNICAST_RANGES, rangeOf } from '../util/ipaddr.js'
-import { ipsOfMultiaddr } from '../util/multiaddr.js'
+import { GLOBAL_UNICAST_RANGES, rangeOf } from './ipaddr.js'
+import { ipsOfMultiaddr } from './multiaddr.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Never dialable by another node, whatever the settings. */

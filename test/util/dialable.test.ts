@@ -1,6 +1,6 @@
 import test from 'ava'
 import { multiaddr } from '@multiformats/multiaddr'
-import { dialableAddrs } from '../../src/p2p/addresses.js'
+import { dialableAddrs } from '../../src/util/dialable.js'
 
 const ALL = [
   '/ip4/8.8.8.8/tcp/1', '/ip6/2001:4860::8888/tcp/1', '/dns4/boot.example.org/tcp/1',
