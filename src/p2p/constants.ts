@@ -38,10 +38,16 @@ export const SUBNET_ID_RULE = '1 to 128 characters from A-Z a-z 0-9 . _ -'
 export const TEMPLATE_SUBNET_ID_PATTERN = /^[1-9][0-9]{0,9}$/
 export const MAX_TEMPLATE_SUBNET_ID = 2 ** 32 - 1
 /** The template's subnet id as a number, or undefined when `subnetId` is not one. */
-export function templateSubnetId (subnetId: string): number | undefined {
-  if (!TEMPLATE_SUBNET_ID_PATTERN.test(subnetId)) return undefined
-  const n = Number(subnetId)
-  return n <= MAX_TEMPLATE_SUBNET_ID ? n : undefined
+export function templateSubnetId (subnetId: string | number): number | undefined {
+  const n = typeof subnetId === 'number' ? subnetId : TEMPLATE_SUBNET_ID_PATTERN.test(subnetId) ? Number(subnetId) : NaN
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_TEMPLATE_SUBNET_ID ? n : undefined
+}
+
+/** templateSubnetId, or a TypeError naming the value (for library callers; the config checks flags first). */
+export function requireTemplateSubnetId (subnetId: string | number): number {
+  const n = templateSubnetId(subnetId)
+  if (n === undefined) throw new TypeError(`subnet id ${JSON.stringify(subnetId)} is not a template subnet id (an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID})`)
+  return n
 }
 /**
  * Which subnets' protocols the node speaks (SPEC §4 `--profile`): `native`, this project's own

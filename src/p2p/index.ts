@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client'
 
 export {
   kadProtocol, SUBNET_ID_PATTERN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
-  DEFAULT_MAX_CONNECTIONS_PER_PEER, templateSubnetId
+  DEFAULT_MAX_CONNECTIONS_PER_PEER, templateSubnetId, requireTemplateSubnetId
 } from './constants.js'
 export type { ConnectionRefusal } from './connection-limits.js'
 

@@ -21,7 +21,7 @@ import { createRepeatingTask } from '../util/task.js'
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, MAX_PEER_ADDRS_TO_DIAL, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
-  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN, SUBNET_ID_RULE,
   kadProtocol, templateSubnetId
 } from './constants.js'
 import { dialableAddrs } from '../util/dialable.js'
@@ -42,7 +42,7 @@ import type { Datastore } from 'interface-datastore'
 export async function createSubnetNodeImpl (init: SubnetNodeInit, components: SubnetNodeComponents = {}): Promise<SubnetNode> {
   const logger = init.logger ?? silentLogger
   if (!SUBNET_ID_PATTERN.test(init.subnetId)) {
-    throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid: use 1-128 of A-Z a-z 0-9 . _ -`)
+    throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid: use ${SUBNET_ID_RULE}`)
   }
   const profile = init.profile ?? 'native'
   if (profile !== 'native' && templateSubnetId(init.subnetId) === undefined) {

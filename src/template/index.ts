@@ -23,7 +23,7 @@
  *   MAX_INBOUND_DAG_SYNC_STREAMS })`, and `sync.add(result.node)` for every `dag` result.
  */
 import { silentLogger } from '../log/index.js'
-import { templateSubnetId } from '../p2p/index.js'
+import { requireTemplateSubnetId } from '../p2p/index.js'
 import { registerMirroredCounter } from '../util/metrics.js'
 import { DagSyncServiceImpl } from './dag-sync.js'
 import { TemplateHeartbeatSource as TemplateHeartbeatSourceImpl } from './source.js'
@@ -149,8 +149,7 @@ export type TemplateHeartbeatSource = HeartbeatSource & SubnetMembers
  * DAG sync protocol answered from the DAG nodes seen.
  */
 export function createTemplateHeartbeatSource (init: TemplateHeartbeatSourceInit, components: TemplateHeartbeatSourceComponents): TemplateHeartbeatSource {
-  const subnetId = typeof init.subnetId === 'number' ? init.subnetId : templateSubnetId(init.subnetId)
-  if (subnetId === undefined) throw new TypeError(`subnet id ${JSON.stringify(init.subnetId)} is not a template subnet id (a positive integer)`)
+  const subnetId = requireTemplateSubnetId(init.subnetId)
   const logger = init.logger ?? silentLogger
   const dagSync = createDagSyncService({ logger, ...(init.dagMaxNodes === undefined ? {} : { maxNodes: init.dagMaxNodes }) }, { peerId: components.node.peerId })
   if (components.registry !== undefined) {

@@ -48,6 +48,11 @@ export function templateStateName (state: TemplateStateCode): TemplateState {
   return TEMPLATE_STATES[state]
 }
 
+/** The template's integer value of a state name (the inverse of templateStateName). */
+export function templateStateCode (state: TemplateState): TemplateStateCode {
+  return TEMPLATE_STATES.indexOf(state) as TemplateStateCode
+}
+
 /**
  * Stable rejection codes for everything received on the template topics, counted by reason in
  * /metrics. The first four apply to plain messages; all apply to DAG messages (src/template/dag.ts).

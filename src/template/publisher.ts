@@ -12,13 +12,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import { silentLogger } from '../log/index.js'
-import { templateSubnetId } from '../p2p/index.js'
+import { requireTemplateSubnetId } from '../p2p/index.js'
+import { deadline } from '../util/deadline.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
   DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS, DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS, DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS, MAX_SUBNET_NODE_ID,
   TEMPLATE_BLOCK_SECS, TEMPLATE_EPOCH_BLOCKS, TEMPLATE_MOCK_SLOT, TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS
 } from './constants.js'
-import { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC } from './messages.js'
+import { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS, templateStateCode } from './messages.js'
 import type { TemplateState, TemplateStateCode } from './messages.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
@@ -105,8 +106,6 @@ export function createTemplatePublisher (init: TemplatePublisherInit, components
   return new DefaultTemplatePublisher(init, components.node)
 }
 
-const STATE_CODE: Readonly<Record<TemplateState, TemplateStateCode>> = { OFFLINE: 0, JOINING: 1, ONLINE: 2 }
-
 class DefaultTemplatePublisher implements TemplatePublisher {
   private readonly node: SubnetNode
   private readonly log: Logger
@@ -126,10 +125,7 @@ class DefaultTemplatePublisher implements TemplatePublisher {
   constructor (init: TemplatePublisherInit, node: SubnetNode) {
     this.node = node
     this.log = init.logger ?? silentLogger
-    const subnetId = typeof init.subnetId === 'number' ? init.subnetId : templateSubnetId(init.subnetId)
-    if (subnetId === undefined || !Number.isSafeInteger(subnetId) || subnetId <= 0) {
-      throw new TypeError(`subnet id ${JSON.stringify(init.subnetId)} is not a template subnet id (a positive integer)`)
-    }
+    const subnetId = requireTemplateSubnetId(init.subnetId)
     if (!Number.isSafeInteger(init.subnetNodeId) || init.subnetNodeId <= 0 || init.subnetNodeId > MAX_SUBNET_NODE_ID) {
       throw new TypeError(`subnet node id ${String(init.subnetNodeId)} must be an integer from 1 to ${MAX_SUBNET_NODE_ID}`)
     }
@@ -167,7 +163,7 @@ class DefaultTemplatePublisher implements TemplatePublisher {
     const pubsub = this.pubsub()
     this.running = true
     this.currentState = 'JOINING'
-    for (const topic of [TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC]) {
+    for (const topic of TEMPLATE_TOPICS) {
       if (pubsub.getTopics().includes(topic)) continue
       pubsub.subscribe(topic)
       this.subscribed.add(topic)
@@ -186,15 +182,15 @@ class DefaultTemplatePublisher implements TemplatePublisher {
     this.currentState = 'OFFLINE'
     if (this.node.isStarted()) {
       // A last OFFLINE peer_state so the subnet (and a sidecar) learns of a clean shutdown at once.
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS) })
+      const bound = deadline(TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS)
+      const timeout = new Promise<false>((resolve) => { bound.signal.addEventListener('abort', () => { resolve(false) }, { once: true }) })
       try {
-        const sent = await Promise.race([this.publish(TEMPLATE_PEER_STATE_TOPIC, this.peerStateBytes()), timeout.then(() => false)])
+        const sent = await Promise.race([this.publish(TEMPLATE_PEER_STATE_TOPIC, this.peerStateBytes()), timeout])
         if (sent && this.offlineSettleMs > 0) await new Promise((resolve) => setTimeout(resolve, this.offlineSettleMs))
       } catch (err) {
         this.log.warn('could not publish the OFFLINE peer_state', { err })
       } finally {
-        clearTimeout(timer)
+        bound.clear()
       }
       for (const topic of this.subscribed) {
         try { pubsub.unsubscribe(topic) } catch {}
@@ -234,7 +230,7 @@ class DefaultTemplatePublisher implements TemplatePublisher {
       epoch: this.epoch(),
       subnet_id: this.subnetId,
       subnet_node_id: this.subnetNodeId,
-      state: STATE_CODE[this.currentState],
+      state: templateStateCode(this.currentState),
       role: this.role
     })
   }

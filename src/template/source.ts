@@ -13,7 +13,8 @@ import { createListeners } from '../util/listeners.js'
 import { DAG_SYNC_PROTOCOL, DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS, MAX_INBOUND_DAG_SYNC_STREAMS } from './constants.js'
 import { validatePeerStateTopicMessage } from './dag.js'
 import {
-  TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TemplateMessageRejectedError, parseTemplateHeartbeat
+  TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS, TemplateMessageRejectedError, parseTemplateHeartbeat,
+  templateRoleName
 } from './messages.js'
 import type { DagSyncService } from './index.js'
 import type { TemplateHeartbeat, TemplatePeerState } from './messages.js'
@@ -124,7 +125,7 @@ export class TemplateHeartbeatSource implements HeartbeatSource {
     this.sink = undefined
     const pubsub = this.node.pubsub
     if (pubsub !== undefined && this.node.isStarted()) {
-      for (const topic of [TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC]) {
+      for (const topic of TEMPLATE_TOPICS) {
         try { pubsub.unsubscribe(topic) } catch {}
         pubsub.topicValidators.delete(topic)
       }
@@ -166,7 +167,7 @@ export class TemplateHeartbeatSource implements HeartbeatSource {
     const isPeerState = 'state' in message
     const next: PeerState = {
       state: isPeerState ? message.state : prev?.state,
-      role: isPeerState ? message.role : prev?.role ?? 'VALIDATOR',
+      role: isPeerState ? message.role : prev?.role ?? templateRoleName(0),
       subnetNodeId: message.subnetNodeId,
       epoch: message.epoch,
       // One peer's messages in arrival order; strictly increasing so each one is kept.
