@@ -7,7 +7,6 @@
  * record's expiry, never verifies a signature). Records the DHT validator refused are counted
  * under `dht` by the validator itself (heartbeatDhtRecords); records refused here under `store`.
  */
-import { RecordEnvelope } from '@libp2p/peer-record'
 import { Histogram } from 'prom-client'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
@@ -84,8 +83,8 @@ export class DhtHeartbeatSource implements HeartbeatSource {
     this.abort = new AbortController()
     // Subscribed before the first scan, so nothing stored meanwhile is missed (a record both
     // scanned and reported is validated once: the second read finds its seq held).
-    this.unsubscribe = this.node.onRecordStored((record) => {
-      if (!this.running || !startsWith(record.key, KEY_PREFIX)) return
+    this.unsubscribe = this.node.onRecordStored(KEY_PREFIX, (record) => {
+      if (!this.running) return
       this.pending.set(uint8ArrayToString(record.key, 'base64'), record)
       this.drain(sink)
     })
@@ -153,7 +152,7 @@ export class DhtHeartbeatSource implements HeartbeatSource {
     const nowS = Date.now() / 1000
     for await (const record of this.node.storedRecords(KEY_PREFIX, { signal: this.abort.signal })) {
       if (!this.running) return
-      const expiration = expirationOf(record.value)
+      const expiration = peekHeartbeat(record.value)?.expirationTime
       if (expiration !== undefined && expiration > nowS) continue
       try {
         await record.remove()
@@ -271,18 +270,3 @@ function lastDialSucceeded (metadata: Map<string, Uint8Array>): boolean {
   return Number.isNaN(failure) || success >= failure
 }
 
-/** A stored record's `expiration_time`, read without verifying anything (the sweep only needs the expiry). */
-function expirationOf (value: Uint8Array): number | undefined {
-  try {
-    const json = JSON.parse(uint8ArrayToString(RecordEnvelope.createFromProtobuf(value).payload)) as { expiration_time?: unknown }
-    return typeof json.expiration_time === 'number' ? json.expiration_time : undefined
-  } catch {
-    return undefined
-  }
-}
-
-function startsWith (bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.byteLength < prefix.byteLength) return false
-  for (let i = 0; i < prefix.byteLength; i++) if (bytes[i] !== prefix[i]) return false
-  return true
-}

@@ -197,15 +197,17 @@ export async function validateHeartbeat (bytes: Uint8Array, options: ValidateHea
 }
 
 /**
- * Reads `seq` and `peer_id` without checking the signature: for the DHT selector (kad-dht
- * validates every candidate before it selects) and for skipping records already seen.
+ * Reads `seq`, `peer_id` and `expiration_time` without checking the signature: for the DHT
+ * selector (kad-dht validates every candidate before it selects), for skipping records already
+ * seen, and for the store sweep that only drops expired records. `expirationTime` is undefined
+ * when the payload has none that is a number.
  */
-export function peekHeartbeat (bytes: Uint8Array): { seq: number, peerId: string } | undefined {
+export function peekHeartbeat (bytes: Uint8Array): { seq: number, peerId: string, expirationTime: number | undefined } | undefined {
   try {
     const envelope = RecordEnvelope.createFromProtobuf(bytes)
-    const json = JSON.parse(uint8ArrayToString(envelope.payload)) as { seq?: unknown, peer_id?: unknown }
+    const json = JSON.parse(uint8ArrayToString(envelope.payload)) as { seq?: unknown, peer_id?: unknown, expiration_time?: unknown }
     if (typeof json.seq !== 'number' || typeof json.peer_id !== 'string') return undefined
-    return { seq: json.seq, peerId: json.peer_id }
+    return { seq: json.seq, peerId: json.peer_id, expirationTime: typeof json.expiration_time === 'number' ? json.expiration_time : undefined }
   } catch {
     return undefined
   }

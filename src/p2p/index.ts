@@ -129,11 +129,11 @@ export interface SubnetNode {
   /** Whether this node's DHT store holds a record under exactly `key`. */
   hasStoredRecord: (key: Uint8Array, options?: { signal?: AbortSignal }) => Promise<boolean>
   /**
-   * Calls `listener` after the native DHT stores a record (a put from a peer or from this node),
+   * Calls `listener` after the native DHT stores a record whose key starts with `keyPrefix` (a put from a peer or from this node),
    * with the record as stored; returns an unsubscribe function. Records already held at start
    * (a persisted datastore) are not reported: read them with `storedRecords`.
    */
-  onRecordStored: (listener: (record: StoredRecord) => void) => () => void
+  onRecordStored: (keyPrefix: Uint8Array, listener: (record: StoredRecord) => void) => () => void
 }
 
 export interface SubnetNodeComponents {

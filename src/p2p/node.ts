@@ -370,8 +370,8 @@ class SubnetNodeImpl implements SubnetNode {
     }
   }
 
-  onRecordStored (listener: (record: StoredRecord) => void): () => void {
-    return this.recordStored.add(listener)
+  onRecordStored (keyPrefix: Uint8Array, listener: (record: StoredRecord) => void): () => void {
+    return this.recordStored.add((record) => { if (startsWith(record.key, keyPrefix)) listener(record) })
   }
 
   async hasStoredRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<boolean> {
