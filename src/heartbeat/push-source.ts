@@ -16,6 +16,7 @@ import {
 } from './constants.js'
 import { HeartbeatRejectedError, MAX_HEARTBEAT_BYTES, toHeartbeatEntry, validateHeartbeat } from './record.js'
 import { createWindowedLog } from '../util/windowed-log.js'
+import { deadline } from '../util/deadline.js'
 import type { HeartbeatSink, HeartbeatSource } from './index.js'
 import type { WindowedLog } from '../util/windowed-log.js'
 import type { Logger } from '../log/index.js'
@@ -181,8 +182,18 @@ export class PushHeartbeatSource implements HeartbeatSource {
   }
 
   private async handlePush (stream: Stream, remote: string, sink: HeartbeatSink): Promise<void> {
-    const deadline = AbortSignal.timeout(this.readTimeoutMs)
-    const signal = AbortSignal.any([this.abort.signal, deadline])
+    const bound = deadline(this.readTimeoutMs, this.abort.signal)
+    const signal = bound.signal
+    try {
+      await this.exchange(stream, remote, sink, signal)
+    } finally {
+      bound.clear()
+    }
+  }
+
+  /** One record in, one ack out, then wait for the publisher to close; all bounded by `signal`. */
+  private async exchange (stream: Stream, remote: string, sink: HeartbeatSink, signal: AbortSignal): Promise<void> {
+    const timedOut = (): boolean => signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError'
     // The length prefix is checked before the body is read: an oversized record is
     // refused without buffering or parsing it.
     const lp = lpStream(stream, { maxDataLength: MAX_HEARTBEAT_BYTES, lengthDecoder: decodeLengthPrefix })
@@ -194,7 +205,7 @@ export class PushHeartbeatSource implements HeartbeatSource {
       if (err instanceof InvalidDataLengthError || err instanceof PushLengthPrefixTooLongError) {
         this.reject(sink, new HeartbeatRejectedError('oversized', (err as Error).message), remote)
       } else {
-        if (deadline.aborted) this.refuse(sink, 'timeout', remote, `no record within ${this.readTimeoutMs} ms`)
+        if (timedOut()) this.refuse(sink, 'timeout', remote, `no record within ${this.readTimeoutMs} ms`)
         else this.log.debug('push stream failed before a record arrived', { peer: remote, err })
         stream.abort(err as Error)
         return
