@@ -14,7 +14,7 @@ import type { SubnetNode } from '../p2p/index.js'
 import type { Registry } from 'prom-client'
 
 export {
-  HEARTBEAT_STATES, HEARTBEAT_PROTOCOLS, ROLE_PATTERN, MAX_PUBLIC_NAME_LENGTH, MAX_VERSION_LENGTH, isPeerId
+  HEARTBEAT_STATES, ROLE_PATTERN, MAX_PUBLIC_NAME_LENGTH, MAX_VERSION_LENGTH, isPeerId
 } from './model.js'
 export type { HeartbeatEntry, HeartbeatProtocol, HeartbeatServer, HeartbeatState } from './model.js'
 export {

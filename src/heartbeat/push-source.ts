@@ -30,7 +30,7 @@ export const PUSH_SOURCE = 'push'
  * the record reasons of §4: `too-many-streams` (reset unread past a cap), `timeout` (no complete
  * exchange within the read timeout; the stream is aborted).
  */
-export type PushStreamRefusal = 'too-many-streams' | 'timeout'
+type PushStreamRefusal = 'too-many-streams' | 'timeout'
 
 export interface PushSourceInit {
   /** The whole exchange (record in, ack out, both sides closed) must end within this. Default PUSH_READ_TIMEOUT_MS (5 s). */
@@ -44,21 +44,21 @@ export interface PushSourceInit {
 }
 
 /** A push stream was reset unread because a cap on open push streams was reached. */
-export class TooManyPushStreamsError extends SubnetBootnodeError {
+class TooManyPushStreamsError extends SubnetBootnodeError {
   constructor (detail: string) {
     super(`push stream refused: ${detail}`, 'ERR_TOO_MANY_PUSH_STREAMS')
   }
 }
 
 /** A length prefix longer than any length up to MAX_HEARTBEAT_BYTES needs: the record is oversized. */
-export class PushLengthPrefixTooLongError extends SubnetBootnodeError {
+class PushLengthPrefixTooLongError extends SubnetBootnodeError {
   constructor (bytes: number) {
     super(`length prefix of ${bytes} or more bytes, above the ${MAX_HEARTBEAT_BYTES}-byte limit`, 'ERR_PUSH_PREFIX_TOO_LONG')
   }
 }
 
 /** Bytes of the longest uvarint a length up to MAX_HEARTBEAT_BYTES needs (2 for 8192). */
-export const MAX_LENGTH_PREFIX_BYTES = uvarintLength(MAX_HEARTBEAT_BYTES)
+const MAX_LENGTH_PREFIX_BYTES = uvarintLength(MAX_HEARTBEAT_BYTES)
 
 function uvarintLength (n: number): number {
   let bytes = 1

@@ -43,12 +43,8 @@ export interface ConnectionLimiterComponents {
 }
 
 export interface ConnectionLimiter {
-  /** Handed to createLibp2p as its `connectionGater`. */
+  /** Handed to createLibp2p as its `connectionGater`; refusals are counted in the registry. */
   readonly gater: ConnectionGater
-  /** Refusals so far, by reason. */
-  refusals: () => Record<ConnectionRefusal, number>
-  /** Slots held now: by IP group and by peer id (tests, diagnostics). */
-  held: () => { perIp: ReadonlyMap<string, number>, perPeer: ReadonlyMap<string, number> }
 }
 
 /** The keys one raw connection holds a slot under, released once when it closes. */
@@ -120,11 +116,7 @@ export function createConnectionLimiter (init: ConnectionLimiterInit, components
     }
   }
 
-  return {
-    gater,
-    refusals: () => ({ ...refused }),
-    held: () => ({ perIp: new Map(perIp), perPeer: new Map(perPeer) })
-  }
+  return { gater }
 }
 
 /**

@@ -17,11 +17,10 @@ export {
   kadProtocol, SUBNET_ID_PATTERN, DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
   DEFAULT_MAX_CONNECTIONS_PER_PEER, templateSubnetId, requireTemplateSubnetId
 } from './constants.js'
-export type { ConnectionRefusal } from './connection-limits.js'
 
 export { IdentityError } from './identity.js'
 export {
-  POS_TRANSPORT_PROTOCOL, TEMPLATE_GOSSIPSUB_PROTOCOL, TEMPLATE_GOSSIPSUB_PROTOCOLS, TEMPLATE_KAD_PROTOCOL
+  POS_TRANSPORT_PROTOCOL, TEMPLATE_GOSSIPSUB_PROTOCOL, TEMPLATE_KAD_PROTOCOL
 } from './template.js'
 
 // PROFILES lives in the leaf constants.ts so the config can read it without loading libp2p.

@@ -14,7 +14,7 @@ import type { SelectFn } from '@libp2p/kad-dht'
 import type { Datastore, Key } from 'interface-datastore'
 
 /** A DHT record older than the one held under its key (its namespace's selector prefers the held one). */
-export class StaleRecordError extends SubnetBootnodeError {
+class StaleRecordError extends SubnetBootnodeError {
   constructor (message: string) {
     super(message, 'ERR_STALE_RECORD')
   }
