@@ -11,14 +11,13 @@ import { join } from 'node:path'
 import { createApiServer } from './api/index.js'
 import { SubnetBootnodeError } from './errors.js'
 import { createLocator } from './geo/index.js'
-import { REJECTION_LOG_WINDOW_MS, createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords, nativeHeartbeatSources } from './heartbeat/index.js'
+import { collectedHeartbeatDhtRecords, createHeartbeatCollector, createHeartbeatRejections, nativeHeartbeatSources } from './heartbeat/index.js'
 import { createKeyStoreWatcher } from './keys/index.js'
 import { createSubnetNode } from './p2p/index.js'
 import { createPeerCollector } from './peers/index.js'
 import { createTemplateHeartbeatSource } from './template/index.js'
 import { subnetNodeOptions } from './config/index.js'
 import { createMetricsRegistry } from './util/metrics.js'
-import { createWindowedLog } from './util/windowed-log.js'
 import { createViewBuilder } from './view/builder.js'
 import type { ApiServer } from './api/index.js'
 import type { ApiConfig, CommonConfig } from './config/index.js'
@@ -54,14 +53,9 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
   // Heartbeat records the DHT validator refuses are counted with the collector's own rejections.
   const rejections = createHeartbeatRejections({ registry })
   const heartbeatLog = logger.child('heartbeat')
-  // Counted each; a flood is logged once per window, as the collector's own rejections.
-  const dhtRejectedLog = createWindowedLog(heartbeatLog, 'debug', 'DHT heartbeat record rejected', REJECTION_LOG_WINDOW_MS)
   const node = await createSubnetNode({
     ...subnetNodeOptions(config),
-    ...heartbeatDhtRecords(config.subnetId, (err) => {
-      rejections.record('dht', err.reason)
-      dhtRejectedLog.note({ reason: err.reason, detail: err.message })
-    }),
+    ...collectedHeartbeatDhtRecords(config.subnetId, rejections, heartbeatLog),
     logger: logger.child('p2p')
   }, { registry })
   // Heartbeat sources by profile (SPEC §4 --profile): the native push + DHT, the template's gossipsub.

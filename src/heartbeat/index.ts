@@ -3,8 +3,11 @@
  * (record.ts), the publisher (peer side) and the collector (sidecar side) with its sources.
  */
 import { silentLogger } from '../log/index.js'
+import { createWindowedLog } from '../util/windowed-log.js'
 import { DefaultHeartbeatCollector } from './collector.js'
-import { DhtHeartbeatSource } from './dht-source.js'
+import { REJECTION_LOG_WINDOW_MS } from './constants.js'
+import { DHT_SOURCE, DhtHeartbeatSource } from './dht-source.js'
+import { heartbeatDhtRecords } from './record.js'
 import { DefaultHeartbeatPublisher } from './publisher.js'
 import { PushHeartbeatSource } from './push-source.js'
 import type { HeartbeatEntry, HeartbeatState } from './model.js'
@@ -29,7 +32,7 @@ export type {
 export { createHeartbeatRejections } from './rejections.js'
 export type { HeartbeatRejections } from './rejections.js'
 export {
-  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, REJECTION_LOG_WINDOW_MS, heartbeatProtocol
+  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, heartbeatProtocol
 } from './constants.js'
 
 export interface PublisherInit {
@@ -170,5 +173,18 @@ export function createHeartbeatCollector (init: CollectorInit, components: Colle
   return new DefaultHeartbeatCollector(init, {
     ...components,
     sources: components.sources ?? nativeHeartbeatSources(init, components)
+  })
+}
+
+/**
+ * heartbeatDhtRecords for a collecting node: every record the DHT validator refuses is counted
+ * under source `dht` in `rejections` (the collector's, so /metrics sums all sources) and logged at
+ * debug level at most once per REJECTION_LOG_WINDOW_MS.
+ */
+export function collectedHeartbeatDhtRecords (subnetId: string, rejections: HeartbeatRejections, logger: Logger = silentLogger): ReturnType<typeof heartbeatDhtRecords> {
+  const rejected = createWindowedLog(logger, 'debug', 'DHT heartbeat record rejected', REJECTION_LOG_WINDOW_MS)
+  return heartbeatDhtRecords(subnetId, (err) => {
+    rejections.record(DHT_SOURCE, err.reason)
+    rejected.note({ reason: err.reason, detail: err.message })
   })
 }

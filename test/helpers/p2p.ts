@@ -2,7 +2,7 @@
  * Real libp2p subnets on 127.0.0.1 for tests (STYLE rule 9): a bootnode with a heartbeat
  * collector and N publishing peers bootstrapped to it. Every node is stopped in t.teardown.
  */
-import { createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords } from '../../src/heartbeat/index.js'
+import { collectedHeartbeatDhtRecords, createHeartbeatCollector, createHeartbeatRejections, heartbeatDhtRecords } from '../../src/heartbeat/index.js'
 import { createSubnetNode } from '../../src/p2p/index.js'
 import { startPeer } from '../../src/peer.js'
 import type { HeartbeatCollector, PublisherInit } from '../../src/heartbeat/index.js'
@@ -41,7 +41,7 @@ export interface Bootnode {
  */
 export async function startBootnode (t: ExecutionContext, init: Partial<SubnetNodeInit> & { subnetId: string }, collectorInit: { sweepIntervalMs?: number, lookupIntervalMs?: number } = {}, registry?: Registry): Promise<Bootnode> {
   const rejections = createHeartbeatRejections({ registry })
-  const node = await startNode(t, { ...heartbeatDhtRecords(init.subnetId, (err) => { rejections.record('dht', err.reason) }), ...init })
+  const node = await startNode(t, { ...collectedHeartbeatDhtRecords(init.subnetId, rejections), ...init })
   const collector = createHeartbeatCollector({ sweepIntervalMs: 200, lookupIntervalMs: 500, ...collectorInit }, { node, registry, rejections })
   t.teardown(async () => { await collector.stop() })
   await collector.start()
