@@ -3,7 +3,7 @@
  * one subnet's Kademlia DHT as a server on `/subnet/<subnet-id>/kad/1.0.0`, with a
  * persistent identity and, optionally, a persistent peer store.
  */
-import { createSubnetNodeImpl } from './node.js'
+import { createDefaultSubnetNode } from './node.js'
 import type { Logger } from '../log/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
@@ -142,5 +142,5 @@ export interface SubnetNodeComponents {
 
 /** Loads or creates the identity and builds (but does not start) the node. */
 export async function createSubnetNode (init: SubnetNodeInit, components: SubnetNodeComponents = {}): Promise<SubnetNode> {
-  return createSubnetNodeImpl(init, components)
+  return createDefaultSubnetNode(init, components)
 }

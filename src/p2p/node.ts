@@ -39,7 +39,7 @@ import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
-export async function createSubnetNodeImpl (init: SubnetNodeInit, components: SubnetNodeComponents = {}): Promise<SubnetNode> {
+export async function createDefaultSubnetNode (init: SubnetNodeInit, components: SubnetNodeComponents = {}): Promise<SubnetNode> {
   const logger = init.logger ?? silentLogger
   if (!SUBNET_ID_PATTERN.test(init.subnetId)) {
     throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid: use ${SUBNET_ID_RULE}`)
@@ -106,7 +106,7 @@ export async function createSubnetNodeImpl (init: SubnetNodeInit, components: Su
     start: false
   })
 
-  return new SubnetNodeImpl(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
+  return new DefaultSubnetNode(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
 }
 
 type DhtFactory = ReturnType<typeof kadDHT>
@@ -185,7 +185,7 @@ interface Resolved {
   recordStored: Listeners<[StoredRecord]>
 }
 
-class SubnetNodeImpl implements SubnetNode {
+class DefaultSubnetNode implements SubnetNode {
   readonly subnetId: string
   readonly privateKey: PrivateKey
   readonly peerId: string

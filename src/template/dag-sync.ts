@@ -42,7 +42,7 @@ class SyncRequestError extends Error {
   }
 }
 
-export class DagSyncServiceImpl implements DagSyncService {
+export class DefaultDagSyncService implements DagSyncService {
   private readonly namespace: string
   private readonly maxNodes: number
   private readonly maxRequestBytes: number

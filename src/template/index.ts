@@ -25,8 +25,8 @@
 import { silentLogger } from '../log/index.js'
 import { requireTemplateSubnetId } from '../p2p/index.js'
 import { registerMirroredCounter } from '../util/metrics.js'
-import { DagSyncServiceImpl } from './dag-sync.js'
-import { TemplateHeartbeatSource as TemplateHeartbeatSourceImpl } from './source.js'
+import { DefaultDagSyncService } from './dag-sync.js'
+import { DefaultTemplateHeartbeatSource } from './source.js'
 import type { VerifiedDagNode } from './dag.js'
 import type { HeartbeatSource } from '../heartbeat/index.js'
 import type { Logger } from '../log/index.js'
@@ -119,7 +119,7 @@ export interface DagSyncService {
 }
 
 export function createDagSyncService (init: DagSyncInit, components: DagSyncComponents): DagSyncService {
-  return new DagSyncServiceImpl(init, components)
+  return new DefaultDagSyncService(init, components)
 }
 
 export { DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS, TEMPLATE_SERVER_DEFAULTS } from './source.js'
@@ -161,7 +161,7 @@ export function createTemplateHeartbeatSource (init: TemplateHeartbeatSourceInit
         return out
       })
   }
-  return new TemplateHeartbeatSourceImpl({ subnetId, ttlMs: init.ttlMs, logger }, { node: components.node, dagSync })
+  return new DefaultTemplateHeartbeatSource({ subnetId, ttlMs: init.ttlMs, logger }, { node: components.node, dagSync })
 }
 
 export {

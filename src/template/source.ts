@@ -65,7 +65,7 @@ interface PeerState {
   seq: number
 }
 
-export class TemplateHeartbeatSource implements HeartbeatSource {
+export class DefaultTemplateHeartbeatSource implements HeartbeatSource {
   readonly name = TEMPLATE_SOURCE
   private readonly node: SubnetNode
   private readonly dagSync: DagSyncService

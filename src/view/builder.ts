@@ -62,7 +62,7 @@ export interface ViewBuilder extends ViewSource {
 }
 
 export function createViewBuilder (init: ViewBuilderInit, components: ViewBuilderComponents): ViewBuilder {
-  return new ViewBuilderImpl(init, components)
+  return new DefaultViewBuilder(init, components)
 }
 
 type Content = Omit<ViewSnapshot, 'version' | 'builtAt'>
@@ -92,7 +92,7 @@ function sameLocation (a: Location, b: Location): boolean {
   return true
 }
 
-class ViewBuilderImpl implements ViewBuilder {
+class DefaultViewBuilder implements ViewBuilder {
   private readonly components: ViewBuilderComponents
   private readonly log: Logger
   /** The full rebuild every refreshIntervalMs. */
