@@ -69,3 +69,8 @@ export const TEMPLATE_TOPICS = [TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TO
  * address list. An honest node has a few (IPv4, IPv6, a transport or two); get_peers_info lists 16.
  */
 export const MAX_PEER_ADDRS_TO_DIAL = 8
+/**
+ * Addresses the peer store keeps per remote peer (address-cap.ts): an honest node has a few, and
+ * every use of a peer (a DHT answer, a dial, a collector scan) decodes its whole stored list.
+ */
+export const MAX_STORED_ADDRS_PER_PEER = 16

@@ -20,11 +20,12 @@ import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, MAX_PEER_ADDRS_TO_DIAL, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
+  DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, MAX_PEER_ADDRS_TO_DIAL, MAX_STORED_ADDRS_PER_PEER, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
   DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN, SUBNET_ID_RULE,
   kadProtocol, templateSubnetId
 } from './constants.js'
 import { dialableAddrs } from '../util/dialable.js'
+import { capStoredAddresses } from './address-cap.js'
 import { createConnectionLimiter } from './connection-limits.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { guardRecordStore } from './record-store.js'
@@ -105,6 +106,8 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
     },
     start: false
   })
+  // At most MAX_STORED_ADDRS_PER_PEER addresses kept per peer, however many it announces (issue 12).
+  capStoredAddresses(node, { max: MAX_STORED_ADDRS_PER_PEER, allowPrivate: init.allowPrivateAddrs === true, logger })
 
   return new DefaultSubnetNode(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
 }
