@@ -77,6 +77,16 @@ interface BuiltPeer {
   info: PeerInfo
 }
 
+/** Whether `list` holds the same peers, in the same order, with the very same info objects as `built`. */
+function samePeerInfos (list: ReadonlyArray<[string, PeerInfo]>, built: PeersInfo): boolean {
+  let k = 0
+  for (const id in built) {
+    const entry = list[k++]
+    if (entry === undefined || entry[0] !== id || entry[1] !== built[id]) return false
+  }
+  return k === list.length
+}
+
 function sameList<T> (a: readonly T[], b: readonly T[]): boolean {
   if (a === b) return true
   if (a.length !== b.length) return false
@@ -110,7 +120,6 @@ class DefaultViewBuilder implements ViewBuilder {
   private running = false
   /** What the last snapshot was built from; undefined before the first. */
   private last?: Content
-  private lastPeerList: Array<[string, PeerInfo]> = []
   private builtPeers = new Map<string, BuiltPeer>()
   /** The next build locates every address again (the periodic refresh), not only new ones. */
   private locateAll = true
@@ -232,10 +241,8 @@ class DefaultViewBuilder implements ViewBuilder {
     this.builtPeers = builtPeers
 
     const last = this.last
-    const samePeers = last !== undefined && peerInfos.length === this.lastPeerList.length &&
-      peerInfos.every(([id, info], k) => this.lastPeerList[k]?.[0] === id && this.lastPeerList[k]?.[1] === info)
     let peersInfo: PeersInfo
-    if (samePeers) {
+    if (last !== undefined && samePeerInfos(peerInfos, last.peersInfo)) {
       peersInfo = last.peersInfo
     } else {
       peersInfo = {}
@@ -253,7 +260,6 @@ class DefaultViewBuilder implements ViewBuilder {
       sameList(content.bootnodes, last.bootnodes) && content.peerId === last.peerId && content.ready === last.ready &&
       content.peerCount === last.peerCount) return
     this.last = content
-    this.lastPeerList = peerInfos
     const snap = this.view.set(content)
     this.log.debug('view updated', { version: snap.version, heartbeats: heartbeatList.length, peers: peerList.length, ready: content.ready })
   }
