@@ -19,6 +19,7 @@
  */
 import { lpStream } from '@libp2p/utils'
 import { silentLogger } from '../log/index.js'
+import { deadline } from '../util/deadline.js'
 import { DAG_NAMESPACE, canonicalJsonBytes, compareCodePoints } from './dag.js'
 import { TemplateMessageRejectedError, decodeJsonObject, isUint } from './messages.js'
 import {
@@ -29,7 +30,7 @@ import type { DagNodeWire, JsonValue, VerifiedDagNode } from './dag.js'
 import type { DagAddResult, DagSummaryWire, DagSyncComponents, DagSyncCounts, DagSyncInit, DagSyncRejectReason, DagSyncService } from './index.js'
 import type { JsonObject } from './messages.js'
 import type { Logger } from '../log/index.js'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
 
 interface Held {
   node: DagNodeWire
@@ -106,9 +107,17 @@ export class DefaultDagSyncService implements DagSyncService {
     return { inventory: this.stats.inventory, fetch: this.stats.fetch, servedNodes: this.stats.served_nodes, rejected: { ...this.stats.rejected } }
   }
 
-  async handle (stream: Stream, connection: Connection): Promise<void> {
+  async handle (stream: Stream, connection: Connection, options: AbortOptions = {}): Promise<void> {
+    const timer = deadline(this.readTimeoutMs, ...(options.signal === undefined ? [] : [options.signal]))
+    try {
+      await this.serve(stream, connection, timer.signal)
+    } finally {
+      timer.clear()
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection, signal: AbortSignal): Promise<void> {
     const remote = connection.remotePeer.toString()
-    const signal = AbortSignal.timeout(this.readTimeoutMs)
     // The length prefix is checked before the body is read (lpStream maxDataLength).
     const lp = lpStream(stream, { maxDataLength: this.maxRequestBytes })
     let request: Uint8Array

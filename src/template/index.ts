@@ -33,7 +33,7 @@ import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { SubnetMembers } from '../peers/index.js'
 import type { Registry } from 'prom-client'
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 
 export {
   TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS, MAX_TEMPLATE_MESSAGE_BYTES, TEMPLATE_STATES,
@@ -106,8 +106,11 @@ export interface DagSyncCounts {
 }
 
 export interface DagSyncService {
-  /** Serves one stream: reads one request (bounded, timed), writes one response, closes. Never throws. */
-  handle: (stream: Stream, connection: Connection) => Promise<void>
+  /**
+   * Serves one stream: reads one request (bounded, timed), writes one response, closes. Never
+   * throws. `options.signal` (the owner's stop) ends a stream still open at once.
+   */
+  handle: (stream: Stream, connection: Connection, options?: AbortOptions) => Promise<void>
   /** Stores a node verifyDagMessage accepted ('refused': other namespace, role not servable, or maxNodes 0). */
   add: (node: VerifiedDagNode) => DagAddResult
   /** What an inventory_response carries now (only nodes with complete ancestry). */

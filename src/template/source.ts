@@ -69,6 +69,8 @@ export class DefaultTemplateHeartbeatSource implements HeartbeatSource {
   readonly name = TEMPLATE_SOURCE
   private readonly node: SubnetNode
   private readonly dagSync: DagSyncService
+  /** Aborted by stop(): ends the sync streams in flight. */
+  private closing?: AbortController
   private readonly subnetId: number
   private readonly ttlMs: number
   private readonly log: Logger
@@ -100,8 +102,10 @@ export class DefaultTemplateHeartbeatSource implements HeartbeatSource {
     const pubsub = this.node.pubsub
     if (pubsub === undefined) throw new Error(`the ${this.node.profile} profile has no gossipsub router`)
     this.sink = sink
+    const closing = new AbortController()
+    this.closing = closing
     await this.node.libp2p.handle(DAG_SYNC_PROTOCOL, async (stream, connection) => {
-      await this.dagSync.handle(stream, connection)
+      await this.dagSync.handle(stream, connection, { signal: closing.signal })
     }, { maxInboundStreams: MAX_INBOUND_DAG_SYNC_STREAMS })
     pubsub.topicValidators.set(TEMPLATE_HEARTBEAT_TOPIC, this.validator(async (msg) => {
       this.ingest(msg.from, parseTemplateHeartbeat(msg.data, { subnetId: this.subnetId }))
@@ -123,6 +127,8 @@ export class DefaultTemplateHeartbeatSource implements HeartbeatSource {
   async stop (): Promise<void> {
     if (this.sink === undefined) return
     this.sink = undefined
+    // Sync streams still open end now, not at their read timeout.
+    this.closing?.abort(new Error('the template heartbeat source stopped'))
     const pubsub = this.node.pubsub
     if (pubsub !== undefined && this.node.isStarted()) {
       for (const topic of TEMPLATE_TOPICS) {

@@ -4,6 +4,7 @@ import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DAG_SYNC_PROTOCOL, canonicalJson, createDagSyncService, verifyDagMessage } from '../../src/template/index.js'
 import { startNode, uniqueSubnetId } from '../helpers/p2p.js'
+import { waitFor } from '../helpers/wait.js'
 import { ALITH, EXAMPLE_DAG_MESSAGE, enc, peerStatePayload, signDagMessage } from './fixtures.js'
 import type { DagSyncService, VerifiedDagNode } from '../../src/template/index.js'
 import type { SubnetNode } from '../../src/p2p/index.js'
@@ -139,4 +140,29 @@ test('refuses bad requests without an answer and counts them by reason', async (
   await refused(enc(canonicalJson({ ...fetchRequest(client, server, []), include_bodies: 1 })))
   await refused(new Uint8Array(513).fill(0x20))
   t.deepEqual(service.counts().rejected, { malformed: 2, wrong_namespace: 1, unsupported_kind: 1, oversized: 1 })
+})
+
+test('a sync stream left open ends when its owner aborts, long before the read timeout', async (t) => {
+  const subnetId = uniqueSubnetId('dag-sync')
+  const server = await startNode(t, { subnetId })
+  const client = await startNode(t, { subnetId })
+  const service = createDagSyncService({ readTimeoutMs: 60_000 }, { peerId: server.peerId })
+  const closing = new AbortController()
+  const served: Array<Promise<void>> = []
+  await server.libp2p.handle(DAG_SYNC_PROTOCOL, async (stream, connection) => {
+    const p = service.handle(stream, connection, { signal: closing.signal })
+    served.push(p)
+    await p
+  })
+  // Open, but the request never comes: the handler waits on its read.
+  await client.libp2p.dialProtocol(server.libp2p.getMultiaddrs(), DAG_SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+  await waitFor(() => served.length === 1, { what: 'the server serving the stream' })
+  let done = false
+  void served[0]!.then(() => { done = true })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.false(done, 'still waiting for the request before the abort')
+  closing.abort()
+  const bound = new Promise<'timeout'>((resolve) => setTimeout(() => { resolve('timeout') }, 10_000).unref())
+  t.not(await Promise.race([served[0]!.then(() => 'ended' as const), bound]), 'timeout', 'the stream ended on abort, not at its 60-s read timeout')
+  t.is(service.counts().rejected.stream_error, 1)
 })
