@@ -17,6 +17,7 @@ import { createKeyStoreWatcher, type ApiKeyEntry, type KeyStoreWatcher } from '.
 import { createStaticView, type HeartbeatEntry, type MutableViewSource, type PeersInfo, type ViewSnapshot } from '../../src/view/index.js'
 import { tempDir } from './fs.js'
 import { waitFor } from './wait.js'
+import { killWithWorker } from './children.js'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../../src/log/index.js'
 import type { ExecutionContext } from 'ava'
@@ -207,6 +208,7 @@ export async function startRedis (t: ExecutionContext, bin: string): Promise<str
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    killWithWorker(child)
     const exited = new Promise<void>((resolve) => { child.on('exit', () => { resolve() }) })
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { killWithWorker } from './children.js'
 import type { ChildProcess } from 'node:child_process'
 import type { ExecutionContext } from 'ava'
 
@@ -38,6 +39,7 @@ export function startCli (t: ExecutionContext, bin: string, args: string[], opts
     env: cleanEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe']
   })
+  killWithWorker(child)
   let out = ''
   let err = ''
   const waiters = new Set<() => void>()

@@ -8,6 +8,7 @@ import { spawn, execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { killWithWorker } from './children.js'
 import type { ChildProcess } from 'node:child_process'
 import type { ExecutionContext, TestFn } from 'ava'
 
@@ -119,6 +120,7 @@ export function startPyNode (t: ExecutionContext, opts: PyNodeOptions = {}): PyN
   args.push(...(opts.args ?? []))
 
   const child = spawn(join(dir, 'run.sh'), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  killWithWorker(child)
   const events: PyEvent[] = []
   const waiters = new Set<() => void>()
   const wake = (): void => { for (const w of waiters) w() }
