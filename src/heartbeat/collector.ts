@@ -70,9 +70,9 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     this.sink = {
       offer: (heartbeat, source) => this.offer(heartbeat, source),
       held: (peerId) => this.held.get(peerId),
-      reject: (source, reason, peer, detail) => {
+      reject: (source, reason, peer, detail, loggedBySource = false) => {
         this.rejectionCounts.record(source, reason)
-        rejectedLog.note({ source, peer, reason, detail })
+        if (!loggedBySource) rejectedLog.note({ source, peer, reason, detail })
       }
     }
   }

@@ -127,8 +127,11 @@ export interface HeartbeatSink {
   offer: (heartbeat: CollectedHeartbeat, source: string) => boolean
   /** The heartbeat held for a peer (possibly expired, until the next sweep). */
   held: (peerId: string) => CollectedHeartbeat | undefined
-  /** Counts a rejected record or message by source and stable reason (SPEC §5), logs it at debug level. */
-  reject: (source: string, reason: string, peer: string | undefined, detail: string) => void
+  /**
+   * Counts a rejected record or message by source and stable reason (SPEC §5), and logs it at
+   * debug level unless `loggedBySource` (the source logs that kind itself, e.g. at warn).
+   */
+  reject: (source: string, reason: string, peer: string | undefined, detail: string, loggedBySource?: boolean) => void
 }
 
 /**

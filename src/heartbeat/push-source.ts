@@ -153,7 +153,8 @@ export class PushHeartbeatSource implements HeartbeatSource {
   }
 
   private refuse (sink: HeartbeatSink, reason: PushStreamRefusal, peer: string, detail: string): void {
-    sink.reject(PUSH_SOURCE, reason, peer, detail)
+    // Logged once here, at warn (a refused stream is an operator's concern), not again by the sink.
+    sink.reject(PUSH_SOURCE, reason, peer, detail, true)
     this.refusals.note({ reason, peer, detail })
   }
 

@@ -75,6 +75,8 @@ test('idle push streams past the per-connection cap are refused and counted, log
   // Eight refusals, one warn line (the window is 10 s).
   t.is(boot.lines.filter((l) => l.msg === 'push streams refused').length, 1)
   t.is(boot.lines.find((l) => l.msg === 'push streams refused')?.level, 'warn')
+  // Logged once, by the push source: the collector does not repeat it at debug level.
+  t.is(boot.lines.filter((l) => l.msg === 'heartbeat rejected').length, 0)
 })
 
 test('past the total cap a stream of any connection is refused; idle streams are aborted at the read timeout and free their slots', async (t) => {
