@@ -9,7 +9,6 @@
  */
 import { join } from 'node:path'
 import { createApiServer } from './api/index.js'
-import { createChain } from './chain/index.js'
 import { SubnetBootnodeError } from './errors.js'
 import { createLocator } from './geo/index.js'
 import { collectedHeartbeatDhtRecords, createHeartbeatCollector, createHeartbeatRejections, nativeHeartbeatSources } from './heartbeat/index.js'
@@ -71,9 +70,10 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     ...(template === undefined ? [] : [template])
   ]
   // Chain-aware mode (SPEC §4 --chain-rpc): the collectors serve only peers with proof of stake.
+  // Loaded only then: @polkadot/types takes seconds to import.
   const chain: Chain | undefined = config.chainRpc === undefined || config.chainSubnetId === undefined
     ? undefined
-    : createChain({
+    : (await import('./chain/index.js')).createChain({
       url: config.chainRpc,
       subnetId: config.chainSubnetId,
       minNodeClass: config.minNodeClass,
