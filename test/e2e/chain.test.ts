@@ -10,6 +10,7 @@ import { Writable } from 'node:stream'
 import { writeFile } from 'node:fs/promises'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import test from 'ava'
 import { parseConfig } from '../../src/config/index.js'
 import { createLogger, silentLogger } from '../../src/log/index.js'
@@ -34,7 +35,7 @@ async function startSidecar (t: ExecutionContext, subnetId: number, extra: strin
   const keysFile = await tempKeyFile(t, [{ owner: 'chain', key, active: true }])
   const args = [
     'run', '--subnet-id', String(subnetId), '--listen', `/ip4/127.0.0.1/tcp/${opts.listenPort ?? 0}`, '--api-host', '127.0.0.1', '--api-port', '0',
-    '--geo', 'offline', '--allow-private-addrs', '--keys-file', keysFile, '--rate-limit', '100000/minute', '--refresh-interval', '100ms', ...extra
+    '--geo', 'none', '--allow-private-addrs', '--keys-file', keysFile, '--rate-limit', '100000/minute', '--refresh-interval', '100ms', ...extra
   ]
   const config = parseConfig(args, {}, await tempDir(t, 'sbn-chain-'))
   if (config.command !== 'run') throw new Error(`parsed as ${config.command}`)
@@ -86,6 +87,8 @@ function capturingLogger (): { logger: Logger, lines: Array<Record<string, unkno
 test('an unstaked peer is disconnected and never served; a staked one is served (ws, cache holds within its TTL)', async t => {
   const subnetId = nextSubnet++
   const chain = await startFakeChain(t, { subnetId })
+  // A slow chain: heartbeats arrive while the checks are in flight, and must wait for them.
+  chain.delayMs = 300
   const s = await startSidecar(t, subnetId, ['--chain-rpc', chain.wsUrl])
   const [staked, unstaked] = [await peer(t, subnetId, s), await peer(t, subnetId, s)] as [Peer, Peer]
   chain.stake.set(staked.node.peerId, 'registered')
@@ -138,7 +141,7 @@ test('chain down: fail-open serves peers as the template lets them connect; --ch
   const open = await startSidecar(t, subnetId, ['--chain-rpc', chain.wsUrl])
   const closed = await startSidecar(t, subnetId, ['--chain-rpc', chain.httpUrl, '--chain-fail', 'closed', '--bootstrap', open.addr], { chainErrorRetryMs: 200 })
   const p = await peer(t, subnetId, open)
-  await p.node.libp2p.dial(peerIdFromString(closed.sidecar.node.peerId))
+  await p.node.libp2p.dial(multiaddr(closed.addr))
 
   await waitFor(async () => (await served(open)).heartbeats.includes(p.node.peerId), { what: 'fail-open: the peer served while the chain is down' })
   t.true(await metric(open, 'subnet_bootnode_chain_stake_checks_total{outcome="error"}') >= 1)
