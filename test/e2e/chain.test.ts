@@ -134,6 +134,31 @@ test('--min-node-class: a peer of a lower class counts as unstaked; the cache ex
   t.true(chain.stakeCalls(a.node.peerId) >= 2)
 })
 
+test('template profile: an unstaked JS template peer is dropped and its gossip heartbeats refused and never served', async t => {
+  const subnetId = nextSubnet++
+  const chain = await startFakeChain(t, { subnetId })
+  const s = await startSidecar(t, subnetId, ['--profile', 'template', '--chain-rpc', chain.wsUrl])
+  const fast = { profile: 'template' as const, templateHeartbeatIntervalMs: 300, templatePeerStateIntervalMs: 300 }
+  const staked = await startTestPeer(t, { subnetId: String(subnetId), bootstrap: [s.addr], subnetNodeId: 1, ...fast })
+  chain.stake.set(staked.node.peerId, 'registered')
+  const stakedAddr = staked.node.bootnodeAddrs().find((a) => a.startsWith('/ip4/127.0.0.1/')) ?? ''
+  // Bootstraps through the staked peer too, so its messages can reach the sidecar relayed by gossip.
+  const unstaked = await startTestPeer(t, { subnetId: String(subnetId), bootstrap: [s.addr, stakedAddr], subnetNodeId: 2, ...fast })
+
+  let leaked: string | undefined
+  await waitFor(async () => {
+    const now = await served(s)
+    if (now.heartbeats.includes(unstaked.node.peerId) || now.peers.includes(unstaked.node.peerId)) leaked = JSON.stringify(now)
+    return now.heartbeats.includes(staked.node.peerId) && now.peers.includes(staked.node.peerId) && chain.stakeCalls(unstaked.node.peerId) > 0 && !connected(s, unstaked)
+  }, { timeoutMs: 20_000, what: 'the staked template peer served, the unstaked one dropped' })
+  t.is(leaked, undefined, 'the unstaked template peer never appeared in a route')
+  const hb = (await getJson(s, '/v1/get_heartbeat')).body.value as Array<{ peer_id: string, protocol?: string }>
+  t.is(hb.find((h) => h.peer_id === staked.node.peerId)?.protocol, 'template')
+  // Its messages did reach the sidecar (directly before the verdict, or relayed by the staked peer) and were refused.
+  await waitFor(async () => await metric(s, 'subnet_bootnode_heartbeat_rejections_total{reason="unstaked"}') >= 1, { what: 'unstaked heartbeats refused and counted' })
+  t.false((await served(s)).heartbeats.includes(unstaked.node.peerId))
+})
+
 test('chain down: fail-open serves peers as the template lets them connect; --chain-fail closed hides them until the chain answers', async t => {
   const subnetId = nextSubnet++
   const chain = await startFakeChain(t, { subnetId })
