@@ -52,7 +52,11 @@ export function createChainRpc (init: ChainRpcInit): ChainRpc {
       }
       offs.push(provider.on('connected', () => { done() }))
       offs.push(provider.on('disconnected', () => { done(new ChainRpcError('the WebSocket closed while connecting')) }))
-      offs.push(provider.on('error', () => { done(new ChainRpcError('cannot open the WebSocket')) }))
+      // The ws error event says why (e.g. `connect ECONNREFUSED 127.0.0.1:9944`): host and port, never the URL's path or query.
+      offs.push(provider.on('error', (evt: unknown) => {
+        const why = (evt as { message?: unknown } | undefined)?.message
+        done(new ChainRpcError(typeof why === 'string' && why !== '' ? `cannot open the WebSocket: ${why}` : 'cannot open the WebSocket'))
+      }))
       provider.connect().catch((err: unknown) => { done(new ChainRpcError(`cannot open the WebSocket: ${message(err)}`)) })
     }).finally(() => { connecting = undefined })
     await connecting
