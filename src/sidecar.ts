@@ -2,7 +2,7 @@
  * The composition root (STYLE rule 2): builds every component of `subnet-bootnode run`
  * from one typed config, starts them in order and stops them in reverse (SPEC §4).
  *
- *   key store watcher → geolocator → subnet node → heartbeat + peer collectors → view → REST API
+ *   key store watcher → geolocator → subnet node → chain (--chain-rpc) → heartbeat + peer collectors → view → REST API
  *
  * Data flows one way: network → collectors → view → pre-serialised REST bodies. The metrics
  * registry comes first: every component registers its own series on it (SPEC §1 `/metrics`).
@@ -20,12 +20,17 @@ import { subnetNodeOptions } from './config/index.js'
 import { createMetricsRegistry } from './util/metrics.js'
 import { createViewBuilder } from './view/builder.js'
 import type { ApiServer } from './api/index.js'
-import type { ApiConfig, CommonConfig } from './config/index.js'
+import type { Chain } from './chain/index.js'
+import type { ApiConfig, ChainConfig, CommonConfig } from './config/index.js'
 import type { Logger } from './log/index.js'
 import type { SubnetNode } from './p2p/index.js'
 import type { ViewSource } from './view/index.js'
 
-export type SidecarConfig = CommonConfig & ApiConfig
+/** Without the chain fields (the demo), chain-aware mode is off. */
+export type SidecarConfig = CommonConfig & ApiConfig & Partial<ChainConfig> & {
+  /** Tests: how long an unverified stake check holds before it is retried (default 30 s). */
+  chainErrorRetryMs?: number
+}
 
 export interface Sidecar {
   readonly node: SubnetNode
@@ -64,8 +69,23 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     ...(node.profile === 'template' ? [] : nativeHeartbeatSources({ logger: heartbeatLog }, { node, registry })),
     ...(template === undefined ? [] : [template])
   ]
-  const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections, sources })
-  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, allowPrivateAddrs: config.allowPrivateAddrs, logger: logger.child('peers') }, { node, members: template, registry })
+  // Chain-aware mode (SPEC §4 --chain-rpc): the collectors serve only peers with proof of stake.
+  // Loaded only then: @polkadot/types takes seconds to import.
+  const chain: Chain | undefined = config.chainRpc === undefined || config.chainSubnetId === undefined
+    ? undefined
+    : (await import('./chain/index.js')).createChain({
+      url: config.chainRpc,
+      subnetId: config.chainSubnetId,
+      minNodeClass: config.minNodeClass,
+      failMode: config.chainFail,
+      stakeCacheTtlMs: config.chainCacheTtlMs,
+      stakeErrorRetryMs: config.chainErrorRetryMs,
+      bootnodeRefreshMs: config.chainRefreshMs,
+      logger: logger.child('chain')
+    }, { node, registry })
+  const admission = chain?.stake
+  const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections, sources, admission })
+  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, allowPrivateAddrs: config.allowPrivateAddrs, logger: logger.child('peers') }, { node, members: template, registry, admission })
   const view = createViewBuilder({ refreshIntervalMs: config.refreshIntervalMs, logger: logger.child('view') }, {
     node, heartbeats, peers, locator
   })
@@ -79,13 +99,20 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     metrics: config.metrics,
     logger: logger.child('api'),
     attribution: locator.attribution
-  }, { view, keys, registry })
+  }, {
+    view,
+    keys,
+    registry,
+    chain: chain === undefined ? undefined : { health: () => chain.health(), bootnodes: () => chain.bootnodes.list() }
+  })
 
   const parts: Part[] = [
     { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
     // A missing or unreadable database fails the start with one line, not the first lookup.
     { name: 'geo', start: async () => { await locator.check() }, stop: async () => { await locator.stop() } },
     { name: 'node', start: async () => { await node.start() }, stop: async () => { await node.stop() } },
+    // Before the collectors, so the first connections are already being checked.
+    ...(chain === undefined ? [] : [{ name: 'chain', start: async () => { await chain.start() }, stop: async () => { await chain.stop() } }]),
     { name: 'heartbeats', start: async () => { await heartbeats.start() }, stop: async () => { await heartbeats.stop() } },
     { name: 'peers', start: async () => { await peers.start() }, stop: async () => { await peers.stop() } },
     { name: 'view', start: async () => { await view.start() }, stop: async () => { await view.stop() } },

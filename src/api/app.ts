@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../log/index.js'
 import { describeRate, parseRate } from '../util/rate.js'
 import { createMetricsRegistry } from '../util/metrics.js'
 import { authenticate } from './auth.js'
-import { createBodies, FilterError } from './bodies.js'
+import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
   DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE,
   REDIS_CONNECT_TIMEOUT_MS,
@@ -326,7 +326,12 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     const route = keyedRoute(req) as RouteName
     let rep
     try {
-      rep = bodies.get(route, req.url.includes('?') ? req.query as Record<string, unknown> : undefined)
+      const query = req.url.includes('?') ? req.query as Record<string, unknown> : undefined
+      if (route === 'get_bootnodes' && query !== undefined && parseBootnodeSource(query) === 'chain') {
+        serveChainBootnodes(res)
+        return
+      }
+      rep = bodies.get(route, query)
     } catch (err) {
       if (!(err instanceof FilterError)) throw err
       send(res, route, 400, json({ detail: err.message }))
@@ -353,6 +358,23 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     if (debug) logger.debug('served', { route, owner: (res.locals as Locals).owner, ip: (res.locals as Locals).clientIp, encoding: variant.encoding })
   }
 
+  /**
+   * `get_bootnodes?source=chain` (SPEC §1): the on-chain list in the same shape; 404 without
+   * --chain-rpc (there is no such list here), 503 until it has been read once.
+   */
+  const NO_CHAIN = json({ detail: 'no on-chain bootnode list: this sidecar runs without --chain-rpc' })
+  const CHAIN_NOT_READ = json({ detail: 'the on-chain bootnode list has not been read yet; try again shortly' })
+  const serveChainBootnodes = (res: Response): void => {
+    if (components.chain === undefined) {
+      send(res, 'get_bootnodes', 404, NO_CHAIN)
+      return
+    }
+    const list = components.chain.bootnodes()
+    res.setHeader('Cache-Control', 'private, no-cache')
+    if (list === undefined) send(res, 'get_bootnodes', 503, CHAIN_NOT_READ)
+    else send(res, 'get_bootnodes', 200, json({ value: list }))
+  }
+
   app.get([...routeNames.keys()], guard, keyLimiter, serve)
   const attribution = [...(init.attribution ?? [])]
   app.get('/healthz', (_req, res) => {
@@ -369,6 +391,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       peers: s.peerCount,
       heartbeats: s.heartbeats.length,
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+      ...(components.chain === undefined ? {} : { chain: components.chain.health() }),
       ...(attribution.length > 0 ? { attribution } : {})
     }))
   })

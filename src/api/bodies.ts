@@ -41,6 +41,14 @@ function checkPeerId (value: string): string {
   throw new FilterError('peer_id must be a base58btc libp2p peer id, e.g. 12D3KooW...')
 }
 
+/** `get_bootnodes?source=`: `node` (this node's own addresses, the default) or `chain` (the on-chain list, SPEC §1). */
+export function parseBootnodeSource (query: Query): 'node' | 'chain' {
+  const source = single(query, 'source')
+  if (source === undefined || source === 'node') return 'node'
+  if (source === 'chain') return 'chain'
+  throw new FilterError('source must be node or chain')
+}
+
 export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
   const filter: HeartbeatFilter = {}
   const state = single(query, 'state')
@@ -107,7 +115,7 @@ const ROUTE_BODIES: Record<RouteName, RouteBody> = {
       }
     }
   },
-  // SPEC §1 defines no filter on the bootnode list: a query is ignored.
+  // No filter on this node's own list; `?source=chain` is answered by the app (SPEC §1), other keys are ignored.
   get_bootnodes: {
     whole: (s) => ({ plain: s.bootnodes }),
     filter: () => undefined

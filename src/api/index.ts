@@ -53,6 +53,16 @@ export interface ApiComponents {
    * own. Default a new one with Node's process metrics.
    */
   registry?: Registry
+  /** Chain-aware mode (SPEC §4 `--chain-rpc`): `/healthz` `chain` and `get_bootnodes?source=chain`. Default none. */
+  chain?: ChainView
+}
+
+/** What the API reads of the chain-aware mode. */
+export interface ChainView {
+  /** `/healthz`'s `chain` object. */
+  health: () => object
+  /** The on-chain bootnode multiaddrs, or undefined before the first successful read. */
+  bootnodes: () => readonly string[] | undefined
 }
 
 export interface Api {

@@ -5,6 +5,7 @@
  */
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
 import { DEFAULT_SUBNET_NODE_ID, DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
+import { DEFAULT_BOOTNODE_REFRESH_MS, DEFAULT_STAKE_CACHE_TTL_MS } from '../chain/constants.js'
 import { DEFAULT_MAX_CONNECTIONS_PER_PEER } from '../p2p/constants.js'
 import type { Profile } from '../p2p/constants.js'
 
@@ -35,6 +36,13 @@ export const DEFAULT_AUTH_FAIL_LIMIT = '30/minute'
 export const DEFAULT_TRUST_PROXY = 'off'
 export const DEFAULT_REFRESH_INTERVAL = '10s'
 export const DEFAULT_PEER_TTL = '1h'
+/** As the subnet template caches proof of stake (300 s); the bootnode list is read every few minutes. */
+export const DEFAULT_CHAIN_CACHE_TTL = `${DEFAULT_STAKE_CACHE_TTL_MS / 1000}s`
+export const DEFAULT_CHAIN_REFRESH = `${DEFAULT_BOOTNODE_REFRESH_MS / 1000}s`
+export const MIN_CHAIN_CACHE_TTL_MS = 100
+export const MAX_CHAIN_CACHE_TTL_MS = 86_400_000
+export const MIN_CHAIN_REFRESH_MS = 1_000
+export const MAX_CHAIN_REFRESH_MS = 86_400_000
 /** Two template epochs, written in seconds as the issue and SPEC §4 state it. */
 export const DEFAULT_TEMPLATE_HEARTBEAT_TTL = `${DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS / 1000}s`
 

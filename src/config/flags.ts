@@ -8,12 +8,13 @@ import {
   DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
   MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_RULE
 } from '../p2p/constants.js'
+import { CHAIN_FAIL_MODES, DEFAULT_CHAIN_FAIL_MODE, DEFAULT_MIN_NODE_CLASS, NODE_CLASSES } from '../chain/constants.js'
 import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
   DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEYS_FILE_NAME, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_PEER_TTL,
   DEFAULT_PROFILE, DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_SUBNET_NODE_ID_TEXT, DEFAULT_TEMPLATE_HEARTBEAT_TTL,
-  DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL, DEMO_LISTEN, DEMO_MAX_CONNECTIONS_PER_IP, DEMO_PROFILE, DEMO_SUBNET_ID, ENV_PREFIX,
+  DEFAULT_CHAIN_CACHE_TTL, DEFAULT_CHAIN_REFRESH, DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL, DEMO_LISTEN, DEMO_MAX_CONNECTIONS_PER_IP, DEMO_PROFILE, DEMO_SUBNET_ID, ENV_PREFIX,
   LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_SUBNET_NODE_ID, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_DEMO_PEERS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
 
@@ -22,7 +23,7 @@ export const COMMANDS: readonly Command[] = ['run', 'peer', 'demo']
 
 /** `string`: one value; `list`: repeatable, or comma-separated; `boolean`: `--x` / `--no-x`. */
 export type FlagKind = 'string' | 'list' | 'boolean'
-export type FlagGroup = 'Subnet' | 'API' | 'Peer' | 'Demo'
+export type FlagGroup = 'Subnet' | 'API' | 'Chain' | 'Peer' | 'Demo'
 
 export interface FlagSpec {
   /** Kebab-case name, without the dashes. */
@@ -261,6 +262,49 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: API,
     describe: 'Serve Prometheus metrics on /metrics (--no-metrics to turn off)',
     defaults: every('true', API)
+  },
+  {
+    name: 'chain-rpc',
+    kind: 'string',
+    group: 'Chain',
+    commands: ['run'],
+    describe: 'A Hypertensor node\'s JSON-RPC (ws://, wss://, http://, https://): serve only peers with proof of stake ' +
+      '(network_proofOfStake), disconnect the others, compare the on-chain bootnodes (network_getBootnodes) in /healthz; ' +
+      'needs the chain\'s integer --subnet-id',
+    shownDefaults: { run: '(off)' }
+  },
+  {
+    name: 'min-node-class',
+    kind: 'string',
+    group: 'Chain',
+    commands: ['run'],
+    describe: `The lowest SubnetNodeClass that counts as staked: ${NODE_CLASSES.join('|')} (--chain-rpc)`,
+    defaults: { run: DEFAULT_MIN_NODE_CLASS }
+  },
+  {
+    name: 'chain-fail',
+    kind: 'string',
+    group: 'Chain',
+    commands: ['run'],
+    describe: `When a stake check fails (chain unreachable, a malformed answer): ${CHAIN_FAIL_MODES.join('|')}; ` +
+      'open serves the peer as the template lets it connect, closed hides it until a check succeeds (--chain-rpc)',
+    defaults: { run: DEFAULT_CHAIN_FAIL_MODE }
+  },
+  {
+    name: 'chain-cache-ttl',
+    kind: 'string',
+    group: 'Chain',
+    commands: ['run'],
+    describe: 'How long a proof-of-stake answer (staked or not) is kept before the peer is checked again (--chain-rpc)',
+    defaults: { run: DEFAULT_CHAIN_CACHE_TTL }
+  },
+  {
+    name: 'chain-refresh',
+    kind: 'string',
+    group: 'Chain',
+    commands: ['run'],
+    describe: 'How often the on-chain bootnode list is read and compared (--chain-rpc)',
+    defaults: { run: DEFAULT_CHAIN_REFRESH }
   },
   {
     name: 'role',

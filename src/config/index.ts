@@ -14,17 +14,18 @@ import { KeysFilePathError, resolveKeysFile } from '../keys/index.js'
 import {
   ENV_PREFIX, MAX_DEMO_PEERS, MAX_HEARTBEAT_INTERVAL_MS,
   MAX_PEER_TTL_MS, MAX_REFRESH_INTERVAL_MS, MIN_DEMO_PEERS, MIN_HEARTBEAT_INTERVAL_MS, MIN_PEER_TTL_MS,
-  MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CONNECTIONS, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
+  MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CHAIN_CACHE_TTL_MS, MAX_CHAIN_REFRESH_MS, MIN_CHAIN_CACHE_TTL_MS, MIN_CHAIN_REFRESH_MS, MAX_CONNECTIONS, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
 import { COMMANDS, envName, FLAGS, flagsOf, shownDefault } from './flags.js'
 import {
-  checkTemplateSubnetId, InvalidValue, parseBoolean, parseBootstrapAddr, parseDurationWithin, parseGeo, parseHost, parseIntegerWithin,
+  checkTemplateSubnetId, InvalidValue, parseBoolean, parseChainFail, parseChainRpc, parseChainSubnetId, parseNodeClass, parseBootstrapAddr, parseDurationWithin, parseGeo, parseHost, parseIntegerWithin,
   parseLogLevel, parseMultiaddr, parsePath, parsePort, parseProfile, parsePublicName, parseRateFlag, parseReadableFile,
   parseRedisUrl, parseRole, parseSubnetId, parseSubnetNodeId, parseTrustProxy, parseVersionString, quote
 } from './values.js'
 import { badBooleanToken } from '../util/argv.js'
 import { packageVersion } from '../util/package-version.js'
 import type { Command, FlagGroup, FlagSpec } from './flags.js'
+import type { ChainFailMode, NodeClass } from '../chain/constants.js'
 import type { GeoMode } from '../geo/index.js'
 import type { LogLevel } from '../log/index.js'
 import type { Profile } from '../p2p/constants.js'
@@ -105,6 +106,18 @@ export interface ApiConfig {
   metrics: boolean
 }
 
+/** Chain-aware mode (`run`; SPEC §4 `--chain-rpc`). */
+export interface ChainConfig {
+  /** Off when absent. */
+  chainRpc?: string
+  /** The chain's subnet id, `--subnet-id` as an integer (set with `chainRpc`). */
+  chainSubnetId?: number
+  minNodeClass: NodeClass
+  chainFail: ChainFailMode
+  chainCacheTtlMs: number
+  chainRefreshMs: number
+}
+
 /**
  * The demo's API flags: without `--keys-file` (or its variables) the demo keeps its key file in its
  * data dir, so a demo key never lands in a key store that a real sidecar would later serve.
@@ -127,7 +140,7 @@ export interface HelpOutput {
 }
 
 export type Config =
-  | ({ command: 'run' } & CommonConfig & ApiConfig)
+  | ({ command: 'run' } & CommonConfig & ApiConfig & ChainConfig)
   | ({ command: 'peer' } & CommonConfig & PeerOptions & { subnetNodeId: number })
   | ({ command: 'demo', peers: number } & CommonConfig & DemoApiConfig & PeerOptions)
   | HelpOutput
@@ -144,6 +157,7 @@ const COMMAND_SUMMARY: Record<Command, string> = {
 const GROUP_TITLES: Record<FlagGroup, string> = {
   Subnet: 'Subnet:',
   API: 'REST API:',
+  Chain: 'Chain (Hypertensor proof of stake and bootnodes):',
   Peer: 'Heartbeat:',
   Demo: 'Demo:'
 }
@@ -189,7 +203,7 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
     maxConnections: input.one('max-connections', parseIntegerWithin(1, MAX_CONNECTIONS)),
     maxConnectionsPerIp: input.one('max-connections-per-ip', parseIntegerWithin(1, MAX_CONNECTIONS))
   }
-  if (command === 'run') return { command, ...common, ...apiConfig(input, cwd), keysFile: keysFile(input, env, cwd) }
+  if (command === 'run') return { command, ...common, ...apiConfig(input, cwd), ...chainConfig(input, subnetId), keysFile: keysFile(input, env, cwd) }
   if (command === 'peer') return { command, ...common, ...peerOptions(input), subnetNodeId: input.required('subnet-node-id', parseSubnetNodeId) }
   if (!common.allowPrivateAddrs) {
     throw new ConfigError(`${input.origin('allow-private-addrs')}: the demo runs on 127.0.0.1 and needs private addresses; leave it on`)
@@ -241,6 +255,22 @@ function apiConfig (input: Input, cwd: string): Omit<ApiConfig, 'keysFile'> {
       parseDurationWithin(MIN_TEMPLATE_HEARTBEAT_TTL_MS, MAX_TEMPLATE_HEARTBEAT_TTL_MS)),
     metrics: input.bool('metrics')
   }
+}
+
+function chainConfig (input: Input, subnetId: string): ChainConfig {
+  const chainRpc = input.one('chain-rpc', parseChainRpc)
+  const config: ChainConfig = {
+    chainRpc,
+    minNodeClass: input.required('min-node-class', parseNodeClass),
+    chainFail: input.required('chain-fail', parseChainFail),
+    chainCacheTtlMs: input.required('chain-cache-ttl', parseDurationWithin(MIN_CHAIN_CACHE_TTL_MS, MAX_CHAIN_CACHE_TTL_MS)),
+    chainRefreshMs: input.required('chain-refresh', parseDurationWithin(MIN_CHAIN_REFRESH_MS, MAX_CHAIN_REFRESH_MS))
+  }
+  if (chainRpc !== undefined) {
+    // The chain knows subnets by their u32 id, as the template profile does (checkTemplateSubnetId).
+    config.chainSubnetId = parseWith(input.origin('subnet-id'), subnetId, parseChainSubnetId)
+  }
+  return config
 }
 
 function peerOptions (input: Input): PeerOptions {

@@ -16,7 +16,9 @@ import { GEO_MODES } from '../geo/index.js'
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
 import { MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN } from '../heartbeat/model.js'
 import { MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_PATTERN, SUBNET_ID_RULE, templateSubnetId } from '../p2p/constants.js'
+import { CHAIN_FAIL_MODES, NODE_CLASSES } from '../chain/constants.js'
 import { MAX_SUBNET_NODE_ID, MAX_TRUST_PROXY_HOPS } from './constants.js'
+import type { ChainFailMode, NodeClass } from '../chain/constants.js'
 import type { GeoMode } from '../geo/index.js'
 import type { LogLevel } from '../log/index.js'
 import type { Profile } from '../p2p/constants.js'
@@ -202,6 +204,40 @@ export function parseRedisUrl (text: string): string {
     throw new InvalidValue('expected a URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6380 (value not shown: it may hold a password)')
   }
   return text
+}
+
+/**
+ * `--chain-rpc`: a `ws://`, `wss://`, `http://` or `https://` URL with a host. Not echoed: an
+ * RPC provider's URL often carries an API key.
+ */
+export function parseChainRpc (text: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {}
+  if (url === undefined || !['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol) || url.hostname === '') {
+    throw new InvalidValue('expected a JSON-RPC URL such as ws://127.0.0.1:9944 or https://rpc.example.org (value not shown: it may hold a key)')
+  }
+  return text
+}
+
+/** `--subnet-id` with `--chain-rpc`: the chain's u32 subnet id, as the template profile needs it. */
+export function parseChainSubnetId (text: string): number {
+  const id = templateSubnetId(text)
+  if (id === undefined) throw new InvalidValue(`--chain-rpc needs the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}; got ${quote(text)}`)
+  return id
+}
+
+export function parseNodeClass (text: string): NodeClass {
+  const found = NODE_CLASSES.find(c => c === text.toLowerCase())
+  if (found === undefined) expected(NODE_CLASSES.join('|'), text)
+  return found
+}
+
+export function parseChainFail (text: string): ChainFailMode {
+  const found = CHAIN_FAIL_MODES.find(m => m === text)
+  if (found === undefined) expected(CHAIN_FAIL_MODES.join('|'), text)
+  return found
 }
 
 export function parseGeo (text: string): GeoMode {

@@ -29,6 +29,7 @@ import type { SubnetNode } from '../p2p/index.js'
 import type { CapRefusal } from '../util/member-caps.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { WindowedLog } from '../util/windowed-log.js'
+import type { PeerAdmission } from '../view/index.js'
 
 export class DefaultHeartbeatCollector implements HeartbeatCollector {
   private readonly log: Logger
@@ -45,8 +46,11 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
   private readonly refused = new Map<string, number>()
   private readonly maxHeartbeats: number
   private readonly refusedLog: WindowedLog
+  private readonly unstakedLog: WindowedLog
   private readonly listeners = createListeners<[]>((err) => { this.log.warn('heartbeat change listener failed', { err }) })
   private readonly sink: HeartbeatSink
+  private readonly admission?: PeerAdmission
+  private unsubscribeAdmission?: () => void
   private started: HeartbeatSource[] = []
   private sweeper?: RepeatingTask
   private cached: HeartbeatEntry[] | undefined
@@ -56,6 +60,7 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     this.sweepIntervalMs = init.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
     this.sources = components.sources
     this.node = components.node
+    this.admission = components.admission
     this.maxHeartbeats = init.maxHeartbeats ?? MAX_HEARTBEATS
     this.caps = new MemberCaps({
       maxTotal: this.maxHeartbeats,
@@ -63,6 +68,7 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
       maxUnattributed: init.maxUnattributedHeartbeats ?? MAX_UNATTRIBUTED_HEARTBEATS
     })
     this.refusedLog = createWindowedLog(this.log, 'warn', 'heartbeat refused past a member cap', CAP_REFUSAL_LOG_WINDOW_MS)
+    this.unstakedLog = createWindowedLog(this.log, 'info', 'heartbeat refused: peer not staked on chain', CAP_REFUSAL_LOG_WINDOW_MS)
     this.rejectionCounts = components.rejections ?? createHeartbeatRejections({ registry: components.registry })
     for (const source of this.sources) for (const name of source.rejectionSources ?? [source.name]) this.rejectionCounts.declare(name)
     // Every rejection is counted; a flood of them is logged once per window.
@@ -79,6 +85,12 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
 
   async start (): Promise<void> {
     if (this.sweeper !== undefined) return
+    // A verdict on a held peer: a refused one's heartbeat goes, the others may now be served (or hidden).
+    this.unsubscribeAdmission = this.admission?.onChange((peer, admission) => {
+      if (!this.held.has(peer)) return
+      if (admission === 'refused') this.drop(peer)
+      this.changed()
+    })
     try {
       for (const source of this.sources) {
         await source.start(this.sink)
@@ -97,6 +109,8 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
   async stop (): Promise<void> {
     const sweeper = this.sweeper
     this.sweeper = undefined
+    this.unsubscribeAdmission?.()
+    this.unsubscribeAdmission = undefined
     await sweeper?.stop()
     for (const source of this.started.reverse()) {
       try {
@@ -112,7 +126,10 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     const nowS = Date.now() / 1000
     if (this.cached !== undefined && this.cached.every((e) => e.expiration_time > nowS)) return this.cached
     const out: HeartbeatEntry[] = []
-    for (const h of this.held.values()) if (h.entry.expiration_time > nowS) out.push(h.entry)
+    const admission = this.admission
+    for (const h of this.held.values()) {
+      if (h.entry.expiration_time > nowS && (admission === undefined || admission.admission(h.entry.peer_id) === 'admitted')) out.push(h.entry)
+    }
     out.sort((a, b) => a.peer_id < b.peer_id ? -1 : a.peer_id > b.peer_id ? 1 : 0)
     this.cached = out
     return out
@@ -140,11 +157,19 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     const peer = heartbeat.entry.peer_id
     const current = this.held.get(peer)
     if (current !== undefined && current.seq >= heartbeat.seq) return false
+    if (this.admission?.admission(peer) === 'refused') {
+      if (current !== undefined) {
+        this.drop(peer)
+        this.changed()
+      }
+      this.refuse(heartbeat, source, 'unstaked')
+      return false
+    }
     if (current === undefined) {
       const bucket = ipBucket(this.remoteIp(peer))
       const refusal = this.caps.admit(peer, bucket)
       if (refusal !== undefined) {
-        this.refuse(heartbeat, source, refusal, bucket)
+        this.refuse(heartbeat, source, refusal, { ip: bucket })
         return false
       }
       this.refused.delete(peer)
@@ -165,25 +190,31 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     }
   }
 
-  /** Counts a refusal past a cap once per peer and seq, under the offering source. */
-  private refuse (heartbeat: CollectedHeartbeat, source: string, reason: CapRefusal, bucket: string): void {
+  /** Counts a refusal (past a cap, or not staked on chain) once per peer and seq, under the offering source. */
+  private refuse (heartbeat: CollectedHeartbeat, source: string, reason: CapRefusal | 'unstaked', fields: Record<string, unknown> = {}): void {
     const peer = heartbeat.entry.peer_id
     const seen = this.refused.get(peer)
     if (seen !== undefined && seen >= heartbeat.seq) return
     if (seen === undefined && this.refused.size >= this.maxHeartbeats) this.refused.clear()
     this.refused.set(peer, heartbeat.seq)
     this.rejectionCounts.record(source, reason)
-    this.refusedLog.note({ source, peer, reason, ip: bucket })
+    if (reason === 'unstaked') this.unstakedLog.note({ source, peer })
+    else this.refusedLog.note({ source, peer, reason, ...fields })
   }
 
-  /** Drops expired heartbeats. */
+  private drop (peer: string): void {
+    this.held.delete(peer)
+    this.caps.release(peer)
+  }
+
+  /** Drops expired heartbeats and those of peers refused on chain. */
   private sweep (): void {
     const nowS = Date.now() / 1000
     let dropped = false
     for (const [peer, h] of this.held) {
-      if (h.entry.expiration_time <= nowS) {
-        this.held.delete(peer)
-        this.caps.release(peer)
+      // Asking keeps the verdict fresh (re-checked past its TTL) for as long as the heartbeat is held.
+      if (h.entry.expiration_time <= nowS || this.admission?.admission(peer) === 'refused') {
+        this.drop(peer)
         dropped = true
       }
     }

@@ -14,6 +14,7 @@ import type { HeartbeatEntry, HeartbeatState } from './model.js'
 import type { HeartbeatRejections } from './rejections.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
+import type { PeerAdmission } from '../view/index.js'
 import type { Registry } from 'prom-client'
 
 export {
@@ -107,6 +108,12 @@ export interface CollectorComponents {
   rejections?: HeartbeatRejections
   /** Where heartbeats come from. Default the native ones: pushes and the DHT (`nativeHeartbeatSources`). */
   sources?: HeartbeatSource[]
+  /**
+   * Whose heartbeats may be served (chain-aware mode: staked peers', SPEC §4 `--chain-rpc`): a
+   * `pending` peer's is held but not served, a `refused` one's is dropped and counted as
+   * `unstaked` under its source. Default every peer's.
+   */
+  admission?: PeerAdmission
 }
 
 /** A heartbeat a source hands the collector. */

@@ -18,7 +18,7 @@ import type { SubnetNode } from '../p2p/index.js'
 import type { CapRefusal } from '../util/member-caps.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { WindowedLog } from '../util/windowed-log.js'
-import type { PeerEntry } from '../view/index.js'
+import type { PeerAdmission, PeerEntry } from '../view/index.js'
 import type { IdentifyResult, Peer, PeerId, PeerUpdate } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -33,6 +33,8 @@ export class DefaultPeerCollector implements PeerCollector {
   private readonly node: SubnetNode
   private readonly members?: SubnetMembers
   private unsubscribeMembers?: () => void
+  private readonly admission?: PeerAdmission
+  private unsubscribeAdmission?: () => void
   private readonly log: Logger
   private readonly ttlMs: number
   /** Drops expired peers; a peer TTL below the sweep interval is swept at the TTL (at least every 100 ms). */
@@ -69,6 +71,7 @@ export class DefaultPeerCollector implements PeerCollector {
   constructor (init: PeerCollectorInit, components: PeerCollectorComponents) {
     this.node = components.node
     this.members = components.members
+    this.admission = components.admission
     this.log = init.logger ?? silentLogger
     this.ttlMs = init.peerTtlMs ?? DEFAULT_PEER_TTL_MS
     this.allowPrivateAddrs = init.allowPrivateAddrs ?? false
@@ -95,6 +98,14 @@ export class DefaultPeerCollector implements PeerCollector {
     events.addEventListener('peer:update', this.onUpdate)
     events.addEventListener('peer:disconnect', this.onDisconnect)
     this.unsubscribeMembers = this.members?.onMember((id) => { void this.touch(peerIdFromString(id)) })
+    // A verdict on a held peer: refused ones go, the others may now be listed (or hidden).
+    this.unsubscribeAdmission = this.admission?.onChange((id, admission) => {
+      if (admission === 'refused') {
+        if (this.remove(id)) this.changed()
+      } else if (this.entries.has(id)) {
+        this.changed()
+      }
+    })
     // Peers remembered from an earlier run (persistent peer store) come back here.
     // The most recently seen first, so the caps keep those.
     const known = await this.node.libp2p.peerStore.all({ filters: [(p) => this.isMember(p.id, p.protocols)] })
@@ -109,6 +120,7 @@ export class DefaultPeerCollector implements PeerCollector {
     this.running = false
     await this.sweeper.stop()
     this.unsubscribeMembers?.()
+    this.unsubscribeAdmission?.()
     const events = this.node.libp2p
     events.removeEventListener('peer:identify', this.onIdentify)
     events.removeEventListener('peer:update', this.onUpdate)
@@ -123,7 +135,9 @@ export class DefaultPeerCollector implements PeerCollector {
 
   peers (): PeerEntry[] {
     if (this.cached !== undefined) return this.cached
-    const out = [...this.entries.values()].sort((a, b) => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)
+    const admission = this.admission
+    const listed = admission === undefined ? [...this.entries.values()] : [...this.entries.values()].filter((e) => admission.admission(e.peerId) === 'admitted')
+    const out = listed.sort((a, b) => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)
     this.cached = out
     return out
   }
@@ -191,6 +205,10 @@ export class DefaultPeerCollector implements PeerCollector {
   private upsert (peer: Peer, emit = true): void {
     const id = peer.id.toString()
     if (id === this.node.peerId) return
+    if (this.admission?.admission(id) === 'refused') {
+      if (this.remove(id) && emit) this.changed()
+      return
+    }
     const connected = this.isConnected(peer.id)
     const lastSeen = connected ? Date.now() : storedLastSeen(peer)
     if (!connected && lastSeen < Date.now() - this.ttlMs) {
@@ -223,7 +241,11 @@ export class DefaultPeerCollector implements PeerCollector {
     let dropped = false
     const connected = new Set(this.node.isStarted() ? this.node.libp2p.getConnections().map((c) => c.remotePeer.toString()) : [])
     for (const [id, entry] of this.entries) {
-      if (connected.has(id)) {
+      // Asking keeps the verdict fresh (re-checked past its TTL) for as long as the peer is held.
+      if (this.admission?.admission(id) === 'refused') {
+        this.remove(id)
+        dropped = true
+      } else if (connected.has(id)) {
         entry.lastSeen = now
       } else if (entry.lastSeen < now - this.ttlMs) {
         this.remove(id)

@@ -14,7 +14,7 @@
 import { DefaultPeerCollector } from './collector.js'
 import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
-import type { PeerEntry } from '../view/index.js'
+import type { PeerAdmission, PeerEntry } from '../view/index.js'
 import type { Registry } from 'prom-client'
 
 export { LAST_SEEN_METADATA_KEY, MAX_ADDRS_PER_PEER, MAX_PEERS, MAX_PEERS_PER_IP } from './constants.js'
@@ -44,6 +44,11 @@ export interface PeerCollectorComponents {
    * node that published a valid heartbeat for this subnet). Default none.
    */
   members?: SubnetMembers
+  /**
+   * Which peers may be listed (chain-aware mode: staked ones, SPEC §4 `--chain-rpc`): a `pending`
+   * peer is held but not listed, a `refused` one is dropped. Default every peer.
+   */
+  admission?: PeerAdmission
   /** Where the collector's series go (`/metrics`): peers refused past a cap, by reason. */
   registry?: Registry
 }

@@ -19,6 +19,19 @@ export interface PeerEntry {
   lastSeen: number
 }
 
+/**
+ * Which peers the routes may serve (chain-aware mode, SPEC §4 `--chain-rpc`: staked ones). The
+ * collectors hold a `pending` peer but do not serve it, drop a `refused` one, serve an `admitted` one.
+ */
+export type Admission = 'admitted' | 'pending' | 'refused'
+
+export interface PeerAdmission {
+  /** The peer's admission now; `pending` may start a check in the background (then `onChange` tells). Never throws. */
+  admission: (peerId: string) => Admission
+  /** Called with a peer id whenever its admission changed; returns an unsubscribe function. */
+  onChange: (listener: (peerId: string, admission: Admission) => void) => () => void
+}
+
 /** ip-api.com shaped location object (SPEC §1); unknown string fields are "". */
 export type Location = Record<string, string | number>
 

@@ -75,7 +75,12 @@ test('run: every default of SPEC §4', t => {
     refreshIntervalMs: 10_000,
     peerTtlMs: 3_600_000,
     templateHeartbeatTtlMs: 240_000,
-    metrics: true
+    metrics: true,
+    chainRpc: undefined,
+    minNodeClass: 'registered',
+    chainFail: 'open',
+    chainCacheTtlMs: 300_000,
+    chainRefreshMs: 300_000
   })
   t.is(parse(['run', '--subnet-id', 'sn']).command, 'run', 'run named explicitly')
 })
@@ -550,4 +555,19 @@ test('the bounds agree with what the subnet node and the heartbeat validation ac
     else refused(t, () => parse(['--subnet-id', id, '--profile', 'template']), '--subnet-id')
   }
   for (const profile of p2p.PROFILES) t.like(parse(['--subnet-id', '1', '--profile', profile]), { profile })
+})
+
+test('run: chain-aware flags (issue 14)', t => {
+  const config = parse(['run', '--subnet-id', '7', '--chain-rpc', 'wss://rpc.example.org/?key=k', '--min-node-class', 'Validator',
+    '--chain-fail', 'closed', '--chain-cache-ttl', '30s', '--chain-refresh', '1m'])
+  if (config.command !== 'run') throw new Error(config.command)
+  t.like(config, { chainRpc: 'wss://rpc.example.org/?key=k', chainSubnetId: 7, minNodeClass: 'validator', chainFail: 'closed', chainCacheTtlMs: 30_000, chainRefreshMs: 60_000 })
+  t.like(parse(['run', '--subnet-id', '3'], { SUBNET_BOOTNODE_CHAIN_RPC: 'http://127.0.0.1:9933' }), { chainRpc: 'http://127.0.0.1:9933', chainSubnetId: 3 })
+  refused(t, () => run(['--chain-rpc', 'http://127.0.0.1:9933']), '--subnet-id', '--chain-rpc needs the chain\'s subnet id', '"sn"')
+  const line = refused(t, () => parse(['run', '--subnet-id', '1', '--chain-rpc', 'redis://secret@host']), '--chain-rpc', 'ws://127.0.0.1:9944')
+  t.false(line.includes('secret'), 'the URL is not echoed')
+  refused(t, () => parse(['run', '--subnet-id', '1', '--min-node-class', 'staked']), '--min-node-class', 'registered|idle|included|validator')
+  refused(t, () => parse(['run', '--subnet-id', '1', '--chain-fail', 'maybe']), '--chain-fail', 'open|closed')
+  refused(t, () => parse(['run', '--subnet-id', '1', '--chain-cache-ttl', '10ms']), '--chain-cache-ttl')
+  refused(t, () => parse(['peer', '--subnet-id', '1', '--chain-rpc', 'ws://127.0.0.1:9944']), 'chain-rpc')
 })

@@ -1,0 +1,102 @@
+/**
+ * JSON-RPC to a Hypertensor node with @polkadot/rpc-provider, over ws(s) or http(s) as the URL says.
+ * Only the provider: `ApiPromise` would first fetch the runtime metadata, which the sidecar does not
+ * need for two custom RPC methods (and which their answers do not depend on).
+ *
+ * The WebSocket connects lazily, on the first request and again after it drops: the provider's own
+ * auto-reconnect logs a line to the console every few seconds while the chain is down; here a
+ * failed connection is one error of the request that needed it, reported by the caller's log.
+ */
+import { HttpProvider, WsProvider } from '@polkadot/rpc-provider'
+import { SubnetBootnodeError } from '../errors.js'
+import { CHAIN_RPC_TIMEOUT_MS } from './constants.js'
+
+/** The chain could not be asked: no connection, a timeout, an HTTP or JSON-RPC error. */
+export class ChainRpcError extends SubnetBootnodeError {
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, 'ERR_CHAIN_RPC', options)
+  }
+}
+
+export interface ChainRpcInit {
+  /** `ws://`, `wss://`, `http://` or `https://`. */
+  url: string
+  /** One request's bound, connecting included. Default CHAIN_RPC_TIMEOUT_MS. */
+  timeoutMs?: number
+}
+
+export interface ChainRpc {
+  /** The JSON-RPC `result`; rejects with ChainRpcError. */
+  send: (method: string, params: unknown[]) => Promise<unknown>
+  /** Closes the WebSocket, if any; idempotent. */
+  stop: () => Promise<void>
+}
+
+export function createChainRpc (init: ChainRpcInit): ChainRpc {
+  const timeoutMs = init.timeoutMs ?? CHAIN_RPC_TIMEOUT_MS
+  const isWs = /^wss?:\/\//i.test(init.url)
+  // autoConnectMs false: connect only when a request needs it (see above).
+  const ws = isWs ? new WsProvider(init.url, false, {}, timeoutMs) : undefined
+  const http = isWs ? undefined : new HttpProvider(init.url)
+  let connecting: Promise<void> | undefined
+  let stopped = false
+
+  const connect = async (provider: WsProvider): Promise<void> => {
+    if (provider.isConnected) return
+    connecting ??= new Promise<void>((resolve, reject) => {
+      const offs: Array<() => void> = []
+      const done = (err?: Error): void => {
+        for (const off of offs) off()
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      offs.push(provider.on('connected', () => { done() }))
+      offs.push(provider.on('disconnected', () => { done(new ChainRpcError('the WebSocket closed while connecting')) }))
+      // The ws error event says why (e.g. `connect ECONNREFUSED 127.0.0.1:9944`): host and port, never the URL's path or query.
+      offs.push(provider.on('error', (evt: unknown) => {
+        const why = (evt as { message?: unknown } | undefined)?.message
+        done(new ChainRpcError(typeof why === 'string' && why !== '' ? `cannot open the WebSocket: ${why}` : 'cannot open the WebSocket'))
+      }))
+      provider.connect().catch((err: unknown) => { done(new ChainRpcError(`cannot open the WebSocket: ${message(err)}`)) })
+    }).finally(() => { connecting = undefined })
+    await connecting
+  }
+
+  const request = async (method: string, params: unknown[]): Promise<unknown> => {
+    if (ws !== undefined) {
+      await connect(ws)
+      return await ws.send(method, params)
+    }
+    return await (http as HttpProvider).send(method, params)
+  }
+
+  return {
+    send: async (method, params) => {
+      if (stopped) throw new ChainRpcError('the chain client is stopped')
+      let timer: NodeJS.Timeout | undefined
+      try {
+        return await Promise.race([
+          request(method, params),
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => { reject(new ChainRpcError(`${method}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+            timer.unref()
+          })
+        ])
+      } catch (err) {
+        if (err instanceof ChainRpcError) throw err
+        throw new ChainRpcError(`${method}: ${message(err)}`, { cause: err })
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      if (ws?.isConnected === true || connecting !== undefined) await ws?.disconnect().catch(() => {})
+    }
+  }
+}
+
+function message (err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
+}

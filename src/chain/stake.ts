@@ -1,0 +1,264 @@
+/**
+ * Proof of stake for every subnet peer, as a subnet-template node checks it
+ * (`subnet/utils/pos/proof_of_stake.py`, `pos_transport.py`): `network_proofOfStake(subnet_id,
+ * peer_id as the base58 string's bytes, min_class)`, a success and a failure each cached for the
+ * TTL (300 s). Unlike the template, which blocks the handshake on the RPC, a check runs in the
+ * background: a peer is *pending* (held, not served) until its verdict, an unstaked one is
+ * disconnected (inbound or outbound, like POSTransport) and refused by every collector, and a
+ * verdict past its TTL stays in force until the re-check answers (no flapping while the chain is slow).
+ *
+ * A check that fails (RPC down, timeout, a non-boolean answer) gives `unverified`, retried after
+ * `errorRetryMs`: the fail mode decides (`open` admits as the template does, `closed` keeps it
+ * pending). Every outcome is counted; failures are logged once per window.
+ */
+import { Counter, Gauge } from 'prom-client'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { silentLogger } from '../log/index.js'
+import { createListeners } from '../util/listeners.js'
+import { createRepeatingTask } from '../util/task.js'
+import { createWindowedLog } from '../util/windowed-log.js'
+import { ChainAnswerError, peerIdBytes } from './codec.js'
+import {
+  CHAIN_LOG_WINDOW_MS, DEFAULT_STAKE_CACHE_TTL_MS, DEFAULT_STAKE_ERROR_RETRY_MS, MAX_STAKE_CACHE, MAX_STAKE_CHECKS_IN_FLIGHT,
+  NODE_CLASSES, RPC_PROOF_OF_STAKE
+} from './constants.js'
+import type { ChainFailMode, NodeClass } from './constants.js'
+import type { ChainRpc } from './rpc.js'
+import type { Logger } from '../log/index.js'
+import type { SubnetNode } from '../p2p/index.js'
+import type { RepeatingTask } from '../util/task.js'
+import type { WindowedLog } from '../util/windowed-log.js'
+import type { Admission, PeerAdmission } from '../view/index.js'
+import type { Connection } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
+
+export type StakeVerdict = 'staked' | 'unstaked' | 'unverified'
+export type StakeCheckOutcome = 'staked' | 'unstaked' | 'error' | 'malformed'
+
+export interface StakeGateInit {
+  /** The chain's subnet id (u32). */
+  subnetId: number
+  minNodeClass: NodeClass
+  failMode: ChainFailMode
+  /** How long a `staked` or `unstaked` verdict holds. Default 300 s, as the template. */
+  cacheTtlMs?: number
+  /** How long an `unverified` verdict holds before the check is tried again. Default 30 s. */
+  errorRetryMs?: number
+  logger?: Logger
+}
+
+export interface StakeGateComponents {
+  rpc: ChainRpc
+  node: SubnetNode
+  registry?: Registry
+}
+
+export interface StakeGate extends PeerAdmission {
+  start: () => void
+  stop: () => Promise<void>
+  /** Cached verdicts by kind (for /healthz). */
+  counts: () => Record<StakeVerdict, number>
+}
+
+interface Entry {
+  verdict: StakeVerdict
+  expiresAt: number
+  /** Last time a collector or a connection asked; a verdict nobody asks for is forgotten. */
+  askedAt: number
+}
+
+export function createStakeGate (init: StakeGateInit, components: StakeGateComponents): StakeGate {
+  return new DefaultStakeGate(init, components)
+}
+
+class DefaultStakeGate implements StakeGate {
+  private readonly init: StakeGateInit
+  private readonly rpc: ChainRpc
+  private readonly node: SubnetNode
+  private readonly log: Logger
+  private readonly ttlMs: number
+  private readonly errorRetryMs: number
+  private readonly minClass: number
+  private readonly cache = new Map<string, Entry>()
+  private readonly inFlight = new Set<string>()
+  private readonly queued = new Set<string>()
+  private readonly outcomes: Record<StakeCheckOutcome, number> = { staked: 0, unstaked: 0, error: 0, malformed: 0 }
+  private disconnected = 0
+  private readonly listeners = createListeners<[string, Admission]>((err) => { this.log.warn('admission listener failed', { err }) })
+  private readonly failLog: WindowedLog
+  private readonly sweeper: RepeatingTask
+  private running = false
+  private readonly onOpen = (evt: CustomEvent<Connection>): void => {
+    const id = evt.detail.remotePeer.toString()
+    if (this.admission(id) === 'refused') this.disconnect(id)
+  }
+
+  constructor (init: StakeGateInit, components: StakeGateComponents) {
+    this.init = init
+    this.rpc = components.rpc
+    this.node = components.node
+    this.log = init.logger ?? silentLogger
+    this.ttlMs = init.cacheTtlMs ?? DEFAULT_STAKE_CACHE_TTL_MS
+    this.errorRetryMs = init.errorRetryMs ?? DEFAULT_STAKE_ERROR_RETRY_MS
+    this.minClass = NODE_CLASSES.indexOf(init.minNodeClass)
+    this.failLog = createWindowedLog(this.log, 'warn', 'proof of stake could not be checked', CHAIN_LOG_WINDOW_MS)
+    this.sweeper = createRepeatingTask(() => { this.sweep() }, {
+      intervalMs: Math.max(100, Math.min(this.ttlMs, this.errorRetryMs) / 2), logger: this.log, name: 'stake re-check'
+    })
+    const registry = components.registry
+    if (registry !== undefined) {
+      const outcomes = this.outcomes
+      const gate = this
+      // eslint-disable-next-line no-new
+      new Counter({
+        name: 'subnet_bootnode_chain_stake_checks_total',
+        help: 'network_proofOfStake checks by outcome: staked, unstaked, error (RPC unreachable or failed), malformed (not a boolean)',
+        labelNames: ['outcome'],
+        registers: [registry],
+        collect () {
+          this.reset()
+          for (const [outcome, n] of Object.entries(outcomes)) this.inc({ outcome }, n)
+        }
+      })
+      // eslint-disable-next-line no-new
+      new Counter({
+        name: 'subnet_bootnode_chain_unstaked_disconnects_total',
+        help: 'Connections closed because the peer is not staked on chain',
+        registers: [registry],
+        collect () {
+          this.reset()
+          this.inc(gate.disconnected)
+        }
+      })
+      // eslint-disable-next-line no-new
+      new Gauge({
+        name: 'subnet_bootnode_chain_stake_cache_peers',
+        help: 'Peers with a cached proof-of-stake verdict, by verdict',
+        labelNames: ['verdict'],
+        registers: [registry],
+        collect () {
+          this.reset()
+          for (const [verdict, n] of Object.entries(gate.counts())) this.set({ verdict }, n)
+        }
+      })
+    }
+  }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.node.libp2p.addEventListener('connection:open', this.onOpen)
+    // Peers connected before the gate started (none in the sidecar's order, but an embedder's).
+    for (const c of this.node.libp2p.getConnections()) this.onOpen(new CustomEvent('connection:open', { detail: c }))
+    this.sweeper.start()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.node.libp2p.removeEventListener('connection:open', this.onOpen)
+    this.queued.clear()
+    await this.sweeper.stop()
+  }
+
+  admission (peerId: string): Admission {
+    if (peerId === this.node.peerId) return 'admitted'
+    const now = Date.now()
+    const entry = this.cache.get(peerId)
+    if (entry === undefined) {
+      this.schedule(peerId)
+      return 'pending'
+    }
+    entry.askedAt = now
+    if (entry.expiresAt <= now) this.schedule(peerId)
+    return this.toAdmission(entry.verdict)
+  }
+
+  onChange (listener: (peerId: string, admission: Admission) => void): () => void {
+    return this.listeners.add(listener)
+  }
+
+  counts (): Record<StakeVerdict, number> {
+    const out: Record<StakeVerdict, number> = { staked: 0, unstaked: 0, unverified: 0 }
+    for (const e of this.cache.values()) out[e.verdict] += 1
+    return out
+  }
+
+  private toAdmission (verdict: StakeVerdict): Admission {
+    if (verdict === 'staked') return 'admitted'
+    if (verdict === 'unstaked') return 'refused'
+    return this.init.failMode === 'open' ? 'admitted' : 'pending'
+  }
+
+  private schedule (peerId: string): void {
+    if (!this.running || this.inFlight.has(peerId) || this.queued.has(peerId)) return
+    if (this.inFlight.size < MAX_STAKE_CHECKS_IN_FLIGHT) {
+      void this.check(peerId)
+    } else if (this.queued.size < MAX_STAKE_CACHE) {
+      this.queued.add(peerId)
+    }
+  }
+
+  private async check (peerId: string): Promise<void> {
+    this.inFlight.add(peerId)
+    let verdict: StakeVerdict
+    try {
+      const result = await this.rpc.send(RPC_PROOF_OF_STAKE, [this.init.subnetId, peerIdBytes(peerId), this.minClass])
+      if (typeof result !== 'boolean') {
+        throw new ChainAnswerError(`${RPC_PROOF_OF_STAKE} answered ${String(JSON.stringify(result)).slice(0, 80)}, not true or false`)
+      }
+      verdict = result ? 'staked' : 'unstaked'
+      this.outcomes[verdict] += 1
+    } catch (err) {
+      verdict = 'unverified'
+      const outcome = err instanceof ChainAnswerError ? 'malformed' : 'error'
+      this.outcomes[outcome] += 1
+      this.failLog.note({ peer: peerId, outcome, fail_mode: this.init.failMode, err })
+    } finally {
+      this.inFlight.delete(peerId)
+    }
+    if (this.running) this.record(peerId, verdict)
+    const next = this.queued.values().next()
+    if (next.done !== true) {
+      this.queued.delete(next.value)
+      this.schedule(next.value)
+    }
+  }
+
+  private record (peerId: string, verdict: StakeVerdict): void {
+    const now = Date.now()
+    const previous = this.cache.get(peerId)
+    this.cache.delete(peerId)
+    this.cache.set(peerId, { verdict, expiresAt: now + (verdict === 'unverified' ? this.errorRetryMs : this.ttlMs), askedAt: previous?.askedAt ?? now })
+    if (this.cache.size > MAX_STAKE_CACHE) {
+      const oldest = this.cache.keys().next()
+      if (oldest.done !== true) this.cache.delete(oldest.value)
+    }
+    const admission = this.toAdmission(verdict)
+    if (previous === undefined || this.toAdmission(previous.verdict) !== admission) {
+      this.log.debug('proof of stake', { peer: peerId, verdict, admission })
+      this.listeners.emit(peerId, admission)
+    }
+    if (verdict === 'unstaked') this.disconnect(peerId)
+  }
+
+  private disconnect (peerId: string): void {
+    if (!this.node.isStarted()) return
+    const id = peerIdFromString(peerId)
+    if (this.node.libp2p.getConnections(id).length === 0) return
+    this.disconnected += 1
+    this.log.info('peer disconnected: not staked on chain', { peer: peerId, min_node_class: this.init.minNodeClass })
+    this.node.libp2p.hangUp(id).catch((err: unknown) => { this.log.debug('hang-up failed', { peer: peerId, err }) })
+  }
+
+  /** Re-checks expired verdicts of peers still connected or asked about; forgets the others. */
+  private sweep (): void {
+    const now = Date.now()
+    const connected = new Set(this.node.isStarted() ? this.node.libp2p.getConnections().map((c) => c.remotePeer.toString()) : [])
+    for (const [id, entry] of this.cache) {
+      if (entry.expiresAt > now) continue
+      if (connected.has(id) || entry.askedAt > now - 2 * this.ttlMs) this.schedule(id)
+      else this.cache.delete(id)
+    }
+  }
+}
