@@ -78,8 +78,10 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     redisUrl: config.redisUrl,
     metrics: config.metrics,
     logger: logger.child('api'),
-    attribution: locator.attribution
-  }, { view, keys, registry })
+    attribution: locator.attribution,
+    maxWatchersPerKey: config.maxWatchersPerKey,
+    allowPrivateAddrs: config.allowPrivateAddrs
+  }, { view, keys, registry, prober: node })
 
   const parts: Part[] = [
     { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },

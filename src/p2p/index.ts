@@ -19,6 +19,8 @@ export {
 } from './constants.js'
 
 export { IdentityError } from './identity.js'
+export type { ProbeResult } from './probe.js'
+import type { ProbeResult } from './probe.js'
 export {
   POS_TRANSPORT_PROTOCOL, TEMPLATE_GOSSIPSUB_PROTOCOL, TEMPLATE_KAD_PROTOCOL
 } from './template.js'
@@ -133,6 +135,12 @@ export interface SubnetNode {
    * (a persisted datastore) are not reported: read them with `storedRecords`.
    */
   onRecordStored: (keyPrefix: Uint8Array, listener: (record: StoredRecord) => void) => () => void
+  /**
+   * SPEC §1 `/v1/is_reachable`: dials `addr` (`/ip4|ip6/<ip>/tcp/<port>`, no `/p2p/`) on a fresh
+   * connection (never one already open), checks the remote is `peerId`, pings once and closes it,
+   * all within `timeoutMs`. Never rejects; aborted when the node stops.
+   */
+  probe: (peerId: string, addr: string, options: { timeoutMs: number }) => Promise<ProbeResult>
 }
 
 export interface SubnetNodeComponents {

@@ -27,6 +27,7 @@ import {
 import { dialableAddrs } from '../util/dialable.js'
 import { createConnectionLimiter } from './connection-limits.js'
 import { loadOrCreateIdentity } from './identity.js'
+import { probeAddress, type ProbeResult } from './probe.js'
 import { guardRecordStore } from './record-store.js'
 import { posNoise, templateDht, templateGossipsub } from './template.js'
 import type { Profile, StoredRecord, SubnetNode, SubnetNodeComponents, SubnetNodeInit, SubnetServices } from './index.js'
@@ -205,6 +206,8 @@ class DefaultSubnetNode implements SubnetNode {
   private bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
   /** bootnodeAddrs() found nothing dialable and said so; said once per node, not per call. */
   private warnedNoDialable = false
+  /** Reachability probes in flight, aborted on stop. */
+  private readonly probes = new Set<AbortController>()
 
   constructor (init: SubnetNodeInit, resolved: Resolved) {
     this.init = init
@@ -280,6 +283,7 @@ class DefaultSubnetNode implements SubnetNode {
 
   private async doStop (): Promise<void> {
     this.running = false
+    for (const probe of this.probes) probe.abort()
     // Aborts the dials in flight and waits for them, so none outlives the node.
     await this.bootstrapTask.stop()
     try {
@@ -372,6 +376,23 @@ class DefaultSubnetNode implements SubnetNode {
 
   onRecordStored (keyPrefix: Uint8Array, listener: (record: StoredRecord) => void): () => void {
     return this.recordStored.add((record) => { if (startsWith(record.key, keyPrefix)) listener(record) })
+  }
+
+  async probe (peerId: string, addr: string, options: { timeoutMs: number }): Promise<ProbeResult> {
+    if (!this.running) return { ok: false, error: 'node not running' }
+    let ma: Multiaddr
+    try {
+      ma = multiaddr(addr)
+    } catch {
+      return { ok: false, error: 'not a multiaddr' }
+    }
+    const controller = new AbortController()
+    this.probes.add(controller)
+    try {
+      return await probeAddress(this.libp2p, peerId, ma, { timeoutMs: options.timeoutMs, signal: controller.signal })
+    } finally {
+      this.probes.delete(controller)
+    }
   }
 
   async hasStoredRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<boolean> {
