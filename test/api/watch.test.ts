@@ -40,10 +40,10 @@ test('the three events at connect carry the routes\' exact bytes; a change sends
 
   // one heartbeat changes state: only a new `heartbeat` event (peers_info and bootnodes bytes are unchanged)
   const from = s.events.length
-  const next = makeSnapshot(ids)
-  const first = next.heartbeats[0]
+  const base = makeSnapshot(ids)
+  const first = base.heartbeats[0]
   if (first === undefined) throw new Error('fixture has no heartbeat')
-  next.heartbeats = [{ ...first, server: { ...first.server, state: 'OFFLINE' } }, ...next.heartbeats.slice(1)]
+  const next = { ...base, heartbeats: [{ ...first, server: { ...first.server, state: 'OFFLINE' as const } }, ...base.heartbeats.slice(1)] }
   api.view.set(next)
   const changed = await s.next(e => e.event === 'heartbeat', { from })
   t.is(changed.data, (await api.get('/v1/get_heartbeat', { headers: { 'X-API-Key': KEY } })).text())
@@ -144,9 +144,8 @@ test('200 streams all get a change, and the REST routes still answer meanwhile',
   t.teardown(() => { for (const s of streams) s.close() })
   t.true(streams.every(s => s.status === 200))
   await waitFor(() => streams.every(s => s.events.length >= 3), { timeoutMs: 10_000, what: 'initial events on 200 streams' })
-  const next = makeSnapshot(ids)
-  next.heartbeats = next.heartbeats.slice(1)
-  api.view.set(next)
+  const base = makeSnapshot(ids)
+  api.view.set({ ...base, heartbeats: base.heartbeats.slice(1) })
   await waitFor(() => streams.every(s => s.events.length >= 4), { timeoutMs: 10_000, what: 'the change on all 200 streams' })
   const want = (await api.get('/v1/get_heartbeat', { headers: { 'X-API-Key': KEY } })).text()
   t.true(streams.every(s => s.events[3]?.event === 'heartbeat' && s.events[3].data === want))
