@@ -10,6 +10,7 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer, request as httpRequest } from 'node:http'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import test from 'ava'
@@ -77,9 +78,39 @@ async function startSubnet (t: ExecutionContext): Promise<{ base: string, locate
   return { base: `http://127.0.0.1:${sidecar.api.address().port}`, located: peers, plain }
 }
 
+/**
+ * A reverse proxy on 127.0.0.1 that serves the sidecar under `/status/` (streams pass through as
+ * they come); it records any request outside the prefix, which a relative URL would never make.
+ */
+async function startPrefixProxy (t: ExecutionContext, upstreamPort: number): Promise<{ base: string, strays: string[] }> {
+  const strays: string[] = []
+  const proxy = createServer((req, res) => {
+    const url = req.url ?? ''
+    if (!url.startsWith('/status/')) {
+      strays.push(url)
+      res.statusCode = 404
+      res.end()
+      return
+    }
+    const upstream = httpRequest({ host: '127.0.0.1', port: upstreamPort, path: url.slice('/status'.length), method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
+    upstream.on('error', () => { res.destroy() })
+    res.on('close', () => { upstream.destroy() })
+    req.pipe(upstream)
+  })
+  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    proxy.closeAllConnections()
+    await new Promise(resolve => proxy.close(resolve))
+  })
+  return { base: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/status/`, strays }
+}
+
 /** The page's peers table: peer id → shown state. */
 async function tableStates (page: Page): Promise<Map<string, string>> {
-  const rows = await page.$$eval('#peers tbody tr', trs => trs.map(tr => [(tr as HTMLElement).dataset.peer ?? '', tr.querySelector('[data-col="state"]')?.textContent ?? '']))
+  const rows = await page.$$eval('#peers tbody tr', trs => trs.map(tr => [tr.getAttribute('data-peer') ?? '', tr.querySelector('[data-col="state"]')?.textContent ?? '']))
   return new Map(rows as Array<[string, string]>)
 }
 
@@ -140,7 +171,7 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
   await page.getByLabel('API key', { exact: true }).fill(API_KEY)
   await page.getByRole('button', { name: 'Connect' }).click()
   await page.locator('#dashboard').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS })
-  t.is(await page.evaluate(() => sessionStorage.getItem('subnet-bootnode.api-key')), API_KEY)
+  t.is(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem: (k: string) => string | null } }).sessionStorage.getItem('subnet-bootnode.api-key')), API_KEY)
   t.false(page.url().includes(API_KEY), 'the key never goes into the URL')
 
   // The table lists every peer, ONLINE.
@@ -152,7 +183,7 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
 
   // One dot per located IP; the ping matrix has a measured cell.
   await waitFor(async () => (await page.locator('#map-dots circle').count()) === locatedIps.size, { timeoutMs: UI_TIMEOUT_MS, what: 'one map dot per located IP' })
-  t.deepEqual((await page.$$eval('#map-dots circle', cs => cs.map(c => (c as SVGElement).dataset.ip ?? ''))).sort(), [...locatedIps].sort())
+  t.deepEqual((await page.$$eval('#map-dots circle', cs => cs.map(c => c.getAttribute('data-ip') ?? ''))).sort(), [...locatedIps].sort())
   t.true(await page.locator('#map-land path').count() === 1, 'the world outline is drawn')
   await waitFor(async () => (await page.locator('#ping-matrix td.rtt').count()) > 0, { timeoutMs: UI_TIMEOUT_MS, what: 'a ping-matrix cell' })
   t.regex(await page.locator('#ping-matrix td.rtt').first().textContent() ?? '', /^\d+\.\d$/)
@@ -161,6 +192,7 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
   await page.locator(`#peers tbody tr[data-peer="${plain.node.peerId}"] button`).click()
   const reach = page.locator(`#peers tbody tr[data-peer="${plain.node.peerId}"] output`)
   await waitFor(async () => /reachable \(\d+ ms\)/.test(await reach.textContent() ?? ''), { timeoutMs: UI_TIMEOUT_MS, what: 'the reachability result' })
+    .catch(async (err: Error) => { throw new Error(`${err.message}; the page shows ${JSON.stringify(await reach.textContent())}`) })
   t.regex(await reach.textContent() ?? '', /^\s*reachable \(\d+ ms\)/)
 
   // A peer stopped now turns OFFLINE on the page, without a reload.
@@ -168,10 +200,18 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
   await stopped.stop()
   await waitFor(async () => (await tableStates(page)).get(stopped.node.peerId) === 'OFFLINE', { timeoutMs: UI_TIMEOUT_MS, intervalMs: 100, what: 'the stopped peer OFFLINE on the page' })
 
+  // The key is typed once: a reload connects again from sessionStorage, with no prompt.
+  await page.reload()
+  await page.locator('#dashboard').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS })
+  t.true(await page.locator('#key-form').isHidden())
+  await waitFor(async () => (await tableStates(page)).size === ids.length, { timeoutMs: UI_TIMEOUT_MS, what: 'the table again after a reload' })
+
   // Accessibility: axe-core, injected from node_modules (evaluated, so the page's CSP needs no exception).
   await page.evaluate(await readFile(require.resolve('axe-core/axe.min.js'), 'utf8'))
+  // axe.run in the page; its result reduced to what the assertion needs
   const violations = await page.evaluate(async () => {
-    const result = await (globalThis as unknown as { axe: { run: (ctx: Document, o: unknown) => Promise<{ violations: Array<{ id: string, impact: string, nodes: unknown[] }> }> } }).axe.run(document, { resultTypes: ['violations'] })
+    const { axe, document } = globalThis as unknown as { axe: { run: (ctx: unknown, o: unknown) => Promise<{ violations: Array<{ id: string, impact: string, nodes: unknown[] }> }> }, document: unknown }
+    const result = await axe.run(document, { resultTypes: ['violations'] })
     return result.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }))
   })
   t.deepEqual(violations.filter(v => v.impact === 'serious' || v.impact === 'critical'), [], JSON.stringify(violations))
@@ -179,6 +219,18 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
   await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true })
   await page.screenshot({ path: SCREENSHOT, fullPage: true })
   t.log(`screenshot: ${SCREENSHOT}`)
+
+  // Behind a reverse proxy under a path prefix (another origin: the key is asked for again).
+  const proxy = await startPrefixProxy(t, Number(new URL(base).port))
+  const proxied = await context.newPage()
+  proxied.on('console', m => { if (m.type() === 'error') consoleErrors.push(`(proxied) ${m.text()}`) })
+  await proxied.goto(proxy.base)
+  await proxied.getByLabel('API key', { exact: true }).fill(API_KEY)
+  await proxied.getByRole('button', { name: 'Connect' }).click()
+  await waitFor(async () => (await tableStates(proxied)).size === ids.length, { timeoutMs: UI_TIMEOUT_MS, what: 'the table through the prefix proxy' })
+  await waitFor(async () => (await proxied.locator('#map-land path').count()) === 1, { timeoutMs: UI_TIMEOUT_MS, what: 'the world outline through the prefix proxy' })
+  t.deepEqual(proxy.strays, [], 'every request stays under the prefix')
+  await proxied.close()
 
   t.deepEqual(outside, [], 'no request leaves 127.0.0.1')
   t.true(requests.some(u => u.endsWith('/v1/watch')), 'the page reads the live feed')

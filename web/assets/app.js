@@ -421,7 +421,8 @@ function renderMap () {
 function renderPings () {
   const from = model.heartbeats.filter((h) => h.server?.next_pings !== null && typeof h.server?.next_pings === 'object' && Object.keys(h.server.next_pings).length > 0)
   from.sort((a, b) => a.peer_id.localeCompare(b.peer_id))
-  const targets = [...new Set(from.flatMap((h) => Object.keys(h.server.next_pings)))].sort()
+  // square where it can be: every measuring peer is also a column, in the same order as the rows
+  const targets = [...new Set([...from.map((h) => h.peer_id), ...from.flatMap((h) => Object.keys(h.server.next_pings))])].sort()
   const table = $('ping-matrix')
   $('pings-empty').hidden = from.length > 0
   table.hidden = from.length === 0
