@@ -39,7 +39,13 @@ export interface Sidecar {
 
 interface Part { name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void }
 
-export async function createSidecar (config: SidecarConfig, logger: Logger): Promise<Sidecar> {
+/** What a composition around the sidecar (the demo) adds to its config. */
+export interface SidecarOptions {
+  /** IP addresses the subnet node never dials (SubnetNodeInit.neverDialIps): the demo's public demo addresses. */
+  neverDialIps?: string[]
+}
+
+export async function createSidecar (config: SidecarConfig, logger: Logger, options: SidecarOptions = {}): Promise<Sidecar> {
   const registry = createMetricsRegistry()
   const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
   const locator = createLocator({
@@ -55,6 +61,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
   const heartbeatLog = logger.child('heartbeat')
   const node = await createSubnetNode({
     ...subnetNodeOptions(config),
+    ...(options.neverDialIps === undefined ? {} : { neverDialIps: options.neverDialIps }),
     ...collectedHeartbeatDhtRecords(config.subnetId, rejections, heartbeatLog),
     logger: logger.child('p2p')
   }, { registry })

@@ -51,6 +51,17 @@ export interface SubnetNodeInit {
   listen?: string[]
   /** Addresses announced instead of the listen addresses (public IP, DNS name). Default none. */
   announce?: string[]
+  /**
+   * Addresses announced besides the listen (or `announce`) ones. Default none. The demo announces
+   * well-known public addresses this way as demo data (SPEC §4), beside the loopback one peers dial.
+   */
+  appendAnnounce?: string[]
+  /**
+   * IP addresses this node never dials: its connection gater refuses them before any packet is
+   * sent (libp2p `denyDialMultiaddr`). Default none. The demo's nodes refuse its demo addresses,
+   * which name hosts that are not subnet members.
+   */
+  neverDialIps?: string[]
   /** `/…/p2p/<id>` multiaddrs, dialled at start and re-dialled (with back-off) while the routing table is empty. */
   bootstrap?: string[]
   /** Protobuf private key file, created 0600 if missing. */

@@ -25,6 +25,7 @@ import {
   kadProtocol, templateSubnetId
 } from './constants.js'
 import { dialableAddrs } from '../util/dialable.js'
+import { firstIp } from '../util/member-caps.js'
 import { createConnectionLimiter } from './connection-limits.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { probeAddress, type ProbeResult } from './probe.js'
@@ -35,7 +36,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { Listeners } from '../util/listeners.js'
 import type { RepeatingTask } from '../util/task.js'
-import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -82,7 +83,8 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
     datastore: store,
     addresses: {
       listen: listen.map(String),
-      announce: announce.map(String)
+      announce: announce.map(String),
+      appendAnnounce: parseMultiaddrs(init.appendAnnounce ?? [], 'appendAnnounce', false).map(String)
     },
     transports: [tcp()],
     // Template nodes with proof of stake offer Noise only as /pos-transport/1.0.0 (issue 11).
@@ -94,7 +96,7 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       maxPeerAddrsToDial: MAX_PEER_ADDRS_TO_DIAL
     },
-    connectionGater: limiter.gater,
+    connectionGater: neverDial(limiter.gater, init.neverDialIps ?? []),
     services: {
       identify: identify(),
       // Tells connected peers when our protocols change (the collector registers its push
@@ -108,6 +110,19 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
   })
 
   return new DefaultSubnetNode(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
+}
+
+/** `gater`, also refusing every dial to one of `ips` (SubnetNodeInit.neverDialIps). */
+function neverDial (gater: ConnectionGater, ips: readonly string[]): ConnectionGater {
+  if (ips.length === 0) return gater
+  const refused = new Set(ips)
+  return {
+    ...gater,
+    denyDialMultiaddr: (ma: Multiaddr) => {
+      const ip = firstIp([ma])
+      return ip !== undefined && refused.has(ip)
+    }
+  }
 }
 
 type DhtFactory = ReturnType<typeof kadDHT>
