@@ -29,7 +29,16 @@ export interface SseStream {
   close: () => void
 }
 
-export async function openWatch (port: number, key: string | undefined, opts: { localAddress?: string, path?: string } = {}): Promise<SseStream> {
+export interface OpenWatchOptions {
+  localAddress?: string
+  path?: string
+  /** Called with each event as it is parsed (the benchmark times arrivals without polling). */
+  onEvent?: (e: SseEvent) => void
+  /** Keep events in `events`. Default true; the benchmark turns it off to stay small. */
+  keep?: boolean
+}
+
+export async function openWatch (port: number, key: string | undefined, opts: OpenWatchOptions = {}): Promise<SseStream> {
   return await new Promise<SseStream>((resolve, reject) => {
     const req = httpRequest({
       host: '127.0.0.1',
@@ -64,7 +73,10 @@ export async function openWatch (port: number, key: string | undefined, opts: { 
             else if (field === 'id') e.id = value
             else if (field === 'data') e.data = e.data === '' ? value : `${e.data}\n${value}`
           }
-          if (isEvent) events.push(e)
+          if (isEvent) {
+            if (opts.keep !== false) events.push(e)
+            opts.onEvent?.(e)
+          }
         }
         // the raw text is kept only for non-stream answers and the tail, so 200 streams stay small
         if (raw.length > 1_000_000) raw = raw.slice(-1000)
