@@ -99,7 +99,7 @@ function banner (key: string, base: string, config: DemoConfig, keysFile: string
   return [
     '',
     `subnet-bootnode demo: ${describePeers(kinds)} and the sidecar (profile ${config.profile}) on subnet "${config.subnetId}", 127.0.0.1 only`,
-    `  status     ${base}/   (paste the demo key)`,
+    `  status     ${base}/   (the page asks for the key below)`,
     `  API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
     `  API        ${base}   (rate limit ${rate} per key and client IP)`,
     `  key file   ${keysFile}`,
