@@ -83,6 +83,13 @@ export const REACHABILITY_TIMEOUT_MS = 5_000
 /** Reachability checks (requests) in progress at once, across all keys; past it 503 with Retry-After. */
 export const MAX_CONCURRENT_REACHABILITY_CHECKS = 4
 
+/**
+ * Addresses of one peer dialled at once by one check: with the connection the sidecar already
+ * holds, it stays under a peer's own per-peer inbound cap (4 by default, SPEC §5), which would
+ * otherwise reset the probes past it and report a reachable address as failed.
+ */
+export const REACHABILITY_DIALS_PER_CHECK = 2
+
 /** Addresses checked per request: the most the peers collector lists for a peer (one home for the bound). */
 // From the leaf constants.ts, so loading the API does not pull in libp2p.
 export { MAX_ADDRS_PER_PEER as MAX_REACHABILITY_ADDRS } from '../peers/constants.js'

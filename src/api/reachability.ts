@@ -3,14 +3,15 @@
  * address it announced (the peers collector's list, as `/v1/get_peers_info` serves it), never to an
  * address a client names. Loopback and private addresses (DNS names resolved first) are refused
  * unless `--allow-private-addrs`, so a key holder cannot make the sidecar dial hosts of its network.
- * Bounded: at most MAX_REACHABILITY_ADDRS addresses per check, each within the timeout, and at
- * most `maxConcurrent` checks at once across all clients (past it 503 with Retry-After).
+ * Bounded: at most MAX_REACHABILITY_ADDRS addresses per check, REACHABILITY_DIALS_PER_CHECK of
+ * them at a time, each within the timeout, and at most `maxConcurrent` checks at once across all
+ * clients (past it 503 with Retry-After).
  */
 import { lookup } from 'node:dns/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPeerId } from '../heartbeat/model.js'
 import { dialableAddrs } from '../util/dialable.js'
-import { MAX_REACHABILITY_ADDRS } from './constants.js'
+import { MAX_REACHABILITY_ADDRS, REACHABILITY_DIALS_PER_CHECK } from './constants.js'
 import type { ProbeResult } from '../p2p/index.js'
 import type { ViewSource } from '../view/index.js'
 
@@ -116,7 +117,12 @@ export function createReachability (init: ReachabilityInit, components: { view: 
       const addrs = Array.isArray(listed) ? listed.slice(0, MAX_REACHABILITY_ADDRS) : []
       running++
       try {
-        const reports = await Promise.all(addrs.map(async (text) => await report(prober, peerId, text)))
+        const reports: AddressReport[] = new Array(addrs.length)
+        let next = 0
+        const worker = async (): Promise<void> => {
+          for (let i = next++; i < addrs.length; i = next++) reports[i] = await report(prober, peerId, addrs[i] ?? '')
+        }
+        await Promise.all(Array.from({ length: Math.min(REACHABILITY_DIALS_PER_CHECK, addrs.length) }, worker))
         return { status: 200, body: { peer_id: peerId, reachable: reports.some((r) => r.ok), addrs: reports } }
       } finally {
         running--

@@ -6,9 +6,11 @@
  * addresses are refused without the flag (an API over a real node, nothing dialled). Loopback only.
  */
 import { writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import test from 'ava'
 import { createApiServer } from '../../src/api/index.js'
+import { MAX_CONCURRENT_REACHABILITY_CHECKS } from '../../src/api/constants.js'
 import { parseConfig } from '../../src/config/index.js'
 import { createKeySet } from '../../src/keys/index.js'
 import { silentLogger } from '../../src/log/index.js'
@@ -130,4 +132,31 @@ test('is_reachable without --allow-private-addrs: loopback and private addresses
     ]
   })
   t.is(dialled, 0)
+})
+
+test('is_reachable: an address that accepts but never answers times out; past the concurrent-check cap 503 with Retry-After', async (t) => {
+  const node = await startNode(t, { subnetId: uniqueSubnetId('reach-busy') })
+  // a TCP server that accepts and stays silent: the dial's handshake can only time out
+  const sockets = new Set<Socket>()
+  const silent = createServer((s) => { sockets.add(s); s.on('error', () => {}) })
+  await new Promise<void>((resolve) => { silent.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => { for (const s of sockets) s.destroy(); await new Promise((resolve) => silent.close(resolve)) })
+  const silentAddr = `/ip4/127.0.0.1/tcp/${(silent.address() as AddressInfo).port}`
+  const [member] = await makePeerIds(1)
+  if (member === undefined) throw new Error('one id')
+  const snapshot = { ...makeSnapshot([member]), peersInfo: { [member]: { multiaddrs: [silentAddr] } } }
+  const server = createApiServer({ host: '127.0.0.1', port: 0, allowPrivateAddrs: true, reachabilityTimeoutMs: 1_000, rateLimit: { limit: 100, windowMs: 60_000 } },
+    { view: createStaticView(snapshot), keys: { current: () => createKeySet([{ owner: 'r', key: KEY }]) }, prober: node })
+  t.teardown(async () => { await server.stop() })
+  await server.start()
+  const port = server.address().port
+  const answers = await Promise.all(Array.from({ length: MAX_CONCURRENT_REACHABILITY_CHECKS + 1 }, async () => await get(port, `/v1/is_reachable/${member}`, H)))
+  const busy = answers.filter(r => r.status === 503)
+  t.is(busy.length, 1)
+  t.deepEqual(busy[0]?.json(), { detail: 'Too many reachability checks in progress; retry in a few seconds' })
+  t.is(busy[0]?.headers['retry-after'], '5')
+  for (const r of answers.filter(a => a.status === 200)) {
+    t.deepEqual(r.json(), { peer_id: member, reachable: false, addrs: [{ multiaddr: silentAddr, ok: false, error: 'timeout' }] })
+  }
+  t.is(answers.filter(r => r.status === 200).length, MAX_CONCURRENT_REACHABILITY_CHECKS)
 })
