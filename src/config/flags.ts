@@ -118,7 +118,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'boolean',
     group: 'Subnet',
     commands: ALL,
-    describe: 'Keep loopback and private addresses in the DHT (for local and LAN subnets)',
+    describe: 'Keep loopback and private addresses in the DHT (for local and LAN subnets); /v1/is_reachable dials such addresses only with it',
     defaults: { run: 'false', peer: 'false', demo: 'true' }
   },
   {
