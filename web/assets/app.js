@@ -9,6 +9,8 @@ const RECONNECT_MAX_MS = 30_000
 const STATES = ['ONLINE', 'JOINING', 'OFFLINE']
 const MAP_WIDTH = 960
 const MAP_HEIGHT = 480
+/** Rows and columns of the ping matrix at most. */
+const MATRIX_MAX = 40
 
 const $ = (id) => document.getElementById(id)
 
@@ -421,11 +423,15 @@ function renderMap () {
 function renderPings () {
   const from = model.heartbeats.filter((h) => h.server?.next_pings !== null && typeof h.server?.next_pings === 'object' && Object.keys(h.server.next_pings).length > 0)
   from.sort((a, b) => a.peer_id.localeCompare(b.peer_id))
+  const measuring = from.length
+  // a readable, bounded table: the first MATRIX_MAX measuring peers (a large subnet would be a million cells)
+  from.splice(MATRIX_MAX)
   // square where it can be: every measuring peer is also a column, in the same order as the rows
-  const targets = [...new Set([...from.map((h) => h.peer_id), ...from.flatMap((h) => Object.keys(h.server.next_pings))])].sort()
+  const targets = [...new Set([...from.map((h) => h.peer_id), ...from.flatMap((h) => Object.keys(h.server.next_pings))])].sort().slice(0, MATRIX_MAX)
   const table = $('ping-matrix')
-  $('pings-empty').hidden = from.length > 0
-  table.hidden = from.length === 0
+  $('pings-empty').hidden = measuring > 0 && measuring <= MATRIX_MAX
+  $('pings-empty').textContent = measuring === 0 ? 'No peer reports pings yet.' : `Showing ${from.length} of ${measuring} measuring peers and ${targets.length} of their targets.`
+  table.hidden = measuring === 0
   const head = document.createElement('tr')
   const corner = document.createElement('td')
   head.append(corner)
