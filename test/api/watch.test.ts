@@ -67,6 +67,13 @@ test('keyed like every route: no key 403, a key out of scope 403, a key in the U
   const inUrl = await openWatch(api.port, undefined, { path: `/v1/watch?api_key=${KEY}` })
   t.is(inUrl.status, 403)
   t.is((await openWatch(api.port, 'key-narrow-1234567890')).status, 403, 'scopes: watch is its own scope')
+  const post = await api.get('/v1/watch', { method: 'POST', headers: { 'X-API-Key': KEY } })
+  t.is(post.status, 405)
+  t.is(post.headers.allow, 'GET, HEAD')
+  t.is((await api.get('/v1/is_reachable/12D3KooWAbc', { method: 'DELETE', headers: { 'X-API-Key': KEY } })).status, 405)
+  const head = await api.get('/v1/watch', { method: 'HEAD', headers: { 'X-API-Key': KEY } })
+  t.is(head.status, 200)
+  t.is(head.headers['content-type'], 'text/event-stream; charset=utf-8')
 })
 
 test('a stream ends with a close event when its key is deactivated, removed or expires', async (t) => {
