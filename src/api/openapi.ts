@@ -393,6 +393,8 @@ export function openApiDocument (init: OpenApiInit): Json {
         'other methods than GET/HEAD 405 (`components.responses.MethodNotAllowed`), anything unexpected 500.',
       license: { name: 'MIT', identifier: 'MIT' }
     },
+    // relative to the document's own URL (OpenAPI 3.1 §4.8.5), so "Try it out" works behind a path prefix
+    servers: [{ url: '.', description: 'this sidecar, where this document was loaded from' }],
     paths,
     components: components(init)
   }
