@@ -493,8 +493,13 @@ function start () {
   setInterval(tick, 1_000)
   drawLand().catch((err) => { $('map-note').textContent = `The world outline could not be drawn: ${err.message}` })
   const key = storedKey()
-  if (key === '') showKeyForm()
-  else connect(key)
+  if (key === '') {
+    showKeyForm()
+  } else {
+    // typed once in this tab: connect straight away, the form only comes back if the key is refused
+    $('key-form').hidden = true
+    connect(key)
+  }
 }
 
 start()
