@@ -4,7 +4,8 @@
  * address a client names. Loopback and private addresses (DNS names resolved first) are refused
  * unless `--allow-private-addrs`, so a key holder cannot make the sidecar dial hosts of its network.
  * Bounded: at most MAX_REACHABILITY_ADDRS addresses per check, REACHABILITY_DIALS_PER_CHECK of
- * them at a time, each within the timeout, and at most `maxConcurrent` checks at once across all
+ * them at a time, each within the timeout, one check per peer at a time (a request for a peer
+ * being checked gets that check's answer), and at most `maxConcurrent` checks at once across all
  * clients (past it 503 with Retry-After).
  */
 import { lookup } from 'node:dns/promises'
@@ -95,7 +96,8 @@ async function target (text: string, allowPrivate: boolean, timeoutMs: number): 
 }
 
 export function createReachability (init: ReachabilityInit, components: { view: ViewSource, prober?: AddressProber | undefined }): Reachability {
-  let running = 0
+  /** The checks running, by peer id. */
+  const inFlight = new Map<string, Promise<ReachabilityAnswer>>()
   const { view, prober } = components
 
   const report = async (p: AddressProber, peerId: string, text: string): Promise<AddressReport> => {
@@ -112,11 +114,14 @@ export function createReachability (init: ReachabilityInit, components: { view: 
       const entry = Object.hasOwn(info, peerId) ? info[peerId] : undefined
       if (entry === undefined) return { status: 404, body: { detail: UNKNOWN_PEER } }
       if (prober === undefined) return { status: 503, body: { detail: CHECKS_UNAVAILABLE } }
-      if (running >= init.maxConcurrent) return { status: 503, body: { detail: CHECKS_BUSY } }
+      // one check per peer at a time: a second request for it shares the answer of the one running
+      // (so concurrent checks never stack up connections on one peer past its per-peer cap)
+      const shared = inFlight.get(peerId)
+      if (shared !== undefined) return await shared
+      if (inFlight.size >= init.maxConcurrent) return { status: 503, body: { detail: CHECKS_BUSY } }
       const listed = entry.multiaddrs
       const addrs = Array.isArray(listed) ? listed.slice(0, MAX_REACHABILITY_ADDRS) : []
-      running++
-      try {
+      const answer = (async (): Promise<ReachabilityAnswer> => {
         const reports: AddressReport[] = new Array(addrs.length)
         let next = 0
         const worker = async (): Promise<void> => {
@@ -124,8 +129,12 @@ export function createReachability (init: ReachabilityInit, components: { view: 
         }
         await Promise.all(Array.from({ length: Math.min(REACHABILITY_DIALS_PER_CHECK, addrs.length) }, worker))
         return { status: 200, body: { peer_id: peerId, reachable: reports.some((r) => r.ok), addrs: reports } }
+      })()
+      inFlight.set(peerId, answer)
+      try {
+        return await answer
       } finally {
-        running--
+        inFlight.delete(peerId)
       }
     }
   }

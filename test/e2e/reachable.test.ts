@@ -134,7 +134,7 @@ test('is_reachable without --allow-private-addrs: loopback and private addresses
   t.is(dialled, 0)
 })
 
-test('is_reachable: an address that accepts but never answers times out; past the concurrent-check cap 503 with Retry-After', async (t) => {
+test('is_reachable: an address that accepts but never answers times out; one check per peer at a time; past the concurrent-check cap 503 with Retry-After', async (t) => {
   const node = await startNode(t, { subnetId: uniqueSubnetId('reach-busy') })
   // a TCP server that accepts and stays silent: the dial's handshake can only time out
   const sockets = new Set<Socket>()
@@ -142,21 +142,26 @@ test('is_reachable: an address that accepts but never answers times out; past th
   await new Promise<void>((resolve) => { silent.listen(0, '127.0.0.1', resolve) })
   t.teardown(async () => { for (const s of sockets) s.destroy(); await new Promise((resolve) => silent.close(resolve)) })
   const silentAddr = `/ip4/127.0.0.1/tcp/${(silent.address() as AddressInfo).port}`
-  const [member] = await makePeerIds(1)
-  if (member === undefined) throw new Error('one id')
-  const snapshot = { ...makeSnapshot([member]), peersInfo: { [member]: { multiaddrs: [silentAddr] } } }
-  const server = createApiServer({ host: '127.0.0.1', port: 0, allowPrivateAddrs: true, reachabilityTimeoutMs: 1_000, rateLimit: { limit: 100, windowMs: 60_000 } },
+  const members = await makePeerIds(MAX_CONCURRENT_REACHABILITY_CHECKS + 1)
+  const snapshot = { ...makeSnapshot(members), peersInfo: Object.fromEntries(members.map(id => [id, { multiaddrs: [silentAddr] }])) }
+  const server = createApiServer({ host: '127.0.0.1', port: 0, allowPrivateAddrs: true, reachabilityTimeoutMs: 2_000, rateLimit: { limit: 100, windowMs: 60_000 } },
     { view: createStaticView(snapshot), keys: { current: () => createKeySet([{ owner: 'r', key: KEY }]) }, prober: node })
   t.teardown(async () => { await server.stop() })
   await server.start()
   const port = server.address().port
-  const answers = await Promise.all(Array.from({ length: MAX_CONCURRENT_REACHABILITY_CHECKS + 1 }, async () => await get(port, `/v1/is_reachable/${member}`, H)))
+  const first = members[0] ?? ''
+  // the first member's check is running (its dial reached the silent server); a second request for it shares
+  // that check; one request for each other member: the fifth peer at once is refused
+  const firstAnswer = get(port, `/v1/is_reachable/${first}`, H)
+  await waitFor(() => sockets.size === 1, { timeoutMs: 5_000, intervalMs: 10, what: 'the first check to dial' })
+  const answers = await Promise.all([firstAnswer, ...[first, ...members.slice(1)].map(async (id) => await get(port, `/v1/is_reachable/${id}`, H))])
   const busy = answers.filter(r => r.status === 503)
-  t.is(busy.length, 1)
+  t.is(busy.length, 1, 'the fifth peer checked at once is refused')
   t.deepEqual(busy[0]?.json(), { detail: 'Too many reachability checks in progress; retry in a few seconds' })
   t.is(busy[0]?.headers['retry-after'], '5')
-  for (const r of answers.filter(a => a.status === 200)) {
-    t.deepEqual(r.json(), { peer_id: member, reachable: false, addrs: [{ multiaddr: silentAddr, ok: false, error: 'timeout' }] })
-  }
-  t.is(answers.filter(r => r.status === 200).length, MAX_CONCURRENT_REACHABILITY_CHECKS)
+  const done = answers.filter(a => a.status === 200)
+  t.is(done.length, MAX_CONCURRENT_REACHABILITY_CHECKS + 1)
+  for (const r of done) t.deepEqual((r.json() as Report).addrs, [{ multiaddr: silentAddr, ok: false, error: 'timeout' }])
+  t.is(answers[0]?.text(), answers[1]?.text(), 'the two requests for one peer got the one check\'s answer')
+  t.is(sockets.size, MAX_CONCURRENT_REACHABILITY_CHECKS, 'one dial per peer checked: the shared check dialled once')
 })
