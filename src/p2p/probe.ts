@@ -47,10 +47,25 @@ function collectMessages (err: unknown, depth = 0): string {
   return `${own} ${inner} ${e.cause === undefined ? '' : collectMessages(e.cause, depth + 1)}`
 }
 
-/** Dials `addr` (no `/p2p/`) afresh, checks it is `peerId`, pings once, closes. Never rejects. */
+/**
+ * Failures worth one more attempt within the same time budget: a busy peer may reset a new connection
+ * for a moment (its per-peer cap still counting one that just closed), which says nothing about its reachability.
+ */
+const TRANSIENT = new Set(['connection reset', 'handshake failed', 'dial failed'])
+/** Pause before that one retry. */
+const RETRY_PAUSE_MS = 100
+
+/** Dials `addr` (no `/p2p/`) afresh, checks it is `peerId`, pings once, closes; once more after a transient failure. Never rejects. */
 export async function probeAddress (libp2p: Libp2p, peerId: string, addr: Multiaddr, options: ProbeOptions): Promise<ProbeResult> {
   const timeout = AbortSignal.timeout(options.timeoutMs)
   const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
+  const first = await attempt(libp2p, peerId, addr, signal, timeout)
+  if (first.ok || !TRANSIENT.has(first.error) || signal.aborted) return first
+  await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS))
+  return signal.aborted ? first : await attempt(libp2p, peerId, addr, signal, timeout)
+}
+
+async function attempt (libp2p: Libp2p, peerId: string, addr: Multiaddr, signal: AbortSignal, timeout: AbortSignal): Promise<ProbeResult> {
   let conn: Connection | undefined
   try {
     conn = await libp2p.dial(addr, { force: true, signal })
