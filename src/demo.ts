@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { runUntilSignal } from './cli/process.js'
 import { connectionLimits } from './config/index.js'
 import { startPeer } from './peer.js'
+import { MAX_PING_PEERS } from './heartbeat/index.js'
 import { DEFAULT_KEYS_FILE_NAME, generateApiKey, updateKeyFile } from './keys/index.js'
 import { createRepeatingTask } from './util/task.js'
 import { createSidecar } from './sidecar.js'
@@ -166,6 +167,14 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
     const failed = results.find(r => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
     const peers = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+    // The native peers connect to each other now rather than when a DHT query happens to meet them,
+    // so their next_pings fill from the next round: each dials the next few (a ring, as many as it pings).
+    const natives = peers.filter((_, i) => kinds[i] === 'native')
+    await Promise.allSettled(natives.flatMap((peer, i) =>
+      Array.from({ length: Math.min(MAX_PING_PEERS, natives.length - 1) }, async (_, k) => {
+        const other = natives[(i + k + 1) % natives.length]
+        if (other !== undefined) await peer.node.libp2p.dial(other.node.libp2p.getMultiaddrs(), { signal: AbortSignal.timeout(5_000) })
+      })))
 
     const cycler = cycling === undefined ? undefined : peers[cycling]
     if (cycler !== undefined) {

@@ -41,12 +41,6 @@ const jsonBody = (s: Json): Json => ({ [JSON_CONTENT_TYPE.split(';')[0] ?? 'appl
 /** base58btc, as libp2p prints peer ids. */
 const PEER_ID_PATTERN = '^[1-9A-HJ-NP-Za-km-z]+$'
 
-/**
- * The routes issue 13 adds (`/v1/watch`, `/v1/is_reachable/{peer_id}`): described here, and put
- * into the document when the key store's route list names them (they are keyed, so they are scopes).
- */
-type NewRoute = 'watch' | 'is_reachable'
-
 const ratePolicy = {
   RateLimit: ref('headers', 'RateLimit'),
   'RateLimit-Policy': ref('headers', 'RateLimit-Policy')
@@ -259,13 +253,13 @@ function dataRoute (summary: string, description: string, body: string, params: 
 /**
  * What each keyed route is, by name: a `Record`, so a route added to the key store's list does not
  * compile until it is described here. A data route answers at `/v1/<name>` and its legacy alias
- * `/<name>` (SPEC §1); the new routes give their own paths.
+ * `/<name>` (SPEC §1); `watch` and `is_reachable` (issue 13) give their own paths.
  */
 type RouteDoc =
   | { kind: 'data', operation: () => Json }
   | { kind: 'paths', paths: (init: OpenApiInit, name: string) => Json }
 
-const ROUTE_DOCS: Record<RouteName | NewRoute, RouteDoc> = {
+const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
   get_heartbeat: {
     kind: 'data',
     operation: () => dataRoute('Live heartbeats',

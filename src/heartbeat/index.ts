@@ -32,7 +32,7 @@ export type {
 export { createHeartbeatRejections } from './rejections.js'
 export type { HeartbeatRejections } from './rejections.js'
 export {
-  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, heartbeatProtocol
+  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, MAX_PING_PEERS, heartbeatProtocol
 } from './constants.js'
 
 export interface PublisherInit {
