@@ -6,6 +6,8 @@
 const KEY_STORAGE = 'subnet-bootnode.api-key'
 const RECONNECT_MIN_MS = 1_000
 const RECONNECT_MAX_MS = 30_000
+/** Three keep-alive periods of /v1/watch (a comment every 15 s). */
+const SILENT_FEED_MS = 45_000
 const STATES = ['ONLINE', 'JOINING', 'OFFLINE']
 const MAP_WIDTH = 960
 const MAP_HEIGHT = 480
@@ -68,7 +70,27 @@ function parseEvent (block) {
   return data.length === 0 ? undefined : { type, data: data.join('\n') }
 }
 
-async function readFeed (key, signal, onOpen) {
+async function readFeed (key, outer, onOpen) {
+  // a feed that stays silent past three keep-alive periods is dead (a proxy may hold the socket open)
+  const stalled = new AbortController()
+  const signal = AbortSignal.any([outer, stalled.signal])
+  let watchdog
+  const arm = () => {
+    clearTimeout(watchdog)
+    watchdog = setTimeout(() => { stalled.abort(new Error('no data for 45 s')) }, SILENT_FEED_MS)
+  }
+  try {
+    arm()
+    return await readEvents(key, signal, onOpen, arm)
+  } catch (err) {
+    if (stalled.signal.aborted && !outer.aborted) throw new Error('the live feed went silent')
+    throw err
+  } finally {
+    clearTimeout(watchdog)
+  }
+}
+
+async function readEvents (key, signal, onOpen, onData) {
   const res = await fetch('./v1/watch', { headers: { 'X-API-Key': key, Accept: 'text/event-stream' }, cache: 'no-store', signal })
   if (res.status === 403) throw new KeyRefusedError('The API key was refused.')
   if (!res.ok || res.body === null) {
@@ -81,6 +103,7 @@ async function readFeed (key, signal, onOpen) {
   for (;;) {
     const { value, done } = await reader.read()
     if (done) return undefined
+    onData()
     buffer = (buffer + value).replace(/\r\n?/g, '\n')
     let end
     while ((end = buffer.indexOf('\n\n')) !== -1) {
