@@ -372,6 +372,9 @@ export function openApiDocument (init: OpenApiInit): Json {
   paths[OPENAPI_PATH] = {
     get: { operationId: 'openapi', summary: 'This document (no key)', responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } } }
   }
+  paths['/'] = {
+    get: { operationId: 'status_page', summary: 'Status page (HTML, no key; it reads data through the keyed routes)', responses: { 200: { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } } } }
+  }
   paths[DOCS_PATH] = {
     get: { operationId: 'docs', summary: 'Interactive docs (Swagger UI, no key, served offline)', responses: { 200: { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } } } }
   }

@@ -252,6 +252,7 @@ test.serial('live responses of every route match the document', async (t) => {
   expectDocumented(t, await get(port, '/metrics'), { path: '/metrics', status: 200 })
   expectDocumented(t, await get(port, '/openapi.json'), { path: '/openapi.json', status: 200 })
   expectDocumented(t, await get(port, '/docs'), { path: '/docs', status: 200 })
+  expectDocumented(t, await get(port, '/'), { path: '/', status: 200 })
 
   // what any path answers
   expectDocumented(t, await get(port, '/v1/no_such_route', { headers: keyed }), { component: 'NotFound', status: 404 })
