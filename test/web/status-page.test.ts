@@ -214,6 +214,16 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
   await stopped.stop()
   await waitFor(async () => (await tableStates(page)).get(stopped.node.peerId) === 'OFFLINE', { timeoutMs: UI_TIMEOUT_MS, intervalMs: 100, what: 'the stopped peer OFFLINE on the page' })
 
+  // Filter by state, and sort by a column.
+  await page.getByLabel('Show').selectOption('OFFLINE')
+  await waitFor(async () => [...(await tableStates(page)).keys()].join() === stopped.node.peerId, { timeoutMs: UI_TIMEOUT_MS, what: 'only the OFFLINE peer under the filter' })
+  await page.getByLabel('Show').selectOption('')
+  await page.getByRole('button', { name: 'Peer', exact: true }).click()
+  t.is(await page.locator('th[data-sort="peer_id"]').getAttribute('aria-sort'), 'ascending')
+  t.deepEqual([...(await tableStates(page)).keys()], [...ids].sort((a, b) => a.localeCompare(b)))
+  await page.getByRole('button', { name: 'Peer', exact: true }).click()
+  t.deepEqual([...(await tableStates(page)).keys()], [...ids].sort((a, b) => b.localeCompare(a)))
+
   // The key is typed once: a reload connects again from sessionStorage, with no prompt.
   await page.reload()
   await page.locator('#dashboard').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS })
