@@ -35,6 +35,7 @@ const now = (): number => performance.timeOrigin + performance.now()
 
 interface AutocannonResult { requests: { average: number, total: number }, latency: { p99: number }, non2xx: number, errors: number }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>
+type Run = AutocannonResult & { cpuUsPerRequest: number }
 
 /** Child role: the API over a static view; `change` makes one heartbeat newer and answers with when. */
 async function serve (): Promise<void> {
@@ -50,7 +51,12 @@ async function serve (): Promise<void> {
   }, { view, keys: { current: () => keySet } })
   await server.start()
   let n = 0
-  process.on('message', (m: { change?: number }) => {
+  process.on('message', (m: { change?: number, cpu?: true }) => {
+    if (m.cpu === true) {
+      const c = process.cpuUsage()
+      process.send?.({ cpuUs: c.user + c.system })
+      return
+    }
     if (m.change === undefined) return
     n++
     const at = now()
@@ -131,6 +137,10 @@ async function stop (child: ChildProcess | undefined): Promise<void> {
   await exited
 }
 
+function signed (n: number): string {
+  return `${n >= 0 ? '+' : ''}${n.toFixed(1)}`
+}
+
 function percentile (values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN
@@ -152,16 +162,20 @@ async function main (): Promise<void> {
     const change = (): void => { server.child.send({ change: ++changes }) }
 
     // REST without and with the streams open, a change every CHANGE_EVERY_MS in both, alternating
-    const changing = async (): Promise<AutocannonResult> => {
+    /** A REST run with the changes going on, and the server's CPU per request over it (its own cost, whatever else runs). */
+    const changing = async (): Promise<Run> => {
+      const cpu0 = await ask<number>(server.child, { cpu: true }, 'cpuUs')
       const ticker = setInterval(change, CHANGE_EVERY_MS)
       try {
-        return await rest()
+        const r = await rest()
+        const cpu1 = await ask<number>(server.child, { cpu: true }, 'cpuUs')
+        return { ...r, cpuUsPerRequest: (cpu1 - cpu0) / Math.max(1, r.requests.total) }
       } finally {
         clearInterval(ticker)
       }
     }
-    const without: AutocannonResult[] = []
-    const withStreams: AutocannonResult[] = []
+    const without: Run[] = []
+    const withStreams: Run[] = []
     for (let round = 0; round < ROUNDS; round++) {
       without.push(await changing())
       watchers = (await startChild(['--watch', String(port)], 'the watchers')).child
@@ -197,8 +211,9 @@ async function main (): Promise<void> {
     const a = without.reduce((x, y) => y.requests.average > x.requests.average ? y : x)
     const b = withStreams.reduce((x, y) => y.requests.average > x.requests.average ? y : x)
     const cost = 1 - b.requests.average / a.requests.average
-    process.stdout.write(`  REST /v1/get_heartbeat, no stream open      ${a.requests.average.toFixed(0).padStart(7)} req/s  p99 ${a.latency.p99.toFixed(1)} ms  (a change every ${CHANGE_EVERY_MS} ms in both)\n`)
-    process.stdout.write(`  REST /v1/get_heartbeat, ${WATCHERS} streams open    ${b.requests.average.toFixed(0).padStart(7)} req/s  p99 ${b.latency.p99.toFixed(1)} ms\n`)
+    process.stdout.write(`  REST /v1/get_heartbeat, no stream open      ${a.requests.average.toFixed(0).padStart(7)} req/s  p99 ${a.latency.p99.toFixed(1)} ms  server CPU ${a.cpuUsPerRequest.toFixed(0)} µs/req  (a change every ${CHANGE_EVERY_MS} ms in both)\n`)
+    process.stdout.write(`  REST /v1/get_heartbeat, ${WATCHERS} streams open    ${b.requests.average.toFixed(0).padStart(7)} req/s  p99 ${b.latency.p99.toFixed(1)} ms  server CPU ${b.cpuUsPerRequest.toFixed(0)} µs/req ` +
+      `(${signed((b.cpuUsPerRequest / a.cpuUsPerRequest - 1) * 100)} %: the streams' own cost on the server, which unlike req/s the watchers' process on the same cores does not disturb)\n`)
     process.stdout.write(`  cost of ${WATCHERS} streams: ${(cost * 100).toFixed(1)} % of req/s (goal < ${REST_COST_GOAL * 100} %: ${cost < REST_COST_GOAL ? 'met' : 'NOT met'})` +
       `${a.non2xx + b.non2xx + a.errors + b.errors > 0 ? '  (some responses were not 200!)' : ''}\n`)
   } finally {
