@@ -130,12 +130,15 @@ test('past --max-watchers-per-key open streams for one key: 429 JSON; a closed s
   t.is(again.status, 200)
 })
 
-test('keep-alive comments at the interval; shutdown ends every stream with a close event', async (t) => {
-  const api = await startTestApi(t, { keys: [{ owner: 'w', key: KEY }], snapshot: makeSnapshot(await makePeerIds(2)), init: { ...ROOMY, watchKeepAliveMs: 100 } })
+test('keep-alive comments at the interval, past the server\'s request timeout; shutdown ends every stream with a close event', async (t) => {
+  // the request timeout bounds receiving a request, not a stream: one outlives it
+  const api = await startTestApi(t, { keys: [{ owner: 'w', key: KEY }], snapshot: makeSnapshot(await makePeerIds(2)), init: { ...ROOMY, watchKeepAliveMs: 100, requestTimeoutMs: 500, headersTimeoutMs: 500 } })
   const s = await openWatch(api.port, KEY)
   t.teardown(() => { s.close() })
-  await waitFor(() => s.comments.filter(c => c === 'keep-alive').length >= 2, { timeoutMs: 3_000, what: 'two keep-alive comments' })
-  t.pass()
+  const opened = performance.now()
+  await waitFor(() => s.comments.filter(c => c === 'keep-alive').length >= 2 && performance.now() - opened > 1_500, { timeoutMs: 5_000, what: 'keep-alive comments for 1.5 s' })
+  t.false(s.ended(), 'the stream outlives the request timeout')
+  t.true(s.comments.every(c => c === 'keep-alive'))
   const stopped = api.server.stop()
   const e = await s.next(x => x.event === 'close', { timeoutMs: CLOSE_BOUND_MS })
   t.deepEqual(JSON.parse(e.data), { detail: 'Server shutting down' })
