@@ -224,6 +224,11 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
   await page.getByRole('button', { name: 'Peer', exact: true }).click()
   t.deepEqual([...(await tableStates(page)).keys()], [...ids].sort((a, b) => b.localeCompare(a)))
 
+  // the artifact: the page with a stopped peer and a reachability result
+  await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true })
+  await page.screenshot({ path: SCREENSHOT, fullPage: true })
+  t.log(`screenshot: ${SCREENSHOT}`)
+
   // The key is typed once: a reload connects again from sessionStorage, with no prompt.
   await page.reload()
   await page.locator('#dashboard').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS })
@@ -240,9 +245,6 @@ browserTest('status page: key prompt, live table, map dots, ping matrix, OFFLINE
   })
   t.deepEqual(violations.filter(v => v.impact === 'serious' || v.impact === 'critical'), [], JSON.stringify(violations))
 
-  await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true })
-  await page.screenshot({ path: SCREENSHOT, fullPage: true })
-  t.log(`screenshot: ${SCREENSHOT}`)
 
   // Behind a reverse proxy under a path prefix (another origin: the key is asked for again).
   const proxy = await startPrefixProxy(t, Number(new URL(base).port))
