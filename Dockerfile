@@ -21,6 +21,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
 COPY docs ./docs
+COPY web ./web
 COPY README.md LICENSE ./
 # `npm pack` keeps what package.json `files` lists (bin, dist, docs, …) and nothing else; then production
 # dependencies only, from the same lock file.

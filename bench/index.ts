@@ -1,14 +1,14 @@
 /**
  * `npm run bench`: runs each benchmark in its own process (so RSS figures are not mixed),
  * one after another, each bounded in time, and prints their figures.
- * Run one alone with `npm run bench -- api` (names: keys, geo, api, p2p, template, attack).
+ * Run one alone with `npm run bench -- api` (names: keys, geo, api, watch, p2p, template, attack).
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const BENCHES = ['keys', 'geo', 'api', 'p2p', 'template', 'attack'] as const
+const BENCHES = ['keys', 'geo', 'api', 'watch', 'p2p', 'template', 'attack'] as const
 /** Hard cap per benchmark; each script bounds itself well below this. */
 const BENCH_TIMEOUT_MS = 6 * 60_000
 

@@ -5,6 +5,14 @@
  * `both` the peers are of both kinds: the first half native peers, the rest JS template peers
  * (gossipsub heartbeats and peer_state as a subnet template node publishes them, each with its own
  * subnet_node_id 1, 2, …); with `native` or `template` all peers are of that kind.
+ *
+ * Issue 13 item 5, so the status page has something to show: each peer also announces one
+ * well-known public address ({@link DEMO_PUBLIC_IPS}, demo data: public DNS resolvers and root
+ * servers, not subnet members) so get_peers_info and the map show real locations from the offline
+ * geo database; no node of the demo ever dials them (the connection gater refuses them), so
+ * nothing leaves 127.0.0.1. The native peers ping each other (next_pings), and the last native
+ * peer, when there are two or more, cycles its announced state ONLINE → OFFLINE → JOINING → ONLINE
+ * every {@link DEMO_STATE_CYCLE_MS}.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,12 +20,46 @@ import { join } from 'node:path'
 import { runUntilSignal } from './cli/process.js'
 import { connectionLimits } from './config/index.js'
 import { startPeer } from './peer.js'
-import { API_ROUTES, DEFAULT_KEYS_FILE_NAME, generateApiKey, updateKeyFile } from './keys/index.js'
+import { MAX_PING_PEERS } from './heartbeat/index.js'
+import { DEFAULT_KEYS_FILE_NAME, generateApiKey, updateKeyFile } from './keys/index.js'
+import { createRepeatingTask } from './util/task.js'
 import { createSidecar } from './sidecar.js'
 import type { Config, Profile } from './config/index.js'
+import type { HeartbeatState } from './heartbeat/index.js'
 import type { Logger } from './log/index.js'
 
 export const DEMO_OWNER = 'demo'
+
+/**
+ * Demo data (SPEC §4): well-known public addresses the demo peers announce beside their loopback
+ * one, one each in turn, so the offline geo database locates them on four continents. They are
+ * public DNS resolvers and root name servers (Google, Cloudflare, Quad9, Freenom, Yandex, KT,
+ * the M and K roots, NIC.br, AfriNIC), not subnet members, and no demo node dials them.
+ */
+export const DEMO_PUBLIC_IPS = [
+  '8.8.8.8', '1.1.1.1', '9.9.9.9', '80.80.80.80', '77.88.8.8',
+  '168.126.63.1', '202.12.27.33', '200.160.2.3', '196.216.2.1', '193.0.14.129'
+] as const
+
+/** The tcp port of the announced demo addresses (never dialled). */
+export const DEMO_PUBLIC_PORT = 4001
+
+/** How long the demo's state-cycling peer stays in each state. */
+export const DEMO_STATE_CYCLE_MS = 10_000
+
+/** The order the cycling peer goes through, starting from the ONLINE it reaches by itself. */
+const CYCLE: readonly HeartbeatState[] = ['OFFLINE', 'JOINING', 'ONLINE']
+
+/** The public name of demo peer `i` (0-based); the state-cycling one says so. */
+export function demoPeerName (i: number, cycling: boolean): string {
+  return `demo-peer-${i + 1}${cycling ? '-cycling' : ''}`
+}
+
+/** The index of the peer that cycles its state: the last native one, if there are at least two; else none. */
+export function demoCyclingPeer (kinds: ReadonlyArray<'native' | 'template'>): number | undefined {
+  const native = kinds.flatMap((k, i) => k === 'native' ? [i] : [])
+  return native.length >= 2 ? native.at(-1) : undefined
+}
 
 type DemoConfig = Extract<Config, { command: 'demo' }>
 
@@ -50,18 +92,25 @@ function describePeers (kinds: ReadonlyArray<'native' | 'template'>): string {
   return `${native} native + ${template} template peers`
 }
 
-function banner (key: string, base: string, config: DemoConfig, keysFile: string, kinds: ReadonlyArray<'native' | 'template'>, dataDir: string, tempDir: boolean): string {
+/** The routes the banner shows a plain curl line for. */
+const DATA_ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info'] as const
+
+function banner (key: string, base: string, config: DemoConfig, keysFile: string, kinds: ReadonlyArray<'native' | 'template'>, dataDir: string, tempDir: boolean, somePeer: string): string {
   const rate = config.rateLimit.text
   return [
     '',
     `subnet-bootnode demo: ${describePeers(kinds)} and the sidecar (profile ${config.profile}) on subnet "${config.subnetId}", 127.0.0.1 only`,
+    `  status     ${base}/   (the page asks for the key below)`,
+    `  API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
     `  API        ${base}   (rate limit ${rate} per key and client IP)`,
     `  key file   ${keysFile}`,
     `  data dir   ${dataDir}${tempDir ? ' (temporary, removed on exit)' : ''}`,
     `  demo key   ${key}`,
     '',
     'Try:',
-    ...API_ROUTES.map(r => `  curl -s -H 'X-API-Key: ${key}' ${base}/v1/${r}`),
+    ...DATA_ROUTES.map(r => `  curl -s -H 'X-API-Key: ${key}' ${base}/v1/${r}`),
+    `  curl -N -H 'X-API-Key: ${key}' ${base}/v1/watch`,
+    `  curl -s -H 'X-API-Key: ${key}' ${base}/v1/is_reachable/${somePeer}`,
     `  curl -s ${base}/healthz`,
     '',
     'Ctrl-C stops everything.',
@@ -85,13 +134,15 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
 
   const start = async (): Promise<void> => {
     const key = await ensureDemoKey(keysFile)
-    const sidecar = await createSidecar({ ...config, keysFile, dataDir: join(dataDir, 'bootnode') }, logger.child('sidecar'))
+    const neverDialIps = [...DEMO_PUBLIC_IPS]
+    const sidecar = await createSidecar({ ...config, keysFile, dataDir: join(dataDir, 'bootnode') }, logger.child('sidecar'), { neverDialIps })
     await sidecar.start()
     cleanups.push(sidecar.stop)
 
     const bootstrap = sidecar.node.bootnodeAddrs()
     // allSettled, not all: every peer that did start must be stopped even if another failed.
     const kinds = Array.from({ length: config.peers }, (_, i) => demoPeerProfile(config.profile, i, config.peers))
+    const cycling = demoCyclingPeer(kinds)
     const results = await Promise.allSettled(kinds.map(async (profile, i) => {
       const peer = await startPeer({
         subnetId: config.subnetId,
@@ -99,12 +150,14 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
         // Each template peer its own subnet_node_id (1, 2, …), as each template node has its own on chain.
         ...(profile === 'template' ? { subnetNodeId: kinds.slice(0, i + 1).filter(k => k === 'template').length } : {}),
         listen: ['/ip4/127.0.0.1/tcp/0'],
+        appendAnnounce: [`/ip4/${DEMO_PUBLIC_IPS[i % DEMO_PUBLIC_IPS.length] ?? '8.8.8.8'}/tcp/${DEMO_PUBLIC_PORT}`],
+        neverDialIps,
         bootstrap,
         allowPrivateAddrs: true,
         ...connectionLimits(config),
         role: config.role,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
-        publicName: config.publicName ?? `demo-peer-${i + 1}`,
+        publicName: config.publicName ?? demoPeerName(i, i === cycling),
         version: config.versionString,
         logger: logger.child(`peer-${i + 1}`)
       })
@@ -113,9 +166,30 @@ export async function runDemo (config: DemoConfig, logger: Logger): Promise<void
     }))
     const failed = results.find(r => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
+    const peers = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+    // The native peers connect to each other now rather than when a DHT query happens to meet them,
+    // so their next_pings fill from the next round: each dials the next few (a ring, as many as it pings).
+    const natives = peers.filter((_, i) => kinds[i] === 'native')
+    await Promise.allSettled(natives.flatMap((peer, i) =>
+      Array.from({ length: Math.min(MAX_PING_PEERS, natives.length - 1) }, async (_, k) => {
+        const other = natives[(i + k + 1) % natives.length]
+        if (other !== undefined) await peer.node.libp2p.dial(other.node.libp2p.getMultiaddrs(), { signal: AbortSignal.timeout(5_000) })
+      })))
+
+    const cycler = cycling === undefined ? undefined : peers[cycling]
+    if (cycler !== undefined) {
+      let step = 0
+      const cycle = createRepeatingTask(() => {
+        const state = CYCLE[step++ % CYCLE.length] ?? 'ONLINE'
+        cycler.publisher.setState(state)
+      }, { intervalMs: DEMO_STATE_CYCLE_MS, logger, name: 'demo state cycle' })
+      cycle.start()
+      // before the peers' own cleanups run (they are stopped in reverse order)
+      cleanups.push(async () => { await cycle.stop() })
+    }
 
     const { host, port } = sidecar.api.address()
-    process.stdout.write(banner(key, `http://${host}:${port}`, config, keysFile, kinds, dataDir, tempDir))
+    process.stdout.write(banner(key, `http://${host}:${port}`, config, keysFile, kinds, dataDir, tempDir, peers[0]?.node.peerId ?? sidecar.node.peerId))
   }
 
   try {

@@ -6,6 +6,7 @@
  *   template node publishes them);
  * - `both`: both publishers on one node.
  */
+import { SubnetBootnodeError } from './errors.js'
 import { createHeartbeatPublisher, heartbeatDhtRecords } from './heartbeat/index.js'
 import { createSubnetNode } from './p2p/index.js'
 import { DEFAULT_SUBNET_NODE_ID, createTemplatePublisher } from './template/index.js'
@@ -87,6 +88,19 @@ export async function startPeer (init: PeerInit): Promise<Peer> {
   }
 }
 
+/** setState on a template-only peer: the template's peer_state follows the node, it cannot be set. */
+export class TemplateStateError extends SubnetBootnodeError {
+  constructor () {
+    super('a template peer\'s state cannot be set: its peer_state messages follow the node (use a native or both-profile peer)', 'ERR_TEMPLATE_STATE')
+  }
+}
+
 function asHeartbeatPublisher (p: TemplatePublisher): HeartbeatPublisher {
-  return { start: async () => { await p.start() }, stop: async () => { await p.stop() }, state: () => p.state(), nextPings: () => null }
+  return {
+    start: async () => { await p.start() },
+    stop: async () => { await p.stop() },
+    state: () => p.state(),
+    setState: () => { throw new TemplateStateError() },
+    nextPings: () => null
+  }
 }

@@ -44,7 +44,13 @@ export interface Sidecar {
 
 interface Part { name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void }
 
-export async function createSidecar (config: SidecarConfig, logger: Logger): Promise<Sidecar> {
+/** What a composition around the sidecar (the demo) adds to its config. */
+export interface SidecarOptions {
+  /** IP addresses the subnet node never dials (SubnetNodeInit.neverDialIps): the demo's public demo addresses. */
+  neverDialIps?: string[]
+}
+
+export async function createSidecar (config: SidecarConfig, logger: Logger, options: SidecarOptions = {}): Promise<Sidecar> {
   const registry = createMetricsRegistry()
   const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
   const locator = createLocator({
@@ -60,6 +66,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
   const heartbeatLog = logger.child('heartbeat')
   const node = await createSubnetNode({
     ...subnetNodeOptions(config),
+    ...(options.neverDialIps === undefined ? {} : { neverDialIps: options.neverDialIps }),
     ...collectedHeartbeatDhtRecords(config.subnetId, rejections, heartbeatLog),
     logger: logger.child('p2p')
   }, { registry })
@@ -98,11 +105,14 @@ export async function createSidecar (config: SidecarConfig, logger: Logger): Pro
     redisUrl: config.redisUrl,
     metrics: config.metrics,
     logger: logger.child('api'),
-    attribution: locator.attribution
+    attribution: locator.attribution,
+    maxWatchersPerKey: config.maxWatchersPerKey,
+    allowPrivateAddrs: config.allowPrivateAddrs
   }, {
     view,
     keys,
     registry,
+    prober: node,
     chain: chain === undefined ? undefined : { health: () => chain.health(), bootnodes: () => chain.bootnodes.list() }
   })
 

@@ -18,14 +18,19 @@ import { createMetricsRegistry } from '../util/metrics.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
-  DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE,
-  REDIS_CONNECT_TIMEOUT_MS,
-  REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, ROUTES, type RouteName
+  BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE,
+  MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS,
+  REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS, type BodyRoute, type RouteName
 } from './constants.js'
+import { createReachability } from './reachability.js'
+import { createWatchHub } from './watch.js'
 import { createApiMetrics, type ApiMetrics } from './metrics.js'
 import { negotiateEncoding } from './representation.js'
+import { createStatusPageRouter } from './page.js'
+import { createDocsRouter, DOCS_PATHS } from './docs.js'
 import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import type { Api, ApiComponents, ApiInit, RateLimitInit } from './index.js'
+import type { ApiKeyEntry } from '../keys/index.js'
 import type { NextFunction, Request, Response } from 'express'
 
 /** `res.locals` fields the pipeline passes along. */
@@ -34,6 +39,8 @@ interface Locals {
   clientIp?: string
   /** Owner of the accepted key: the rate-limit identity and what logs name. Never the key. */
   owner?: string
+  /** The accepted key's entry (the live feed re-checks it). */
+  entry?: Readonly<ApiKeyEntry>
 }
 
 /**
@@ -184,7 +191,10 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   const startedAt = Date.now()
   const debug = logger.level === 'debug'
 
-  const metrics: ApiMetrics = createApiMetrics({ snapshot: () => view.current() }, { registry: components.registry ?? createMetricsRegistry() })
+  const maxWatchersPerKey = init.maxWatchersPerKey ?? DEFAULT_MAX_WATCHERS_PER_KEY
+  if (!Number.isSafeInteger(maxWatchersPerKey) || maxWatchersPerKey < 1) throw new ConfigError(`max watchers per key must be an integer ≥ 1, got ${String(maxWatchersPerKey)}`)
+  let watchers = (): number => 0
+  const metrics: ApiMetrics = createApiMetrics({ snapshot: () => view.current(), watchers: () => watchers() }, { registry: components.registry ?? createMetricsRegistry() })
   const redis = init.redisUrl === undefined ? undefined : await connectRedis(init.redisUrl, logger)
 
   // after the Redis connection, so a failed start leaves no view subscription behind
@@ -193,6 +203,15 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     onCompressed: metrics.compressed,
     onError: (err) => { logger.warn('preparing bodies after a view change failed; requests build them on demand', { err }) }
   })
+  const watch = createWatchHub({ maxPerKey: maxWatchersPerKey, keepAliveMs: init.watchKeepAliveMs ?? WATCH_KEEP_ALIVE_MS }, { view, bodies, keys }, {
+    onClosed: (reason) => { if (debug) logger.debug('watch stream ended', { reason }) }
+  })
+  watchers = () => watch.size()
+  const reachability = createReachability({
+    allowPrivateAddrs: init.allowPrivateAddrs === true,
+    timeoutMs: init.reachabilityTimeoutMs ?? REACHABILITY_TIMEOUT_MS,
+    maxConcurrent: MAX_CONCURRENT_REACHABILITY_CHECKS
+  }, { view, prober: components.prober })
 
   const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8')
   const FORBIDDEN = json({ detail: 'Invalid or missing API Key' })
@@ -277,10 +296,14 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     }
   })
 
-  const routeNames = new Map<string, RouteName>()
-  for (const r of ROUTES) { routeNames.set(`/v1/${r}`, r); routeNames.set(`/${r}`, r) }
+  // the view routes also answer without /v1 (the Python server's paths); the new routes only under /v1
+  const routeNames = new Map<string, BodyRoute | 'watch'>()
+  for (const r of BODY_ROUTES) { routeNames.set(`/v1/${r}`, r); routeNames.set(`/${r}`, r) }
+  routeNames.set('/v1/watch', 'watch')
+  const REACHABLE_PREFIX = '/v1/is_reachable/'
   const keyedRoute = (req: Request): RouteName | undefined => {
     const path = req.path
+    if (path.startsWith(REACHABLE_PREFIX)) return 'is_reachable'
     return routeNames.get(path) ?? (path.endsWith('/') ? routeNames.get(path.slice(0, -1)) : undefined)
   }
   /** The metrics label for a request: a route name, never the raw path (bounded cardinality). */
@@ -319,11 +342,12 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       return
     }
     locals.owner = result.entry.owner
+    locals.entry = result.entry
     next()
   }
 
   const serve = (req: Request, res: Response): void => {
-    const route = keyedRoute(req) as RouteName
+    const route = keyedRoute(req) as BodyRoute
     let rep
     try {
       const query = req.url.includes('?') ? req.query as Record<string, unknown> : undefined
@@ -375,7 +399,28 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     else send(res, 'get_bootnodes', 200, json({ value: list }))
   }
 
-  app.get([...routeNames.keys()], guard, keyLimiter, serve)
+  const bodyPaths = [...routeNames.keys()].filter((p) => routeNames.get(p) !== 'watch')
+  app.get(bodyPaths, guard, keyLimiter, serve)
+
+  // SPEC §1 /v1/watch: one request at connect (guard and limiter as every route), then a stream
+  app.get('/v1/watch', guard, keyLimiter, (req, res) => {
+    if (watch.full(req)) {
+      send(res, 'watch', 429, json({ detail: `Too many watchers for this key: ${maxWatchersPerKey}` }))
+      return
+    }
+    const entry = (res.locals as Locals).entry
+    if (entry === undefined) throw new Error('watch: no accepted key entry')
+    watch.open(req, res, entry)
+    metrics.request('watch', 200)
+  })
+
+  // SPEC §1 /v1/is_reachable/<peer_id>
+  app.get(`${REACHABLE_PREFIX}:peerId`, guard, keyLimiter, async (req, res) => {
+    const answer = await reachability.check(String(req.params.peerId))
+    if (answer.status === 503) res.setHeader('Retry-After', '5')
+    res.setHeader('Cache-Control', 'no-store')
+    send(res, 'is_reachable', answer.status, json(answer.body))
+  })
   const attribution = [...(init.attribution ?? [])]
   app.get('/healthz', (_req, res) => {
     const s = view.current()
@@ -408,11 +453,15 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       metrics.request('metrics', 200)
     })
   }
-  knownPaths.push(...routeNames.keys())
+  // SPEC §1 "API description": /openapi.json and /docs (no key)
+  app.use(createDocsRouter({ rateText: rate.text, authFailText: authFail.text, metrics: init.metrics !== false, maxWatchersPerKey }))
+  knownPaths.push(...routeNames.keys(), `${REACHABLE_PREFIX}:peerId`, ...DOCS_PATHS)
   app.all(knownPaths, (req, res) => {
     res.setHeader('Allow', 'GET, HEAD')
     send(res, routeOf(req), 405, statusBody(405))
   })
+  // the status page and its assets (SPEC §1 "Status page"): no key, no data
+  app.use(createStatusPageRouter())
   app.use((req, res) => { send(res, 'other', 404, statusBody(404)) })
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const declared = (err as { status?: unknown, statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode
@@ -431,8 +480,10 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   return {
     app,
     metrics: metrics.registry,
+    endStreams: () => { watch.close() },
     close: async () => {
       closing ??= (async () => {
+        watch.close()
         bodies.close()
         if (redis !== undefined) {
           try {

@@ -13,7 +13,7 @@
  */
 // From the leaf model.ts, not heartbeat/index.js, so loading the API does not pull in libp2p.
 import { HEARTBEAT_STATES, ROLE_PATTERN, isPeerId } from '../heartbeat/model.js'
-import { FILTER_CACHE_SIZE, ROUTES, type RouteName } from './constants.js'
+import { BODY_ROUTES, FILTER_CACHE_SIZE, type BodyRoute } from './constants.js'
 import { createCompressBudget, FREE_COMPRESS_BYTES, representBytes, type CompressBudget, type CompressedEncoding, type CompressTrigger, type Representation } from './representation.js'
 import { singleFlight } from '../util/task.js'
 import type { ViewSnapshot, ViewSource } from '../view/index.js'
@@ -95,10 +95,10 @@ interface RouteBody {
 }
 
 /**
- * Every keyed route's body, by name: a `Record` over {@link RouteName}, so a route added to the
+ * Every keyed route's body, by name: a `Record` over {@link BodyRoute}, so a route added to the
  * list does not compile until it says what it serves (no silent fall-through to another route's body).
  */
-const ROUTE_BODIES: Record<RouteName, RouteBody> = {
+const ROUTE_BODIES: Record<BodyRoute, RouteBody> = {
   get_heartbeat: {
     whole: (s) => ({ list: s.heartbeats }),
     filter: (query) => {
@@ -208,7 +208,7 @@ export class BodyParts {
 
 export interface Bodies {
   /** The representation for a route and its (raw) query; throws FilterError for a bad filter. */
-  get: (route: RouteName, query: Query | undefined) => Representation
+  get: (route: BodyRoute, query: Query | undefined) => Representation
   /** Snapshot the current bodies were built from. */
   snapshot: () => ViewSnapshot
   /** Stops preparing bodies on view changes (unsubscribes). Idempotent. */
@@ -219,9 +219,9 @@ export interface Bodies {
 
 export interface BodiesHooks {
   /** Called with the seconds spent preparing a body (serialise + hash). */
-  onPrepared?: (route: RouteName, seconds: number) => void
+  onPrepared?: (route: BodyRoute, seconds: number) => void
   /** Called with the seconds spent compressing a body, and whether the view change or a request made it. */
-  onCompressed?: (route: RouteName, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
+  onCompressed?: (route: BodyRoute, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
   /** Preparing bodies after a view change failed (requests still build them on demand). */
   onError?: (err: unknown) => void
   /** Bounds how often large bodies are compressed. Default: {@link createCompressBudget} with its defaults. */
@@ -232,9 +232,9 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
   const parts = new BodyParts()
   const budget = hooks.budget ?? createCompressBudget()
   let snap: ViewSnapshot | undefined
-  let whole = new Map<RouteName, Representation>()
+  let whole = new Map<BodyRoute, Representation>()
   /** Each route's last unfiltered body: a large one whose bytes did not change keeps its variants. */
-  const previous = new Map<RouteName, Representation>()
+  const previous = new Map<BodyRoute, Representation>()
   let filtered = new Map<string, Representation>()
   let closed = false
 
@@ -249,7 +249,7 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
   }
 
   const onCompressed = hooks.onCompressed
-  const prepare = (route: RouteName, value: BodyValue, reuse?: Representation): Representation => {
+  const prepare = (route: BodyRoute, value: BodyValue, reuse?: Representation): Representation => {
     const t0 = performance.now()
     const body = parts.body(value)
     const rep = reuse !== undefined && body.length >= FREE_COMPRESS_BYTES && reuse.identity.body.equals(body)
@@ -275,7 +275,7 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     return rep
   }
 
-  const unfiltered = (route: RouteName, s: ViewSnapshot): Representation => {
+  const unfiltered = (route: BodyRoute, s: ViewSnapshot): Representation => {
     let rep = whole.get(route)
     if (rep === undefined) {
       rep = prepare(route, ROUTE_BODIES[route].whole(s), previous.get(route))
@@ -312,8 +312,8 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     if (!wanted || closed) return
     wanted = false
     // the identity bodies first: cheap (joined from cached parts), and what requests get until the variants are made
-    for (const route of ROUTES) unfiltered(route, sync())
-    for (const route of ROUTES) {
+    for (const route of BODY_ROUTES) unfiltered(route, sync())
+    for (const route of BODY_ROUTES) {
       // one round per encoding: a large body's precompress stops when the budget says wait
       for (let round = 0; round < 2 && !closed; round++) {
         await pause(budget.waitMs(unfiltered(route, sync()).identity.body.length))

@@ -50,4 +50,48 @@ export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
 export { API_ROUTES as ROUTES } from '../keys/index.js'
 export type { ApiRoute as RouteName } from '../keys/index.js'
 
+/**
+ * The keyed routes that serve a body of the view (SPEC §1), prepared once per view change; also
+ * the events of `/v1/watch`, which sends these very bytes. Served at `/v1/<name>` and `/<name>`.
+ */
+export const BODY_ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info'] as const
+export type BodyRoute = typeof BODY_ROUTES[number]
+
+/** SPEC §1 `/v1/watch`: a keep-alive comment this often, so proxies and browsers keep the stream open. */
+export const WATCH_KEEP_ALIVE_MS = 15_000
+
+/** SPEC §4 `--max-watchers-per-key`: open `/v1/watch` streams per API key. */
+export const DEFAULT_MAX_WATCHERS_PER_KEY = 4
+
+/**
+ * How often open streams are checked against the key store (a reloaded file, an expiry): SPEC §1
+ * "ends within a second" = the key watcher's poll (250 ms) + this + the close.
+ */
+export const WATCH_KEY_CHECK_MS = 250
+
+/**
+ * A stream whose client reads slower than the changes come is closed once this many bytes wait
+ * in its socket buffer (the frames are shared Buffers, but a stuck client must not pin them forever).
+ */
+export const WATCH_MAX_PENDING_BYTES = 16 * 1024 * 1024
+
+export const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8'
+
+/** SPEC §1 `/v1/is_reachable`: each address's dial + ping must finish within this. */
+export const REACHABILITY_TIMEOUT_MS = 5_000
+
+/** Reachability checks (requests) in progress at once, across all keys; past it 503 with Retry-After. */
+export const MAX_CONCURRENT_REACHABILITY_CHECKS = 4
+
+/**
+ * Addresses of one peer dialled at once by one check: with the connection the sidecar already
+ * holds, it stays under a peer's own per-peer inbound cap (4 by default, SPEC §5), which would
+ * otherwise reset the probes past it and report a reachable address as failed.
+ */
+export const REACHABILITY_DIALS_PER_CHECK = 2
+
+/** Addresses checked per request: the most the peers collector lists for a peer (one home for the bound). */
+// From the leaf constants.ts, so loading the API does not pull in libp2p.
+export { MAX_ADDRS_PER_PEER as MAX_REACHABILITY_ADDRS } from '../peers/constants.js'
+
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'

@@ -11,6 +11,8 @@ import type { Registry } from 'prom-client'
 export { createApi } from './app.js'
 export { createApiServer } from './server.js'
 export type { RouteName } from './constants.js'
+export type { AddressProber } from './reachability.js'
+import type { AddressProber } from './reachability.js'
 
 /** `limit` requests per `windowMs` milliseconds. */
 export interface RateLimitInit {
@@ -42,6 +44,14 @@ export interface ApiInit {
   logger?: Logger
   /** Credits the geolocation data's licence requires (CC BY 4.0), shown in `/healthz` when not empty. */
   attribution?: readonly string[]
+  /** SPEC §4 `--max-watchers-per-key`: open `/v1/watch` streams per API key; past it 429. Default 4. */
+  maxWatchersPerKey?: number
+  /** Between the `/v1/watch` keep-alive comments. Default 15 s. */
+  watchKeepAliveMs?: number
+  /** `/v1/is_reachable` may dial loopback and private addresses (SPEC §4 `--allow-private-addrs`). Default false. */
+  allowPrivateAddrs?: boolean
+  /** `/v1/is_reachable`: each address's dial and ping must finish within this. Default 5 s. */
+  reachabilityTimeoutMs?: number
 }
 
 export interface ApiComponents {
@@ -55,6 +65,8 @@ export interface ApiComponents {
   registry?: Registry
   /** Chain-aware mode (SPEC §4 `--chain-rpc`): `/healthz` `chain` and `get_bootnodes?source=chain`. Default none. */
   chain?: ChainView
+  /** What `/v1/is_reachable` dials with (the subnet node); without it the route answers 503. */
+  prober?: AddressProber
 }
 
 /** What the API reads of the chain-aware mode. */
@@ -68,6 +80,8 @@ export interface ChainView {
 export interface Api {
   app: Express
   metrics: Registry
+  /** Ends every `/v1/watch` stream with its `close` event (the server calls it first on stop). Idempotent. */
+  endStreams: () => void
   /** Stops preparing bodies on view changes and releases the Redis connection, if any. Idempotent. */
   close: () => Promise<void>
 }

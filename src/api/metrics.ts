@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram } from 'prom-client'
 import type { Registry } from 'prom-client'
-import type { RouteName } from './constants.js'
+import type { BodyRoute } from './constants.js'
 import type { CompressedEncoding, CompressTrigger } from './representation.js'
 import type { ViewSnapshot } from '../view/index.js'
 
@@ -18,12 +18,14 @@ export interface ApiMetrics {
   request: (route: string, status: number) => void
   authRejected: (reason: AuthRejectReason) => void
   rateLimited: (limiter: LimiterName) => void
-  prepared: (route: RouteName, seconds: number) => void
-  compressed: (route: RouteName, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
+  prepared: (route: BodyRoute, seconds: number) => void
+  compressed: (route: BodyRoute, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
 }
 
 export interface ApiMetricsInit {
   snapshot: () => ViewSnapshot
+  /** Open `/v1/watch` streams. */
+  watchers?: () => number
 }
 
 export function createApiMetrics (init: ApiMetricsInit, components: { registry: Registry }): ApiMetrics {
@@ -70,6 +72,8 @@ export function createApiMetrics (init: ApiMetricsInit, components: { registry: 
   view('subnet_bootnode_bootnodes', 'Own dialable multiaddrs served by get_bootnodes', s => s.bootnodes.length)
   view('subnet_bootnode_view_version', 'Version of the view snapshot being served', s => s.version)
   view('subnet_bootnode_view_built_timestamp_seconds', 'Unix time when the served view snapshot was built', s => s.builtAt / 1000)
+  // eslint-disable-next-line no-new
+  new Gauge({ name: 'subnet_bootnode_api_watchers', help: 'Open /v1/watch streams', registers: [registry], collect () { this.set(init.watchers?.() ?? 0) } })
   view('subnet_bootnode_ready', '1 once the node listens and the DHT is up, else 0', s => s.ready ? 1 : 0)
 
   // bound children per label pair, so a request costs a Map lookup, not a label hash

@@ -140,6 +140,8 @@ export function createApiServer (init: ApiServerInit, components: ApiComponents)
     if (starting !== undefined) await starting.catch(() => {})
     const srv = server
     if (srv === undefined) return
+    // live streams never go idle by themselves: end them first (SPEC §1 /v1/watch `close` event)
+    api?.endStreams()
     const closed = new Promise<void>((resolve) => { srv.close(() => { resolve() }) })
     srv.closeIdleConnections()
     // keep-alive sockets go idle as their in-flight responses finish: close them as they do,

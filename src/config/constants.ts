@@ -7,6 +7,7 @@
 import { DEFAULT_SUBNET_NODE_ID, DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
 import { DEFAULT_BOOTNODE_REFRESH_MS, DEFAULT_STAKE_CACHE_TTL_MS } from '../chain/constants.js'
 import { DEFAULT_MAX_CONNECTIONS_PER_PEER } from '../p2p/constants.js'
+import { DEFAULT_MAX_WATCHERS_PER_KEY as API_DEFAULT_MAX_WATCHERS_PER_KEY } from '../api/constants.js'
 import type { Profile } from '../p2p/constants.js'
 
 /** Prefix of every flag's environment variable: `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
@@ -32,6 +33,10 @@ export { MAX_SUBNET_NODE_ID } from '../template/constants.js'
 export const DEFAULT_API_HOST = '127.0.0.1'
 export const DEFAULT_API_PORT = '8000'
 export const DEFAULT_RATE_LIMIT = '5/minute'
+/** SPEC §4 `--max-watchers-per-key`, from the API's own default (one home). */
+export const DEFAULT_MAX_WATCHERS_PER_KEY = String(API_DEFAULT_MAX_WATCHERS_PER_KEY)
+/** Upper bound of `--max-watchers-per-key`: each stream holds a socket and gets every change. */
+export const MAX_WATCHERS_PER_KEY = 1000
 export const DEFAULT_AUTH_FAIL_LIMIT = '30/minute'
 export const DEFAULT_TRUST_PROXY = 'off'
 export const DEFAULT_REFRESH_INTERVAL = '10s'

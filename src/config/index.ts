@@ -12,7 +12,7 @@ import yargs from 'yargs'
 import { ConfigError } from '../errors.js'
 import { KeysFilePathError, resolveKeysFile } from '../keys/index.js'
 import {
-  ENV_PREFIX, MAX_DEMO_PEERS, MAX_HEARTBEAT_INTERVAL_MS,
+  ENV_PREFIX, MAX_DEMO_PEERS, MAX_WATCHERS_PER_KEY, MAX_HEARTBEAT_INTERVAL_MS,
   MAX_PEER_TTL_MS, MAX_REFRESH_INTERVAL_MS, MIN_DEMO_PEERS, MIN_HEARTBEAT_INTERVAL_MS, MIN_PEER_TTL_MS,
   MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CHAIN_CACHE_TTL_MS, MAX_CHAIN_REFRESH_MS, MIN_CHAIN_CACHE_TTL_MS, MIN_CHAIN_REFRESH_MS, MAX_CONNECTIONS, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
@@ -104,6 +104,8 @@ export interface ApiConfig {
   /** `template`/`both` profiles: how long a template heartbeat lives after the peer's last message. */
   templateHeartbeatTtlMs: number
   metrics: boolean
+  /** Open `/v1/watch` streams per API key (SPEC §4 `--max-watchers-per-key`). */
+  maxWatchersPerKey: number
 }
 
 /** Chain-aware mode (`run`; SPEC §4 `--chain-rpc`). */
@@ -253,7 +255,8 @@ function apiConfig (input: Input, cwd: string): Omit<ApiConfig, 'keysFile'> {
     peerTtlMs: input.required('peer-ttl', parseDurationWithin(MIN_PEER_TTL_MS, MAX_PEER_TTL_MS)),
     templateHeartbeatTtlMs: input.required('template-heartbeat-ttl',
       parseDurationWithin(MIN_TEMPLATE_HEARTBEAT_TTL_MS, MAX_TEMPLATE_HEARTBEAT_TTL_MS)),
-    metrics: input.bool('metrics')
+    metrics: input.bool('metrics'),
+    maxWatchersPerKey: input.required('max-watchers-per-key', parseIntegerWithin(1, MAX_WATCHERS_PER_KEY))
   }
 }
 

@@ -33,7 +33,7 @@ export type {
 export { createHeartbeatRejections } from './rejections.js'
 export type { HeartbeatRejections } from './rejections.js'
 export {
-  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, heartbeatProtocol
+  ACK_ACCEPTED, ACK_REJECTED, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, MAX_PING_PEERS, heartbeatProtocol
 } from './constants.js'
 
 export interface PublisherInit {
@@ -62,6 +62,12 @@ export interface HeartbeatPublisher {
   /** Publishes a bounded OFFLINE round (push + put), then stops; idempotent. Stop it before the node. */
   stop: () => Promise<void>
   state: () => HeartbeatState
+  /**
+   * Announces `state` from now on instead of following the node's own JOINING → ONLINE, and
+   * publishes it at once if running (the demo's state-cycling peer; a node that knows better,
+   * e.g. going into maintenance). stop() still ends with OFFLINE.
+   */
+  setState: (state: HeartbeatState) => void
   /** Smoothed RTTs (seconds) to up to 5 other heartbeat peers (docs/PROTOCOL.md §6), or null before the first measurement. */
   nextPings: () => Record<string, number> | null
 }

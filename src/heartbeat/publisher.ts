@@ -35,6 +35,8 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
   private readonly put: boolean
   private running = false
   private currentState: HeartbeatState = 'JOINING'
+  /** Set by setState: the state is the caller's, no longer the node's own JOINING → ONLINE. */
+  private pinned = false
   private lastSeq = 0
   private latest?: Uint8Array
   /** One round per interval; a round asked for while one runs (going ONLINE) follows it at once. */
@@ -72,6 +74,14 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     return this.currentState
   }
 
+  setState (state: HeartbeatState): void {
+    this.pinned = true
+    if (this.currentState === state) return
+    this.currentState = state
+    this.log.info(`heartbeat state ${state}`, { peer_id: this.node.peerId, set: true })
+    if (this.running) this.rounds.run()
+  }
+
   nextPings (): Record<string, number> | null {
     return this.rtts.size === 0 ? null : Object.fromEntries(this.rtts)
   }
@@ -80,7 +90,7 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     if (this.running) return
     this.running = true
     this.abort = new AbortController()
-    this.currentState = 'JOINING'
+    if (!this.pinned) this.currentState = 'JOINING'
     this.node.libp2p.addEventListener('peer:identify', this.onIdentify)
     routingTableEvents(this.node)?.addEventListener('peer:add', this.onRoutingTableAdd)
     this.rounds.start()
@@ -115,7 +125,7 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
    * protocol has identified, or the routing table holds one. Then publish at once.
    */
   private maybeGoOnline (identifiedSubnetPeer = false): void {
-    if (!this.running || this.currentState !== 'JOINING') return
+    if (!this.running || this.pinned || this.currentState !== 'JOINING') return
     if (!identifiedSubnetPeer && this.node.dht.routingTable.size === 0) return
     this.currentState = 'ONLINE'
     this.log.info('heartbeat state ONLINE', { peer_id: this.node.peerId })

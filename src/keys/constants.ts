@@ -1,7 +1,10 @@
 /** Defaults of the key store (SPEC §2) and its watcher (SPEC §1 "re-read when the file changes"). */
 
-/** The routes a key can be scoped to (SPEC §2 `scopes`, SPEC §1 routes without the `/v1/` prefix). */
-export const API_ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info'] as const
+/**
+ * The routes a key can be scoped to (SPEC §2 `scopes`, SPEC §1 routes without the `/v1/` prefix):
+ * the three view routes, the live feed `watch` and the reachability check `is_reachable`.
+ */
+export const API_ROUTES = ['get_heartbeat', 'get_bootnodes', 'get_peers_info', 'watch', 'is_reachable'] as const
 
 /**
  * Longest API key, in characters: a longer `--key` is refused by the admin CLI, and a longer

@@ -19,6 +19,8 @@ export {
 } from './constants.js'
 
 export { IdentityError } from './identity.js'
+export type { ProbeResult } from './probe.js'
+import type { ProbeResult } from './probe.js'
 export {
   POS_TRANSPORT_PROTOCOL, TEMPLATE_GOSSIPSUB_PROTOCOL, TEMPLATE_KAD_PROTOCOL
 } from './template.js'
@@ -49,6 +51,17 @@ export interface SubnetNodeInit {
   listen?: string[]
   /** Addresses announced instead of the listen addresses (public IP, DNS name). Default none. */
   announce?: string[]
+  /**
+   * Addresses announced besides the listen (or `announce`) ones. Default none. The demo announces
+   * well-known public addresses this way as demo data (SPEC §4), beside the loopback one peers dial.
+   */
+  appendAnnounce?: string[]
+  /**
+   * IP addresses this node never dials: its connection gater refuses them before any packet is
+   * sent (libp2p `denyDialMultiaddr`). Default none. The demo's nodes refuse its demo addresses,
+   * which name hosts that are not subnet members.
+   */
+  neverDialIps?: string[]
   /** `/…/p2p/<id>` multiaddrs, dialled at start and re-dialled (with back-off) while the routing table is empty. */
   bootstrap?: string[]
   /** Protobuf private key file, created 0600 if missing. */
@@ -133,6 +146,12 @@ export interface SubnetNode {
    * (a persisted datastore) are not reported: read them with `storedRecords`.
    */
   onRecordStored: (keyPrefix: Uint8Array, listener: (record: StoredRecord) => void) => () => void
+  /**
+   * SPEC §1 `/v1/is_reachable`: dials `addr` (`/ip4|ip6/<ip>/tcp/<port>`, no `/p2p/`) on a fresh
+   * connection (never one already open), checks the remote is `peerId`, pings once and closes it,
+   * all within `timeoutMs`. Never rejects; aborted when the node stops.
+   */
+  probe: (peerId: string, addr: string, options: { timeoutMs: number }) => Promise<ProbeResult>
 }
 
 export interface SubnetNodeComponents {

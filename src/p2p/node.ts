@@ -26,8 +26,10 @@ import {
 } from './constants.js'
 import { dialableAddrs } from '../util/dialable.js'
 import { capStoredAddresses } from './address-cap.js'
+import { firstIp } from '../util/member-caps.js'
 import { createConnectionLimiter } from './connection-limits.js'
 import { loadOrCreateIdentity } from './identity.js'
+import { probeAddress, type ProbeResult } from './probe.js'
 import { guardRecordStore } from './record-store.js'
 import { posNoise, templateDht, templateGossipsub } from './template.js'
 import type { Profile, StoredRecord, SubnetNode, SubnetNodeComponents, SubnetNodeInit, SubnetServices } from './index.js'
@@ -35,7 +37,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { Listeners } from '../util/listeners.js'
 import type { RepeatingTask } from '../util/task.js'
-import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -82,7 +84,8 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
     datastore: store,
     addresses: {
       listen: listen.map(String),
-      announce: announce.map(String)
+      announce: announce.map(String),
+      appendAnnounce: parseMultiaddrs(init.appendAnnounce ?? [], 'appendAnnounce', false).map(String)
     },
     transports: [tcp()],
     // Template nodes with proof of stake offer Noise only as /pos-transport/1.0.0 (issue 11).
@@ -94,7 +97,7 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       maxPeerAddrsToDial: MAX_PEER_ADDRS_TO_DIAL
     },
-    connectionGater: limiter.gater,
+    connectionGater: neverDial(limiter.gater, init.neverDialIps ?? []),
     services: {
       identify: identify(),
       // Tells connected peers when our protocols change (the collector registers its push
@@ -110,6 +113,19 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
   capStoredAddresses(node, { max: MAX_STORED_ADDRS_PER_PEER, allowPrivate: init.allowPrivateAddrs === true, logger })
 
   return new DefaultSubnetNode(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
+}
+
+/** `gater`, also refusing every dial to one of `ips` (SubnetNodeInit.neverDialIps). */
+function neverDial (gater: ConnectionGater, ips: readonly string[]): ConnectionGater {
+  if (ips.length === 0) return gater
+  const refused = new Set(ips)
+  return {
+    ...gater,
+    denyDialMultiaddr: (ma: Multiaddr) => {
+      const ip = firstIp([ma])
+      return ip !== undefined && refused.has(ip)
+    }
+  }
 }
 
 type DhtFactory = ReturnType<typeof kadDHT>
@@ -208,6 +224,8 @@ class DefaultSubnetNode implements SubnetNode {
   private bootstrapDelay = BOOTSTRAP_RETRY_MIN_MS
   /** bootnodeAddrs() found nothing dialable and said so; said once per node, not per call. */
   private warnedNoDialable = false
+  /** Reachability probes in flight, aborted on stop. */
+  private readonly probes = new Set<AbortController>()
 
   constructor (init: SubnetNodeInit, resolved: Resolved) {
     this.init = init
@@ -283,6 +301,7 @@ class DefaultSubnetNode implements SubnetNode {
 
   private async doStop (): Promise<void> {
     this.running = false
+    for (const probe of this.probes) probe.abort()
     // Aborts the dials in flight and waits for them, so none outlives the node.
     await this.bootstrapTask.stop()
     try {
@@ -375,6 +394,23 @@ class DefaultSubnetNode implements SubnetNode {
 
   onRecordStored (keyPrefix: Uint8Array, listener: (record: StoredRecord) => void): () => void {
     return this.recordStored.add((record) => { if (startsWith(record.key, keyPrefix)) listener(record) })
+  }
+
+  async probe (peerId: string, addr: string, options: { timeoutMs: number }): Promise<ProbeResult> {
+    if (!this.running) return { ok: false, error: 'node not running' }
+    let ma: Multiaddr
+    try {
+      ma = multiaddr(addr)
+    } catch {
+      return { ok: false, error: 'not a multiaddr' }
+    }
+    const controller = new AbortController()
+    this.probes.add(controller)
+    try {
+      return await probeAddress(this.libp2p, peerId, ma, { timeoutMs: options.timeoutMs, signal: controller.signal })
+    } finally {
+      this.probes.delete(controller)
+    }
   }
 
   async hasStoredRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<boolean> {

@@ -117,7 +117,8 @@ test('?role= accepts every role a heartbeat record may carry (digits first, hyph
 
 test('404 and 405 bodies', async (t) => {
   const api = await startTestApi(t, { keys: KEYS, snapshot: snap, init: ROOMY })
-  for (const path of ['/', '/v2/get_heartbeat', '/V1/GET_HEARTBEAT', '/v1/get_heartbeats', '/v1/../etc/passwd', '/%E0%A4%A']) {
+  // '/' is the status page since issue 13 (SPEC §1 "Status page")
+  for (const path of ['/v1/', '/v2/get_heartbeat', '/V1/GET_HEARTBEAT', '/v1/get_heartbeats', '/v1/../etc/passwd', '/%E0%A4%A']) {
     const r = await api.get(path, { headers: H })
     t.is(r.status, 404, path)
     t.is(r.text(), '{"detail":"Not Found"}')

@@ -80,7 +80,8 @@ test('run: every default of SPEC §4', t => {
     minNodeClass: 'registered',
     chainFail: 'open',
     chainCacheTtlMs: 300_000,
-    chainRefreshMs: 300_000
+    chainRefreshMs: 300_000,
+    maxWatchersPerKey: 4
   })
   t.is(parse(['run', '--subnet-id', 'sn']).command, 'run', 'run named explicitly')
 })
@@ -164,6 +165,8 @@ test('common flags are parsed', t => {
   t.throws(() => run(['--max-inbound-rate', '0']), { message: /^--max-inbound-rate/ })
   t.like(run(['--max-connections-per-ip', '32']), { maxConnectionsPerIp: 32 })
   t.throws(() => run(['--max-connections-per-ip', '0']), { message: /^--max-connections-per-ip/ })
+  t.like(run(['--max-watchers-per-key', '10']), { maxWatchersPerKey: 10 })
+  t.throws(() => run(['--max-watchers-per-key', '0']), { message: /^--max-watchers-per-key/ })
   // The demo's sidecar and peers all dial from 127.0.0.1: room for the per-peer maximum between every two of them.
   t.like(demo([]), { maxConnectionsPerIp: 204 })
   t.true(run(['--allow-private-addrs=true']).allowPrivateAddrs)
@@ -322,6 +325,7 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     peerTtlMs: 7_200_000,
     templateHeartbeatTtlMs: 300_000,
     metrics: false,
+    maxWatchersPerKey: 4,
     role: 'MINER',
     heartbeatIntervalMs: 10_000,
     publicName: 'env-name',

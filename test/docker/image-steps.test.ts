@@ -128,6 +128,7 @@ test.serial('runtime stage: production files only, entry points on PATH', async 
   const app = host('/app')
   const top = await readdir(app)
   t.true(top.includes('dist') && top.includes('bin') && top.includes('node_modules'))
+  t.true(top.includes('web'), 'the status page (web/, SPEC §1) ships')
   t.false(top.includes('src'), 'no TypeScript sources')
   t.false(top.includes('test'), 'no tests')
   t.false(top.includes('bootnode_rest_keys.json'), 'no key store')
@@ -210,6 +211,11 @@ test.serial('the default command runs the sidecar from the production install: h
     if (!healthy) await new Promise(resolve => setTimeout(resolve, 250))
   }
   t.true(healthy, `the HEALTHCHECK command turned healthy; output:\n${output.slice(-3000)}`)
+  // the status page and its map files resolve from the production install (web/ and dependencies, no dev ones)
+  for (const path of ['/', '/assets/app.js', '/assets/vendor/d3-geo.min.js', '/assets/vendor/land-110m.json']) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined)
+    t.is(res?.status, 200, `GET ${path} from the production install`)
+  }
   const identity = await stat(join(host('/data'), 'identity.key')).catch(() => undefined)
   t.truthy(identity, 'the identity was created in /data')
   if (identity !== undefined) t.is(identity.mode & 0o777, 0o600)

@@ -7,12 +7,13 @@ import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import test from 'ava'
 import { DEMO_SUBNET_ID } from '../../src/config/constants.js'
+import { DEMO_PUBLIC_IPS, demoPeerName } from '../../src/demo.js'
 import { BOOTNODE_BIN, runCli, startCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/fs.js'
 import { waitFor } from '../helpers/wait.js'
 import type { ExecutionContext } from 'ava'
 
-interface Heartbeat { peer_id: string, server: { state: string, role: string }, expiration_time: number }
+interface Heartbeat { peer_id: string, server: { state: string, role: string, public_name: string | null, next_pings: Record<string, number> | null }, expiration_time: number }
 
 async function getJson (url: string, key?: string): Promise<{ status: number, body: any }> {
   const res = await fetch(url, { headers: key === undefined ? {} : { 'X-API-Key': key }, signal: AbortSignal.timeout(5_000) })
@@ -38,20 +39,28 @@ function demoArgs (keysFile: string | undefined, peers: number): string[] {
   return keysFile === undefined ? args : [...args, '--keys-file', keysFile]
 }
 
-async function waitForDemo (t: ExecutionContext, keysFile: string | undefined, peers: number, cwd?: string): Promise<{ demo: ReturnType<typeof startCli>, base: string, key: string, dataDir: string, keysFile: string }> {
+async function waitForDemo (t: ExecutionContext, keysFile: string | undefined, peers: number, cwd?: string): Promise<{ demo: ReturnType<typeof startCli>, base: string, key: string, dataDir: string, keysFile: string, statusPage: string, docs: string }> {
   const demo = startCli(t, BOOTNODE_BIN, demoArgs(keysFile, peers), { cwd })
+  const statusPage = /(http:\/\/\S+)/.exec(await demo.waitForLine(/^\s+status\s+http:\/\//, 40_000))?.[1] ?? ''
+  const docs = /(http:\/\/\S+)/.exec(await demo.waitForLine(/^\s+API docs\s+http:\/\//))?.[1] ?? ''
   const apiLine = await demo.waitForLine(/^\s+API\s+http:\/\//, 40_000)
   const base = /(http:\/\/[^\s]+)/.exec(apiLine)?.[1] ?? ''
   const key = /demo key\s+(\S+)/.exec(await demo.waitForLine(/demo key/))?.[1] ?? ''
   const dataDir = /data dir\s+(\S+)/.exec(await demo.waitForLine(/data dir/))?.[1] ?? ''
   const shownKeysFile = /key file\s+(\S+)/.exec(await demo.waitForLine(/key file/))?.[1] ?? ''
-  return { demo, base, key, dataDir, keysFile: shownKeysFile }
+  return { demo, base, key, dataDir, keysFile: shownKeysFile, statusPage, docs }
 }
 
 test.serial('demo: healthy, serves every demo peer, a separate peer joins, is geolocated, and leaves on SIGTERM', async t => {
+  // several bounded waits in a row, the demo's pings and state cycle among them (issue 13)
+  t.timeout(180_000)
   // Without --keys-file the demo keeps its key inside its temporary data dir, never in the cwd's key store.
   const cwd = await tempDir(t)
-  const { demo, base, key, dataDir, keysFile } = await waitForDemo(t, undefined, 3, cwd)
+  const { demo, base, key, dataDir, keysFile, statusPage, docs } = await waitForDemo(t, undefined, 3, cwd)
+  // The banner names the status page and the docs (issue 13 item 5).
+  t.is(statusPage, `${base}/`)
+  t.is(docs, `${base}/docs`)
+  t.regex(statusPage, /^http:\/\/127\.0\.0\.1:\d+\/$/)
   t.regex(key, /^key-demo-[0-9a-f]{32,}$/)
   t.true(existsSync(dataDir), 'the demo data dir exists while it runs')
   t.is(keysFile, join(dataDir, 'bootnode_rest_keys.json'))
@@ -68,11 +77,19 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
   t.is(health.status, 'ok')
   t.true((health.attribution as string[]).some(a => a.includes('DB-IP')), 'the CC BY credit of the bundled geo data')
 
+  // Every demo peer comes ONLINE; one of them cycles its state every 10 s (issue 13), so each is
+  // counted once seen ONLINE rather than all three at one instant.
+  const seenOnline = new Map<string, Heartbeat>()
+  const cyclerStates = new Set<string>()
+  const cyclerName = demoPeerName(1, true)
   const demoPeers = await waitFor(async () => {
     const r = await getJson(`${base}/v1/get_heartbeat`, key)
-    const online = (r.body.value as Heartbeat[]).filter(h => h.server.state === 'ONLINE')
-    return online.length === 3 ? online : undefined
-  }, { timeoutMs: 30_000, intervalMs: 200, what: 'three ONLINE demo heartbeats' })
+    for (const h of r.body.value as Heartbeat[]) {
+      if (h.server.state === 'ONLINE') seenOnline.set(h.peer_id, h)
+      if (h.server.public_name === cyclerName) cyclerStates.add(h.server.state)
+    }
+    return seenOnline.size === 3 ? [...seenOnline.values()] : undefined
+  }, { timeoutMs: 30_000, intervalMs: 200, what: 'three demo heartbeats seen ONLINE' })
   t.is(demoPeers.length, 3)
   t.true(demoPeers.every(h => h.server.role === 'VALIDATOR'))
 
@@ -123,6 +140,37 @@ test.serial('demo: healthy, serves every demo peer, a separate peer joins, is ge
     const mine = (r.body.value as Heartbeat[]).find(h => h.peer_id === peerId)
     return mine === undefined || mine.server.state === 'OFFLINE' ? true : undefined
   }, { timeoutMs: 20_000, intervalMs: 200, what: 'the stopped peer OFFLINE or gone' })
+
+  // Issue 13 item 5: the demo peers ping each other, so next_pings is a matrix of demo peer ids.
+  const pinged = await waitFor(async () => {
+    const all = (await getJson(`${base}/v1/get_heartbeat`, key)).body.value as Heartbeat[]
+    const ids = new Set(all.map(h => h.peer_id))
+    return all.find(h => h.server.next_pings !== null && Object.keys(h.server.next_pings).some(id => ids.has(id) && id !== h.peer_id))
+  }, { timeoutMs: 60_000, intervalMs: 500, what: 'a demo heartbeat whose next_pings names another demo peer' })
+  t.true(Object.entries(pinged.server.next_pings ?? {}).every(([id, rtt]) => /^12D3KooW[1-9A-HJ-NP-Za-km-z]+$/.test(id) && rtt > 0 && rtt < 5), JSON.stringify(pinged.server.next_pings))
+
+  // ... they announce well-known public addresses (demo data), located by the offline geo DB ...
+  const located = await waitFor(async () => {
+    const value = (await getJson(`${base}/v1/get_peers_info`, key)).body.value as Record<string, Record<string, any>>
+    for (const entry of Object.values(value)) {
+      const ip = DEMO_PUBLIC_IPS.find(a => entry[a] !== undefined)
+      if (ip !== undefined) return { ip, entry }
+    }
+    return undefined
+  }, { timeoutMs: 30_000, intervalMs: 500, what: 'a demo public address in get_peers_info' })
+  t.is(located.entry[located.ip].location.status, 'success')
+  t.is(typeof located.entry[located.ip].location.lat, 'number')
+  t.regex(located.entry[located.ip].location.countryCode, /^[A-Z]{2}$/)
+  t.true((located.entry.multiaddrs as string[]).some(a => a.startsWith(`/ip4/${located.ip}/tcp/`)))
+
+  // ... and one of them cycles JOINING → ONLINE → OFFLINE (10 s per state).
+  await waitFor(async () => {
+    const all = (await getJson(`${base}/v1/get_heartbeat`, key)).body.value as Heartbeat[]
+    const cycler = all.find(h => h.server.public_name === cyclerName)
+    if (cycler !== undefined) cyclerStates.add(cycler.server.state)
+    return cyclerStates.size >= 2
+  }, { timeoutMs: 40_000, intervalMs: 500, what: `${cyclerName} in two states` })
+  t.true(cyclerStates.size >= 2, [...cyclerStates].join(' '))
 
   // Ctrl-C: the demo exits 0 and removes its temporary data dir.
   demo.child.kill('SIGINT')

@@ -1,0 +1,141 @@
+/**
+ * `GET /v1/is_reachable/<peer_id>` (SPEC §1): for a subnet member, a fresh dial + ping to each
+ * address it announced (the peers collector's list, as `/v1/get_peers_info` serves it), never to an
+ * address a client names. Loopback and private addresses (DNS names resolved first) are refused
+ * unless `--allow-private-addrs`, so a key holder cannot make the sidecar dial hosts of its network.
+ * Bounded: at most MAX_REACHABILITY_ADDRS addresses per check, REACHABILITY_DIALS_PER_CHECK of
+ * them at a time, each within the timeout, one check per peer at a time (a request for a peer
+ * being checked gets that check's answer), and at most `maxConcurrent` checks at once across all
+ * clients (past it 503 with Retry-After).
+ */
+import { lookup } from 'node:dns/promises'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { isPeerId } from '../heartbeat/model.js'
+import { dialableAddrs } from '../util/dialable.js'
+import { MAX_REACHABILITY_ADDRS, REACHABILITY_DIALS_PER_CHECK } from './constants.js'
+import type { ProbeResult } from '../p2p/index.js'
+import type { ViewSource } from '../view/index.js'
+
+/** What dials: the subnet node's fresh dial + ping (src/p2p/probe.ts). Never rejects. */
+export interface AddressProber {
+  /** Dials `/ip4|ip6/<ip>/tcp/<port>` afresh, checks the remote is `peerId`, pings, closes. */
+  probe: (peerId: string, addr: string, options: { timeoutMs: number }) => Promise<ProbeResult>
+}
+
+export interface ReachabilityInit {
+  allowPrivateAddrs: boolean
+  timeoutMs: number
+  maxConcurrent: number
+}
+
+export interface AddressReport {
+  multiaddr: string
+  ok: boolean
+  rtt_ms?: number
+  error?: string
+}
+
+export interface ReachabilityReport {
+  peer_id: string
+  reachable: boolean
+  addrs: AddressReport[]
+}
+
+/** What the route answers: a status and its JSON body. */
+export type ReachabilityAnswer =
+  | { status: 200, body: ReachabilityReport }
+  | { status: 400 | 404 | 503, body: { detail: string } }
+
+export interface Reachability {
+  check: (peerId: string) => Promise<ReachabilityAnswer>
+}
+
+export const INVALID_PEER_ID = 'Invalid peer id'
+export const UNKNOWN_PEER = 'Unknown peer'
+export const CHECKS_BUSY = 'Too many reachability checks in progress; retry in a few seconds'
+export const CHECKS_UNAVAILABLE = 'Reachability checks are not available on this server'
+
+const DNS_PROTOCOLS: Readonly<Record<string, 0 | 4 | 6>> = { dns: 0, dns4: 4, dns6: 6, dnsaddr: 0 }
+
+/**
+ * The `/ip4|ip6/<ip>/tcp/<port>` to dial for an announced address, or why it is not dialled.
+ * The node speaks TCP only; a DNS name is resolved here so its address passes the private check.
+ */
+async function target (text: string, allowPrivate: boolean, timeoutMs: number): Promise<{ addr: Multiaddr } | { error: string }> {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(text)
+  } catch {
+    return { error: 'not a multiaddr' }
+  }
+  const parts = ma.getComponents()
+  const [host, tcp, ...rest] = parts
+  if (host === undefined || tcp?.name !== 'tcp' || tcp.value === undefined || host.value === undefined || rest.some((c) => c.name !== 'p2p')) {
+    return { error: 'unsupported transport' }
+  }
+  let ip = host.value
+  if (host.name in DNS_PROTOCOLS && host.name !== 'dnsaddr') {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const found = await Promise.race([
+        lookup(host.value, { family: DNS_PROTOCOLS[host.name] }),
+        new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error('timeout')) }, timeoutMs) })
+      ])
+      ip = found.address
+    } catch {
+      return { error: 'DNS lookup failed' }
+    } finally {
+      clearTimeout(timer)
+    }
+  } else if (host.name !== 'ip4' && host.name !== 'ip6') {
+    return { error: 'unsupported transport' }
+  }
+  const addr = multiaddr(`/${ip.includes(':') ? 'ip6' : 'ip4'}/${ip}/tcp/${tcp.value}`)
+  if (dialableAddrs([addr], allowPrivate).length === 0) return { error: allowPrivate ? 'not a dialable address' : 'private address' }
+  return { addr }
+}
+
+export function createReachability (init: ReachabilityInit, components: { view: ViewSource, prober?: AddressProber | undefined }): Reachability {
+  /** The checks running, by peer id. */
+  const inFlight = new Map<string, Promise<ReachabilityAnswer>>()
+  const { view, prober } = components
+
+  const report = async (p: AddressProber, peerId: string, text: string): Promise<AddressReport> => {
+    const t = await target(text, init.allowPrivateAddrs, init.timeoutMs)
+    if ('error' in t) return { multiaddr: text, ok: false, error: t.error }
+    const result = await p.probe(peerId, t.addr.toString(), { timeoutMs: init.timeoutMs })
+    return result.ok ? { multiaddr: text, ok: true, rtt_ms: result.rttMs } : { multiaddr: text, ok: false, error: result.error }
+  }
+
+  return {
+    check: async (peerId) => {
+      if (!isPeerId(peerId)) return { status: 400, body: { detail: INVALID_PEER_ID } }
+      const info = view.current().peersInfo
+      const entry = Object.hasOwn(info, peerId) ? info[peerId] : undefined
+      if (entry === undefined) return { status: 404, body: { detail: UNKNOWN_PEER } }
+      if (prober === undefined) return { status: 503, body: { detail: CHECKS_UNAVAILABLE } }
+      // one check per peer at a time: a second request for it shares the answer of the one running
+      // (so concurrent checks never stack up connections on one peer past its per-peer cap)
+      const shared = inFlight.get(peerId)
+      if (shared !== undefined) return await shared
+      if (inFlight.size >= init.maxConcurrent) return { status: 503, body: { detail: CHECKS_BUSY } }
+      const listed = entry.multiaddrs
+      const addrs = Array.isArray(listed) ? listed.slice(0, MAX_REACHABILITY_ADDRS) : []
+      const answer = (async (): Promise<ReachabilityAnswer> => {
+        const reports: AddressReport[] = new Array(addrs.length)
+        let next = 0
+        const worker = async (): Promise<void> => {
+          for (let i = next++; i < addrs.length; i = next++) reports[i] = await report(prober, peerId, addrs[i] ?? '')
+        }
+        await Promise.all(Array.from({ length: Math.min(REACHABILITY_DIALS_PER_CHECK, addrs.length) }, worker))
+        return { status: 200, body: { peer_id: peerId, reachable: reports.some((r) => r.ok), addrs: reports } }
+      })()
+      inFlight.set(peerId, answer)
+      try {
+        return await answer
+      } finally {
+        inFlight.delete(peerId)
+      }
+    }
+  }
+}
