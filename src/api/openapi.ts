@@ -76,6 +76,13 @@ function components (init: OpenApiInit): Json {
       state: { name: 'state', in: 'query', description: 'Only heartbeats in this state.', schema: { type: 'string', enum: [...HEARTBEAT_STATES] } },
       role: { name: 'role', in: 'query', description: 'Only heartbeats of this role (upper-case).', schema: { type: 'string', pattern: ROLE_PATTERN.source }, examples: { validator: { value: 'VALIDATOR' } } },
       peer_id: { name: 'peer_id', in: 'query', description: 'Only this peer (a base58btc libp2p peer id).', schema: schema('PeerId') },
+      source: {
+        name: 'source',
+        in: 'query',
+        description: '`node` (default): this node\'s own addresses. `chain`: the subnet\'s bootnodes as the chain lists them at the last read ' +
+          '(with `--chain-rpc`; 404 without it, 503 before the first successful read).',
+        schema: { type: 'string', enum: ['node', 'chain'] }
+      },
       ifNoneMatch: { name: 'If-None-Match', in: 'header', description: 'The ETag of a body already held: 304 while it is current.', schema: { type: 'string' } }
     },
     responses: {
@@ -191,7 +198,38 @@ function components (init: OpenApiInit): Json {
           peers: { type: 'integer', minimum: 0 },
           heartbeats: { type: 'integer', minimum: 0 },
           uptime_s: { type: 'integer', minimum: 0 },
-          attribution: { type: 'array', items: { type: 'string' }, description: 'Credits the geolocation data\'s licence requires.' }
+          attribution: { type: 'array', items: { type: 'string' }, description: 'Credits the geolocation data\'s licence requires.' },
+          chain: schema('ChainHealth')
+        },
+        additionalProperties: false
+      },
+      ChainHealth: {
+        type: 'object',
+        description: 'With `--chain-rpc` only: the on-chain bootnode comparison and the cached proof-of-stake verdicts.',
+        required: ['status', 'checked_at', 'registered', 'bootnodes', 'invalid_bootnodes', 'unreachable_bootnodes', 'stake'],
+        properties: {
+          status: { type: 'string', enum: ['ok', 'error', 'pending'] },
+          checked_at: { type: ['string', 'null'], description: 'ISO time of the last successful read.' },
+          error: { type: 'string', description: 'Why the last read failed (the last good list is kept).' },
+          registered: {
+            type: 'object',
+            required: ['peer_id', 'addrs', 'missing_addrs'],
+            properties: {
+              peer_id: { type: 'boolean' },
+              addrs: { type: 'array', items: { type: 'string' } },
+              missing_addrs: { type: 'array', items: { type: 'string' } }
+            },
+            additionalProperties: false
+          },
+          bootnodes: { type: 'integer', minimum: 0 },
+          invalid_bootnodes: { type: 'integer', minimum: 0 },
+          unreachable_bootnodes: { type: 'array', items: { type: 'string' } },
+          stake: {
+            type: 'object',
+            required: ['staked', 'unstaked', 'unverified'],
+            properties: { staked: { type: 'integer', minimum: 0 }, unstaked: { type: 'integer', minimum: 0 }, unverified: { type: 'integer', minimum: 0 } },
+            additionalProperties: false
+          }
         },
         additionalProperties: false
       },
@@ -225,7 +263,7 @@ const common = {
 }
 
 /** A GET of prepared bytes (SPEC §1 "served from bytes prepared once per view change"). */
-function dataRoute (summary: string, description: string, body: string, params: string[]): Json {
+function dataRoute (summary: string, description: string, body: string, params: string[], extra: Json = {}): Json {
   return {
     summary,
     description,
@@ -245,6 +283,7 @@ function dataRoute (summary: string, description: string, body: string, params: 
       },
       304: ref('responses', 'NotModified'),
       ...(params.length > 0 ? { 400: ref('responses', 'BadRequest') } : {}),
+      ...extra,
       ...common
     }
   }
@@ -269,7 +308,11 @@ const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
   get_bootnodes: {
     kind: 'data',
     operation: () => dataRoute('This bootnode\'s addresses',
-      'This node\'s own dialable multiaddrs, each ending in `/p2p/<its peer id>`. A query string is ignored.', 'Bootnodes', [])
+      'This node\'s own dialable multiaddrs, each ending in `/p2p/<its peer id>`; with `?source=chain`, the on-chain list in the same shape.',
+      'Bootnodes', ['source'], {
+        404: { description: '`?source=chain` on a sidecar without `--chain-rpc`: there is no on-chain list here.', content: jsonBody(schema('Error')) },
+        503: { description: '`?source=chain` before the chain\'s list has been read once; try again shortly.', content: jsonBody(schema('Error')) }
+      })
   },
   get_peers_info: {
     kind: 'data',

@@ -196,6 +196,10 @@ test.serial('live responses of every route match the document', async (t) => {
   expectDocumented(t, await get(port, `/v1/get_peers_info?peer_id=${peerId}`, { headers: keyed }), { path: '/v1/get_peers_info', status: 200 })
   expectDocumented(t, await get(port, '/v1/get_heartbeat?state=SLEEPING', { headers: keyed }), { path: '/v1/get_heartbeat', status: 400 })
   expectDocumented(t, await get(port, '/v1/get_peers_info?peer_id=nope', { headers: keyed }), { path: '/v1/get_peers_info', status: 400 })
+  // get_bootnodes ?source: node is the default, chain is 404 without --chain-rpc, anything else 400
+  expectDocumented(t, await get(port, '/v1/get_bootnodes?source=node', { headers: keyed }), { path: '/v1/get_bootnodes', status: 200 })
+  expectDocumented(t, await get(port, '/v1/get_bootnodes?source=chain', { headers: keyed }), { path: '/v1/get_bootnodes', status: 404 })
+  expectDocumented(t, await get(port, '/v1/get_bootnodes?source=moon', { headers: keyed }), { path: '/v1/get_bootnodes', status: 400 })
   // a key not scoped for the route
   expectDocumented(t, await get(port, '/v1/get_heartbeat', { headers: { 'X-API-Key': SCOPED_KEY }, ...stranger() }), { path: '/v1/get_heartbeat', status: 403 })
   expectDocumented(t, await get(port, '/v1/get_bootnodes', { headers: { Authorization: `Bearer ${SCOPED_KEY}` } }), { path: '/v1/get_bootnodes', status: 200 })
