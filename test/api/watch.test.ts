@@ -13,6 +13,8 @@ import { waitFor } from '../helpers/wait.js'
 
 /** SPEC §1: a revoked key's stream ends within a second; allow for a busy machine, bounded. */
 const CLOSE_BOUND_MS = 3_000
+/** How far ahead the expiring key's expires_at is set. */
+const EXPIRY_AHEAD_MS = 6_000
 const KEY = 'key-watch-0123456789abcdef'
 const ROOMY = { rateLimit: { limit: 100_000, windowMs: 60_000 }, authFailLimit: { limit: 1000, windowMs: 60_000 } }
 
@@ -77,11 +79,14 @@ test('keyed like every route: no key 403, a key out of scope 403, a key in the U
 })
 
 test('a stream ends with a close event when its key is deactivated, removed or expires', async (t) => {
+  // Far enough ahead that the four streams are open before it passes, even on a loaded machine
+  // (1.5 s was not: the expiring key was refused with 403 at connect).
+  const expiresAt = Date.now() + EXPIRY_AHEAD_MS
   const api = await startTestApi(t, {
     keys: [
       { owner: 'a', key: 'key-deactivated-000001' },
       { owner: 'b', key: 'key-removed-00000002' },
-      { owner: 'c', key: 'key-expiring-0000003', expires_at: new Date(Date.now() + 1_500).toISOString() },
+      { owner: 'c', key: 'key-expiring-0000003', expires_at: new Date(expiresAt).toISOString() },
       { owner: 'd', key: 'key-kept-000000000004' }
     ],
     snapshot: makeSnapshot(await makePeerIds(2)),
@@ -93,15 +98,15 @@ test('a stream ends with a close event when its key is deactivated, removed or e
   for (const s of [a, b, c, d]) t.is(s.status, 200)
   await waitFor(() => [a, b, c, d].every(s => s.events.length >= 3), { timeoutMs: 5_000, what: 'initial events' })
 
-  const closedWith = async (s: SseStream, what: string): Promise<void> => {
-    const e = await s.next(x => x.event === 'close', { timeoutMs: CLOSE_BOUND_MS })
+  const closedWith = async (s: SseStream, what: string, atMs = Date.now()): Promise<void> => {
+    const e = await s.next(x => x.event === 'close', { timeoutMs: Math.max(0, atMs - Date.now()) + CLOSE_BOUND_MS })
     t.deepEqual(JSON.parse(e.data), { detail: 'Invalid or missing API Key' }, what)
     await waitFor(() => s.ended(), { timeoutMs: CLOSE_BOUND_MS, what: `${what}: the response to end` })
   }
   await updateKeyFile(api.keysFile, (e) => e.filter(x => x.owner !== 'b').map(x => x.owner === 'a' ? { ...x, active: false } : x))
   await closedWith(a, 'deactivated')
   await closedWith(b, 'removed')
-  await closedWith(c, 'expired (no file change)')
+  await closedWith(c, 'expired (no file change)', expiresAt)
   t.false(d.ended(), 'the stream of a key still valid stays open')
   t.false(d.events.some(e => e.event === 'close'))
 })
