@@ -10,9 +10,7 @@
  */
 import { mkdir, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { Counter } from 'prom-client'
 import { silentLogger } from '../log/index.js'
-import { connectRedis } from '../util/redis.js'
 import { createRepeatingTask } from '../util/task.js'
 import { isoWeek, utcDay } from './calendar.js'
 import {
@@ -24,6 +22,7 @@ import type { KeyUsage, KeyUsageComponents, KeyUsageInit } from './index.js'
 import type { OwnerUsage } from './file.js'
 import type { Logger } from '../log/index.js'
 import type { RedisClient } from '../util/redis.js'
+import type { Counter, Registry } from 'prom-client'
 import type { RepeatingTask } from '../util/task.js'
 
 /** What happened since the last flush, for one owner. */
@@ -69,7 +68,8 @@ export class DefaultKeyUsage implements KeyUsage {
   private state = new Map<string, OwnerUsage>()
   private pending = new Map<string, Delta>()
   private readonly flusher: RepeatingTask
-  private readonly metric: Counter<'owner'>
+  private readonly registry: Registry
+  private metric: Counter<'owner'> | undefined
   private readonly metricOwners = new Set<string>()
   private redis: RedisClient | undefined
   private running = false
@@ -86,22 +86,28 @@ export class DefaultKeyUsage implements KeyUsage {
       logger: this.log,
       name: 'key usage flush'
     })
-    this.metric = new Counter({
-      name: 'subnet_bootnode_key_requests_total',
-      help: `Requests that presented a known API key (whatever the answer), by key owner (owners from the admin's key file; past ${MAX_METRIC_OWNERS} owners, "${OTHER_OWNER_LABEL}")`,
-      labelNames: ['owner'] as const,
-      registers: [components.registry]
-    })
+    this.registry = components.registry
   }
 
   async start (): Promise<void> {
     if (this.running) return
+    // Imported here, not at the top: subnet-add-api-key reads the usage file through this module
+    // and should not pay for loading prom-client and redis (~1 s on a busy machine).
+    if (this.metric === undefined) {
+      const { Counter } = await import('prom-client')
+      this.metric = new Counter({
+        name: 'subnet_bootnode_key_requests_total',
+        help: `Requests that presented a known API key (whatever the answer), by key owner (owners from the admin's key file; past ${MAX_METRIC_OWNERS} owners, "${OTHER_OWNER_LABEL}")`,
+        labelNames: ['owner'] as const,
+        registers: [this.registry]
+      })
+    }
     if (this.file !== undefined) {
       await mkdir(dirname(this.file), { recursive: true, mode: 0o700 })
       await this.load(this.file)
     }
     else this.log.info('no --data-dir: key usage is kept in memory only')
-    if (this.redisUrl !== undefined) this.redis = await connectRedis(this.redisUrl, this.log, 'key usage is kept locally until it is back')
+    if (this.redisUrl !== undefined) this.redis = await (await import('../util/redis.js')).connectRedis(this.redisUrl, this.log, 'key usage is kept locally until it is back')
     this.running = true
     this.flusher.start()
   }
@@ -233,6 +239,7 @@ export class DefaultKeyUsage implements KeyUsage {
   }
 
   private countMetric (owner: string): void {
+    if (this.metric === undefined) return
     if (this.metricOwners.has(owner)) {
       this.metric.inc({ owner })
     } else if (this.metricOwners.size < MAX_METRIC_OWNERS) {
