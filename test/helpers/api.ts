@@ -19,6 +19,7 @@ import { tempDir } from './fs.js'
 import { waitFor } from './wait.js'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../../src/log/index.js'
+import type { KeyUsageSink } from '../../src/usage/index.js'
 import type { ExecutionContext } from 'ava'
 
 export type SnapshotInput = Omit<ViewSnapshot, 'version' | 'builtAt'>
@@ -161,6 +162,8 @@ export interface TestApiOptions {
   logger?: Logger
   /** The metrics registry the API adds its series to. Default: the API's own. */
   registry?: Registry
+  /** Told of every answer to a request with a known key (the key-usage recorder). */
+  usage?: KeyUsageSink
 }
 
 /** An API server on 127.0.0.1:0 over a real key file watched by the real watcher. */
@@ -173,7 +176,7 @@ export async function startTestApi (t: ExecutionContext, opts: TestApiOptions = 
   t.teardown(async () => { await watcher.stop() })
   const view = createStaticView(opts.snapshot)
   const logger = opts.init?.logger ?? opts.logger
-  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher, ...(opts.registry === undefined ? {} : { registry: opts.registry }) })
+  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher, ...(opts.registry === undefined ? {} : { registry: opts.registry }), ...(opts.usage === undefined ? {} : { usage: opts.usage }) })
   await server.start()
   t.teardown(async () => { await server.stop() })
   const { port } = server.address()
