@@ -8,6 +8,7 @@ import {
   DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
   MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_RULE
 } from '../p2p/constants.js'
+import { USAGE_FILE_NAME } from '../usage/index.js'
 import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
@@ -101,7 +102,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'Subnet',
     commands: ALL,
-    describe: 'Directory for the persistent peer store and records',
+    describe: `Directory for the persistent peer store and records (run: also ${USAGE_FILE_NAME}, the per-key usage subnet-add-api-key --list shows)`,
     shownDefaults: { run: '(in memory)', peer: '(in memory)', demo: '(a temporary directory, removed on exit)' }
   },
   {
