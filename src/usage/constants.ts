@@ -32,6 +32,9 @@ export const MAX_USAGE_FILE_BYTES = 8 * 1024 * 1024
 /** Redis keys of the shared usage (one prefix, apart from the limiters'). */
 export const REDIS_PREFIX_USAGE = 'subnet-bootnode:usage:'
 
+/** Bound on each Redis command of a flush (node-redis queues commands while it reconnects). */
+export const USAGE_REDIS_TIMEOUT_MS = 2_000
+
 /** Per-day and per-week counters in Redis expire once no "today"/"this week" can name them. */
 export const REDIS_DAY_TTL_S = 3 * 86_400
 export const REDIS_WEEK_TTL_S = 15 * 86_400

@@ -15,7 +15,7 @@ import { createRepeatingTask } from '../util/task.js'
 import { isoWeek, utcDay } from './calendar.js'
 import {
   MAX_METRIC_OWNERS, MAX_USAGE_OWNERS, OTHER_OWNER_LABEL, REDIS_DAY_TTL_S, REDIS_PREFIX_USAGE, REDIS_WEEK_TTL_S,
-  USAGE_FILE_NAME, USAGE_FLUSH_INTERVAL_MS
+  USAGE_FILE_NAME, USAGE_FLUSH_INTERVAL_MS, USAGE_REDIS_TIMEOUT_MS
 } from './constants.js'
 import { emptyUsage, readUsageFile, UsageFileError, writeUsageFile } from './file.js'
 import type { KeyUsage, KeyUsageComponents, KeyUsageInit } from './index.js'
@@ -174,7 +174,7 @@ export class DefaultKeyUsage implements KeyUsage {
       try {
         this.state = await this.sumInRedis(deltas, now)
       } catch (err) {
-        // keep the deltas for the next flush; the file still gets the local view
+        // keep the deltas Redis did not take for the next flush; the file still gets the local view
         for (const [owner, delta] of deltas) this.pending.set(owner, addDelta(delta, this.pending.get(owner)))
         this.log.warn('key usage: Redis unavailable, kept locally until the next flush', { err })
         if (this.file !== undefined) await writeUsageFile(this.file, this.usage(), now)
@@ -190,12 +190,16 @@ export class DefaultKeyUsage implements KeyUsage {
   private async sumInRedis (deltas: Map<string, Delta>, now: number): Promise<Map<string, OwnerUsage>> {
     const redis = this.redis as RedisClient
     const ownersKey = `${REDIS_PREFIX_USAGE}owners`
-    const known = await redis.sendCommand(['SRANDMEMBER', ownersKey, String(MAX_USAGE_OWNERS)]) as string[]
+    // Bounded: while Redis is away node-redis queues commands, and the flush on stop must not hang.
+    const options = { timeout: USAGE_REDIS_TIMEOUT_MS }
+    const known = await redis.sendCommand(['SRANDMEMBER', ownersKey, String(MAX_USAGE_OWNERS)], options) as string[]
     const owners = new Set([...deltas.keys(), ...known])
     const day = utcDay(now)
     const week = isoWeek(now)
     const sums = new Map<string, OwnerUsage>()
-    for (const owner of owners) {
+    // Sent together: node-redis pipelines concurrent commands on its one connection. An owner's
+    // delta leaves `deltas` once Redis has it, so a failed flush keeps exactly what did not land.
+    const results = await Promise.allSettled([...owners].map(async (owner) => {
       const d = deltas.get(owner)
       const today = d !== undefined && d.day === day ? d.today : 0
       const thisWeek = d !== undefined && d.week === week ? d.thisWeek : 0
@@ -204,7 +208,8 @@ export class DefaultKeyUsage implements KeyUsage {
         `${REDIS_PREFIX_USAGE}owner:${owner}`, `${REDIS_PREFIX_USAGE}day:${day}`, `${REDIS_PREFIX_USAGE}week:${week}`, ownersKey,
         owner, String(d?.requests ?? 0), String(d?.forbidden ?? 0), String(d?.rateLimited ?? 0), String(today), String(thisWeek),
         String(d?.lastUsedMs ?? 0), d?.lastIp ?? '', String(REDIS_DAY_TTL_S), String(REDIS_WEEK_TTL_S)
-      ]) as string[]
+      ], options) as string[]
+      deltas.delete(owner)
       const [requests, forbidden, rateLimited, lastUsedMs, lastIp, todayN, weekN] = reply.map(String)
       const lastMs = Number(lastUsedMs)
       sums.set(owner, {
@@ -218,7 +223,9 @@ export class DefaultKeyUsage implements KeyUsage {
         forbidden: Number(forbidden),
         rate_limited: Number(rateLimited)
       })
-    }
+    }))
+    const failed = results.find(r => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
     return sums
   }
 
