@@ -64,8 +64,9 @@ test('a hot edit changes the key\'s limit and window; an invalid value keeps the
   for (const bad of ['lots/minute', 60, '5/fortnight']) {
     logs.length = 0
     await writeKeys(api, bad)
-    // the watcher reports the refused file, naming the field: wait for that report
-    const line = await waitFor(() => logs.find(l => l.includes('key file invalid')), { timeoutMs: RELOAD_BOUND_MS, intervalMs: 25, what: 'the invalid file reported' })
+    // the watcher reports the refused file, naming the field: wait for that report (a read of the
+    // half-written file may be reported first, as a JSON error)
+    const line = await waitFor(() => logs.find(l => l.includes('key file invalid') && l.includes('rate_limit')), { timeoutMs: RELOAD_BOUND_MS, intervalMs: 25, what: 'the invalid file reported' })
     t.regex(line, /entry 1 .*\\"rate_limit\\" must be a rate/)
     t.false(line.includes(DASH), 'the report never quotes a key')
     t.is(api.watcher.current().lookup(DASH)?.rate_limit, '2/hour', 'the last valid set stays')
