@@ -203,7 +203,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'API',
     commands: API,
-    describe: 'Shared rate-limit store for several instances: redis://host:port or rediss://…',
+    describe: 'Shared rate-limit and key-usage store for several instances: redis://host:port or rediss://…',
     shownDefaults: every('(in memory)', API)
   },
   {
