@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { runAddApiKey } from '../../src/cli/add-api-key.js'
-import { isoWeek, utcDay } from '../../src/usage/index.js'
+import { envName } from '../../src/config/flags.js'
+import { DATA_DIR_ENV, isoWeek, utcDay } from '../../src/usage/index.js'
 import { ADD_KEY_BIN, runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/fs.js'
 import { readEntries, tempKeyFile } from '../helpers/keys.js'
@@ -70,7 +71,8 @@ test('text: usage and RATE columns, the summary on stderr, keys masked', async t
 
 test('--status, --sort and --stale select and order; the variable finds the usage file', async t => {
   const f = await fixture(t)
-  const env = { SUBNET_BOOTNODE_DATA_DIR: f.dataDir }
+  t.is(DATA_DIR_ENV, envName('data-dir'), 'the variable the sidecar reads for --data-dir')
+  const env = { [DATA_DIR_ENV]: f.dataDir }
   const cases: Array<[string[], string[]]> = [
     [['--status', 'active'], ['alpha', 'delta']],
     [['--status', 'inactive'], ['beta']],
