@@ -74,6 +74,8 @@ export class DefaultKeyUsage implements KeyUsage {
   private redis: RedisClient | undefined
   private running = false
   private warnedFull = false
+  /** Counts merged but not yet in the file (its last write failed). */
+  private unwritten = false
   private flushing: Promise<void> | undefined
 
   constructor (init: KeyUsageInit, components: KeyUsageComponents) {
@@ -181,10 +183,13 @@ export class DefaultKeyUsage implements KeyUsage {
         return
       }
     } else {
-      if (deltas.size === 0) return
+      if (deltas.size === 0 && !this.unwritten) return
       for (const [owner, delta] of deltas) this.state.set(owner, merge(this.state.get(owner) ?? emptyUsage(now), delta))
     }
-    if (this.file !== undefined) await writeUsageFile(this.file, this.usage(), now)
+    if (this.file === undefined) return
+    this.unwritten = true
+    await writeUsageFile(this.file, this.usage(), now)
+    this.unwritten = false
   }
 
   private async sumInRedis (deltas: Map<string, Delta>, now: number): Promise<Map<string, OwnerUsage>> {
