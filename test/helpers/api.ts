@@ -207,6 +207,11 @@ export function redisServerPath (): string | undefined {
  * Returns its URL.
  */
 export async function startRedis (t: ExecutionContext, bin: string): Promise<string> {
+  return (await startRedisServer(t, bin)).url
+}
+
+/** {@link startRedis}, with a way to kill the server early (a Redis outage). */
+export async function startRedisServer (t: ExecutionContext, bin: string): Promise<{ url: string, kill: () => Promise<void> }> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -220,7 +225,13 @@ export async function startRedis (t: ExecutionContext, bin: string): Promise<str
       }
     })
     const ready = await waitFor(() => out.includes('Ready to accept connections') || child.exitCode !== null, { timeoutMs: 10_000, intervalMs: 25, what: 'redis-server to start' }).catch(() => false)
-    if (ready && child.exitCode === null) return `redis://127.0.0.1:${port}`
+    const kill = async (): Promise<void> => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await exited
+      }
+    }
+    if (ready && child.exitCode === null) return { url: `redis://127.0.0.1:${port}`, kill }
     // the port was taken between freePort() and the bind: try another
   }
   throw new Error('redis-server did not start on a free port after 3 attempts')

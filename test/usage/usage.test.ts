@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import { createMetricsRegistry } from '../../src/util/metrics.js'
 import { createKeyUsage, isoWeek, readUsageFile, utcDay, type KeyUsage, type KeyUsageInit } from '../../src/usage/index.js'
-import { redisServerPath, startRedis, startTestApi, type TestApi } from '../helpers/api.js'
+import { redisServerPath, startRedis, startRedisServer, startTestApi, type TestApi } from '../helpers/api.js'
 import { tempDir } from '../helpers/fs.js'
 import type { ExecutionContext } from 'ava'
 
@@ -119,4 +119,21 @@ redisTest('two instances sharing a redis-server: each file holds the sums of bot
   // a flush with nothing new adds nothing
   await usageB.flush()
   t.like((await readUsageFile(join(dirB, 'key-usage.json')))?.owners.alice, { requests: 7 })
+})
+
+redisTest('Redis going away: a flush and the stop stay bounded, and the counts stay in the file', async t => {
+  const redis = await startRedisServer(t, bin ?? 'redis-server')
+  const dir = await tempDir(t)
+  const usage = createKeyUsage({ dataDir: dir, redisUrl: redis.url, flushIntervalMs: 600_000 }, { registry: createMetricsRegistry() })
+  await usage.start()
+  t.teardown(async () => { await usage.stop() })
+  usage.record('alice', 200, '127.0.0.2')
+  await usage.flush()
+  await redis.kill()
+  usage.record('alice', 429, '127.0.0.3')
+  // each Redis command of a flush is bounded (2 s), so this returns, and the file gets the local view
+  await usage.flush()
+  t.like((await readUsageFile(join(dir, 'key-usage.json')))?.owners.alice, { requests: 2, rate_limited: 1, last_ip: '127.0.0.3' })
+  await usage.stop()
+  t.like(usage.usage().alice, { requests: 2 }, 'kept for the next flush that reaches Redis')
 })
