@@ -2,7 +2,7 @@
  * The composition root (STYLE rule 2): builds every component of `subnet-bootnode run`
  * from one typed config, starts them in order and stops them in reverse (SPEC §4).
  *
- *   key store watcher → geolocator → subnet node → chain (--chain-rpc) → heartbeat + peer collectors → view → REST API
+ *   key store watcher → key usage → geolocator → subnet node → chain (--chain-rpc) → heartbeat + peer collectors → view → REST API
  *
  * Data flows one way: network → collectors → view → pre-serialised REST bodies. The metrics
  * registry comes first: every component registers its own series on it (SPEC §1 `/metrics`).
@@ -18,6 +18,7 @@ import { createPeerCollector } from './peers/index.js'
 import { createTemplateHeartbeatSource } from './template/index.js'
 import { subnetNodeOptions } from './config/index.js'
 import { createMetricsRegistry } from './util/metrics.js'
+import { createKeyUsage } from './usage/index.js'
 import { createViewBuilder } from './view/builder.js'
 import type { ApiServer } from './api/index.js'
 import type { Chain } from './chain/index.js'
@@ -38,7 +39,7 @@ export interface Sidecar {
   readonly view: ViewSource
   /** Starts every component in order; on failure stops what was started and rethrows. Once only. */
   start: () => Promise<void>
-  /** Stops HTTP first, then the view, collectors, node, geolocator and key watcher; idempotent. */
+  /** Stops HTTP first, then the view, collectors, node, geolocator, key usage (last flush) and key watcher; idempotent. */
   stop: () => Promise<void>
 }
 
@@ -53,6 +54,8 @@ export interface SidecarOptions {
 export async function createSidecar (config: SidecarConfig, logger: Logger, options: SidecarOptions = {}): Promise<Sidecar> {
   const registry = createMetricsRegistry()
   const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
+  // Per-owner usage (SPEC §1 "Key usage"): flushed to <data dir>/key-usage.json, summed in Redis if set.
+  const usage = createKeyUsage({ dataDir: config.dataDir, redisUrl: config.redisUrl, logger: logger.child('usage') }, { registry })
   const locator = createLocator({
     mode: config.geo,
     geoDbPath: config.geoDb,
@@ -112,12 +115,15 @@ export async function createSidecar (config: SidecarConfig, logger: Logger, opti
     view,
     keys,
     registry,
+    usage,
     prober: node,
     chain: chain === undefined ? undefined : { health: () => chain.health(), bootnodes: () => chain.bootnodes.list() }
   })
 
   const parts: Part[] = [
     { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
+    // Stopped after the API, so the last flush holds every answered request.
+    { name: 'usage', start: async () => { await usage.start() }, stop: async () => { await usage.stop() } },
     // A missing or unreadable database fails the start with one line, not the first lookup.
     { name: 'geo', start: async () => { await locator.check() }, stop: async () => { await locator.stop() } },
     { name: 'node', start: async () => { await node.start() }, stop: async () => { await node.stop() } },

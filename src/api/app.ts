@@ -1,6 +1,7 @@
 /**
  * The express app of the REST facade (SPEC §1). Every keyed route runs, in order:
  * failed-auth limiter (per client IP) → key check → (key owner, client IP) limiter → prepared bytes.
+ * Every answer to a request that presented a known key is counted for its owner (SPEC §1 "Key usage").
  *
  * Per-request work is kept small (issue 5 "Speed"): no X-Powered-By, no etag/res.send/res.json
  * re-serialising, the query parsed only when there is one; bodies are Buffers prepared once per
@@ -10,16 +11,16 @@ import { STATUS_CODES } from 'node:http'
 import express from 'express'
 import { ipKeyGenerator, rateLimit, type RateLimitRequestHandler, type Store } from 'express-rate-limit'
 import { RedisStore } from 'rate-limit-redis'
-import { createClient } from 'redis'
-import { ConfigError, SubnetBootnodeError } from '../errors.js'
+import { ConfigError } from '../errors.js'
 import { silentLogger, type Logger } from '../log/index.js'
 import { describeRate, parseRate } from '../util/rate.js'
 import { createMetricsRegistry } from '../util/metrics.js'
+import { connectRedis, type RedisClient } from '../util/redis.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
   BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE,
-  MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS,
+  MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS,
   REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS, type BodyRoute, type RouteName
 } from './constants.js'
 import { createReachability } from './reachability.js'
@@ -37,10 +38,12 @@ import type { NextFunction, Request, Response } from 'express'
 interface Locals {
   /** Client IP as the limiters count it (IPv6 → its /64). */
   clientIp?: string
-  /** Owner of the accepted key: the rate-limit identity and what logs name. Never the key. */
+  /** Owner of the presented key (accepted, or known but refused): the rate-limit identity, what logs name and usage counts. Never the key. */
   owner?: string
   /** The accepted key's entry (the live feed re-checks it). */
   entry?: Readonly<ApiKeyEntry>
+  /** The accepted key's limit: its own `rate_limit` (SPEC §2), else the default. */
+  rate?: CheckedRate
 }
 
 /**
@@ -91,17 +94,6 @@ function checkTrustProxy (value: ApiInit['trustProxy']): number | string[] | fal
   throw new ConfigError('trust proxy: give a hop count or a list of proxy addresses/CIDRs; "trust everything" is refused')
 }
 
-/** `redis://user:secret@host` → `redis://user:***@host` for messages. */
-function redactUrl (url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password !== '') u.password = '***'
-    return u.toString()
-  } catch {
-    return '(unparseable URL)'
-  }
-}
-
 /** The logger express-rate-limit reports store errors and misconfigurations to, at most once per 10 s per message. */
 function limiterLogger (logger: Logger): { warn: (e: unknown, m?: string) => void, error: (e: unknown, m?: string) => void } {
   const last = new Map<string, number>()
@@ -114,52 +106,6 @@ function limiterLogger (logger: Logger): { warn: (e: unknown, m?: string) => voi
     logger[level](text, { err })
   }
   return { warn: (e, m) => { emit('warn', e, m) }, error: (e, m) => { emit('error', e, m) } }
-}
-
-type RedisClient = ReturnType<typeof createClient>
-
-async function connectRedis (url: string, logger: Logger): Promise<RedisClient> {
-  const shown = redactUrl(url)
-  let client: RedisClient
-  let connectedOnce = false
-  try {
-    client = createClient({
-      url,
-      socket: {
-        connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-        // at start-up a wrong URL fails at once; once connected, a lost connection is retried with backoff
-        reconnectStrategy: (retries: number, cause: Error) => connectedOnce ? Math.min(100 * 2 ** retries, 5_000) : cause
-      }
-    })
-  } catch (err) {
-    throw new ConfigError(`--redis-url ${shown}: ${(err as Error).message}`)
-  }
-  client.on('ready', () => { connectedOnce = true })
-  let lastLogged = 0
-  client.on('error', (err: Error) => {
-    // the client reconnects by itself; say so at most every 10 s instead of once per retry
-    const now = Date.now()
-    if (now - lastLogged < 10_000) return
-    lastLogged = now
-    logger.error('redis connection error; rate limits pass requests until it is back', { redis: shown, err })
-  })
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([
-      client.connect(),
-      new Promise((_resolve, reject) => {
-        timer = setTimeout(() => { reject(new Error(`no connection within ${REDIS_CONNECT_TIMEOUT_MS} ms`)) }, REDIS_CONNECT_TIMEOUT_MS)
-      })
-    ])
-  } catch (err) {
-    try {
-      client.destroy()
-    } catch {} // already closed by the failed connect
-    throw new SubnetBootnodeError(`cannot connect to Redis at ${shown}: ${(err as Error).message}`, 'ERR_API_REDIS', { cause: err })
-  } finally {
-    clearTimeout(timer)
-  }
-  return client
 }
 
 function redisStore (client: RedisClient, prefix: string): Store {
@@ -215,7 +161,32 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
 
   const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8')
   const FORBIDDEN = json({ detail: 'Invalid or missing API Key' })
-  const RATE_LIMITED = json({ detail: `Rate limit exceeded: ${rate.text}` })
+  /** The 429 body per rate text; as many as distinct rates in the key file, plus the default. */
+  const rateLimitedBodies = new Map<string, Buffer>([[rate.text, json({ detail: `Rate limit exceeded: ${rate.text}` })]])
+  const rateLimited = (r: CheckedRate): Buffer => {
+    let body = rateLimitedBodies.get(r.text)
+    if (body === undefined) {
+      body = json({ detail: `Rate limit exceeded: ${r.text}` })
+      rateLimitedBodies.set(r.text, body)
+    }
+    return body
+  }
+  /**
+   * A key's own limit (SPEC §2 `rate_limit`), parsed once per key-set entry: entries are frozen
+   * snapshots replaced on every reload, so a hot edit is a new entry and is parsed again.
+   */
+  const keyRates = new WeakMap<object, CheckedRate>()
+  const rateOf = (entry: Readonly<ApiKeyEntry>): CheckedRate => {
+    if (entry.rate_limit === undefined) return rate
+    let r = keyRates.get(entry)
+    if (r === undefined) {
+      // validated with the key file; a value that slipped through falls back to the default
+      r = parseRate(entry.rate_limit) ?? rate
+      keyRates.set(entry, r)
+    }
+    return r
+  }
+  const usage = components.usage
   const AUTH_THROTTLED = json({ detail: `Rate limit exceeded: ${authFail.text} (failed API key attempts)` })
   const statusBodies = new Map<number, Buffer>()
   const statusBody = (status: number): Buffer => {
@@ -227,13 +198,20 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     return body
   }
 
+  /** Counts the answer for the owner of the presented key, if one was known (SPEC §1 "Key usage"). */
+  const counted = (res: Response, route: string, status: number): void => {
+    metrics.request(route, status)
+    const locals = res.locals as Locals
+    if (usage !== undefined && locals.owner !== undefined) usage.record(locals.owner, status, locals.clientIp ?? 'unknown')
+  }
+
   /** Every JSON answer but the prepared bodies goes out here, so each is counted once. */
   const send = (res: Response, route: string, status: number, body: Buffer): void => {
     res.statusCode = status
     res.setHeader('Content-Type', JSON_CONTENT_TYPE)
     res.setHeader('Content-Length', body.length)
     res.end(body)
-    metrics.request(route, status)
+    counted(res, route, status)
   }
 
   const limiterLog = limiterLogger(logger)
@@ -273,28 +251,50 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     }
   })
 
-  const keyLimiter: RateLimitRequestHandler = rateLimit({
-    windowMs: rate.windowMs,
-    limit: rate.limit,
-    // SPEC §1: per (API key, client IP) across all routes; the owner names the key, so no key reaches the store
-    keyGenerator: (_req, res) => {
-      const locals = res.locals as Locals
-      return `${locals.clientIp ?? 'unknown'}|${locals.owner ?? ''}`
-    },
-    standardHeaders: RATE_LIMIT_HEADERS,
-    legacyHeaders: false,
-    passOnStoreError: true,
-    logger: limiterLog,
-    ...(redis === undefined ? {} : { store: redisStore(redis, REDIS_PREFIX_RATE_LIMIT) }),
-    handler: (req, res) => {
-      const info = (req as unknown as Record<string, { used: number }>).rateLimit
-      metrics.rateLimited('key_ip')
-      if (info?.used === rate.limit + 1) {
-        logger.info('rate limit reached', { owner: (res.locals as Locals).owner, ip: (res.locals as Locals).clientIp, limit: rate.limit })
+  /**
+   * The (key owner, client IP) limiters, one per window length: a key's own `rate_limit` (SPEC §2)
+   * sets the limit of its requests, so keys of one window share a limiter and a hot edit of the
+   * limit keeps the count; a new window gets its own limiter (and store) when a key first needs it.
+   * They are as many as distinct windows in the key file.
+   */
+  const keyLimiters = new Map<number, RateLimitRequestHandler>()
+  const keyLimiterFor = (windowMs: number): RateLimitRequestHandler => {
+    let limiter = keyLimiters.get(windowMs)
+    if (limiter !== undefined) return limiter
+    const prefix = windowMs === rate.windowMs ? REDIS_PREFIX_RATE_LIMIT : `${REDIS_PREFIX_RATE_LIMIT}w${windowMs}:`
+    limiter = rateLimit({
+      windowMs,
+      limit: (_req, res) => ((res.locals as Locals).rate ?? rate).limit,
+      // SPEC §1: per (API key, client IP) across all routes; the owner names the key, so no key reaches the store
+      keyGenerator: (_req, res) => {
+        const locals = res.locals as Locals
+        return `${locals.clientIp ?? 'unknown'}|${locals.owner ?? ''}`
+      },
+      standardHeaders: RATE_LIMIT_HEADERS,
+      legacyHeaders: false,
+      passOnStoreError: true,
+      logger: limiterLog,
+      // made on the first request of a key with a new window (after a key-file change), not per request
+      validate: { creationStack: false },
+      ...(redis === undefined ? {} : { store: redisStore(redis, prefix) }),
+      handler: (req, res) => {
+        const info = (req as unknown as Record<string, { used: number }>).rateLimit
+        const locals = res.locals as Locals
+        const own = locals.rate ?? rate
+        metrics.rateLimited('key_ip')
+        if (info?.used === own.limit + 1) {
+          logger.info('rate limit reached', { owner: locals.owner, ip: locals.clientIp, limit: own.limit })
+        }
+        send(res, routeOf(req), 429, rateLimited(own))
       }
-      send(res, routeOf(req), 429, RATE_LIMITED)
-    }
-  })
+    })
+    keyLimiters.set(windowMs, limiter)
+    return limiter
+  }
+  keyLimiterFor(rate.windowMs)
+  const keyLimiter = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    await keyLimiterFor(((res.locals as Locals).rate ?? rate).windowMs)(req, res, next)
+  }
 
   // the view routes also answer without /v1 (the Python server's paths); the new routes only under /v1
   const routeNames = new Map<string, BodyRoute | 'watch'>()
@@ -326,7 +326,9 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     const result = authenticate(keys, req.headers, route, Date.now())
     if (!result.ok) {
       metrics.authRejected(result.reason)
-      if (debug) logger.debug('API key refused', { route, reason: result.reason, ip })
+      // a known key refused (expired, not scoped) still counts for its owner's usage
+      if (result.entry !== undefined) locals.owner = result.entry.owner
+      if (debug) logger.debug('API key refused', { route, reason: result.reason, ip, owner: locals.owner })
       await authFailLimiter(req, res, (err?: unknown) => { if (err === undefined) send(res, route, 403, FORBIDDEN); else next(err) })
       return
     }
@@ -337,12 +339,14 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       // same policy as passOnStoreError: an unreachable store does not take the API down
       limiterLog.error(err, 'failed-auth counter unavailable; request allowed')
     }
+    locals.owner = result.entry.owner
     if (failures !== undefined && failures.totalHits >= authFail.limit) {
       refuseBlocked(req, res, failures)
       return
     }
     locals.owner = result.entry.owner
     locals.entry = result.entry
+    locals.rate = rateOf(result.entry)
     next()
   }
 
@@ -370,7 +374,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     if (inm !== undefined && rep.matches(inm)) {
       res.statusCode = 304
       res.end()
-      metrics.request(route, 304)
+      counted(res, route, 304)
       return
     }
     res.statusCode = 200
@@ -378,7 +382,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     res.setHeader('Content-Length', variant.body.length)
     if (variant.encoding !== 'identity') res.setHeader('Content-Encoding', variant.encoding)
     res.end(variant.body)
-    metrics.request(route, 200)
+    counted(res, route, 200)
     if (debug) logger.debug('served', { route, owner: (res.locals as Locals).owner, ip: (res.locals as Locals).clientIp, encoding: variant.encoding })
   }
 

@@ -16,7 +16,8 @@ export interface KeySource {
 
 export type AuthResult =
   | { ok: true, entry: Readonly<ApiKeyEntry> }
-  | { ok: false, reason: AuthRejectReason }
+  /** `entry`: the key's entry when the key is known but refused (expired, not scoped), for its usage counts. */
+  | { ok: false, reason: AuthRejectReason, entry?: Readonly<ApiKeyEntry> }
 
 /** The presented key, or undefined when none of the accepted forms carries one. */
 export function presentedKey (headers: IncomingHttpHeaders): string | undefined {
@@ -49,5 +50,5 @@ export function authenticate (keys: KeySource, headers: IncomingHttpHeaders, rou
   const refusal = keyRefusal(entry, route, now)
   if (refusal === undefined) return { ok: true, entry }
   // lookup() only returns active entries; were one inactive, it is refused as a key nobody holds.
-  return { ok: false, reason: refusal === 'inactive' ? 'unknown' : refusal }
+  return refusal === 'inactive' ? { ok: false, reason: 'unknown' } : { ok: false, reason: refusal, entry }
 }

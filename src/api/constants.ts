@@ -23,9 +23,6 @@ export const IPV6_SUBNET = 64
 export const REDIS_PREFIX_RATE_LIMIT = 'subnet-bootnode:rl:'
 export const REDIS_PREFIX_AUTH_FAIL = 'subnet-bootnode:auth-fail:'
 
-/** Bound on connecting to Redis at start-up, so a wrong `--redis-url` fails fast with a clear error. */
-export const REDIS_CONNECT_TIMEOUT_MS = 5_000
-
 /** Filtered bodies (per distinct filter value) kept per view snapshot; FIFO beyond this. */
 export const FILTER_CACHE_SIZE = 64
 

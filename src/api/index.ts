@@ -3,6 +3,7 @@
  * and rate limits, plus `/healthz` and `/metrics`, and the HTTP server that runs it.
  */
 import type { KeySet } from '../keys/index.js'
+import type { KeyUsageSink } from '../usage/index.js'
 import type { Logger } from '../log/index.js'
 import type { ViewSource } from '../view/index.js'
 import type { Express } from 'express'
@@ -27,7 +28,7 @@ export interface RateLimitInit {
 }
 
 export interface ApiInit {
-  /** Per (key owner, client IP) across all keyed routes. Default 5 per 60 s (SPEC §1). */
+  /** Per (key owner, client IP) across all keyed routes, for keys without their own `rate_limit`. Default 5 per 60 s (SPEC §1). */
   rateLimit?: RateLimitInit
   /** Failed key checks per client IP; past it every request from that IP gets 429. Default 30 per 60 s. */
   authFailLimit?: RateLimitInit
@@ -67,6 +68,8 @@ export interface ApiComponents {
   chain?: ChainView
   /** What `/v1/is_reachable` dials with (the subnet node); without it the route answers 503. */
   prober?: AddressProber
+  /** Told of every answer to a request that presented a known key (SPEC §1 "Key usage"). Default: none. */
+  usage?: KeyUsageSink
 }
 
 /** What the API reads of the chain-aware mode. */

@@ -7,6 +7,7 @@
  * 2 bad usage (one line on stderr). Nothing ever prints a stack trace.
  */
 import { stat } from 'node:fs/promises'
+import { isAbsolute, join, resolve } from 'node:path'
 import yargs from 'yargs'
 import {
   API_ROUTES,
@@ -23,9 +24,12 @@ import {
   resolveKeysFile,
   updateKeyFile
 } from '../keys/index.js'
+import { DATA_DIR_ENV, USAGE_FILE_NAME, UsageFileError, readUsageFile, requestsThisWeek, requestsToday } from '../usage/index.js'
 import { badBooleanToken } from '../util/argv.js'
 import { DURATION_HINT, parseDuration } from '../util/duration.js'
+import { RATE_HINT, parseRate } from '../util/rate.js'
 import type { ApiKeyEntry, ApiRoute } from '../keys/index.js'
+import type { OwnerUsage } from '../usage/index.js'
 
 const PROGRAM = 'subnet-add-api-key'
 
@@ -52,7 +56,16 @@ export interface AddApiKeyIo {
   now?: () => number
 }
 
-const BOOLEAN_FLAGS = ['inactive', 'rotate', 'list', 'remove', 'help'] as const
+const BOOLEAN_FLAGS = ['inactive', 'rotate', 'list', 'remove', 'json', 'help'] as const
+
+/** `--list --status`: what {@link keyStatus} says of an entry, or every entry. */
+export const LIST_STATUSES = ['active', 'inactive', 'expired', 'all'] as const
+type ListStatus = typeof LIST_STATUSES[number]
+/** `--list --sort`: by owner name; newest first; most recently used first; most requests today first. */
+export const LIST_SORTS = ['owner', 'created', 'last-used', 'requests'] as const
+type ListSort = typeof LIST_SORTS[number]
+/** The options only `--list` takes. */
+const LIST_OPTIONS = ['data-dir', 'status', 'sort', 'stale', 'json'] as const
 
 interface Options {
   owner?: string
@@ -66,8 +79,23 @@ interface Options {
   scopes?: ApiRoute[] | null
   /** `''`: remove the note. */
   note?: string
+  /** `null`: back to the default (`--rate-limit default`). */
+  rateLimit?: string | null
   list: boolean
   remove: boolean
+  /** `--list` only. */
+  listing?: ListOptions
+}
+
+interface ListOptions {
+  /** The usage file (`--data-dir`, else the sidecar's variable); unset: neither was given. */
+  usageFile?: string
+  status: ListStatus
+  /** Unset: the file's order. */
+  sort?: ListSort
+  /** Keys unused for at least this long (never-used ones included), ms. */
+  staleMs?: number
+  json: boolean
 }
 
 function buildParser (): ReturnType<typeof yargs> {
@@ -75,7 +103,7 @@ function buildParser (): ReturnType<typeof yargs> {
     .scriptName(PROGRAM)
     .usage([
       `Usage: ${PROGRAM} --owner <name> [options]`,
-      `       ${PROGRAM} --list [--keys-file <path>]`,
+      `       ${PROGRAM} --list [--keys-file <path>] [--data-dir <dir>] [--status …] [--sort …] [--stale 90d] [--json]`,
       '',
       'Manages the API keys of the bootnode REST API in bootnode_rest_keys.json.',
       'A new owner gets a fresh key, printed once on stdout; a known owner is (re)activated with its existing key.'
@@ -89,14 +117,23 @@ function buildParser (): ReturnType<typeof yargs> {
       'expires-in': { type: 'string', describe: 'Expire the key this long from now (e.g. 90d, 12h, 30m); "never" removes the expiry' },
       scopes: { type: 'string', describe: `Comma-separated routes the key may call (${API_ROUTES.join(', ')}); "all" removes the restriction` },
       note: { type: 'string', describe: 'Free-text note stored with the key; "" removes it' },
-      list: { type: 'boolean', describe: 'List owners, active flag, created/expiry dates, scopes, with keys masked but the last 4 characters' },
-      remove: { type: 'boolean', describe: 'Remove the owner and its key from the file' }
+      'rate-limit': { type: 'string', describe: `This key's own limit per client IP (${RATE_HINT}); "default" removes it` },
+      list: { type: 'boolean', describe: 'List owners, active flag, created/expiry dates, scopes, rate limit and usage, with keys masked but the last 4 characters' },
+      remove: { type: 'boolean', describe: 'Remove the owner and its key from the file' },
+      'data-dir': { type: 'string', describe: `--list: the sidecar's --data-dir, holding its ${USAGE_FILE_NAME} [default: env ${DATA_DIR_ENV}]` },
+      status: { type: 'string', describe: `--list: only keys that are ${LIST_STATUSES.join('|')} [default: all]` },
+      sort: { type: 'string', describe: `--list: order by ${LIST_SORTS.join('|')} (created: newest first; last-used: latest first; requests: most today first) [default: file order]` },
+      stale: { type: 'string', describe: '--list: only keys unused for at least this long, never-used ones included (e.g. 90d)' },
+      json: { type: 'boolean', describe: '--list: one JSON document on stdout (keys still masked)' }
     })
     .example(`${PROGRAM} --owner party1`, 'new key for party1 (printed), or reactivate its existing key')
     .example(`${PROGRAM} --owner party1 --inactive`, 'deactivate party1\'s key')
     .example(`${PROGRAM} --owner party1 --rotate --expires-in 90d`, 'new key for party1, valid 90 days')
     .example(`${PROGRAM} --owner scanner --scopes get_heartbeat,get_peers_info`, 'key limited to two routes')
+    .example(`${PROGRAM} --owner dashboard --rate-limit 60/minute`, 'give one key its own limit')
     .example(`${PROGRAM} --list`, 'show every owner, keys masked')
+    .example(`${PROGRAM} --list --stale 90d --data-dir /data`, 'keys unused for 90 days')
+    .example(`${PROGRAM} --list --status active --sort requests`, 'who made the most requests today')
     .epilogue('Exit codes: 0 done; 1 bad key file or refused change; 2 bad usage.')
     .strict()
     .exitProcess(false)
@@ -151,21 +188,24 @@ function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], e
   const expiresIn = stringOption(argv, 'expires-in')
   const scopesText = stringOption(argv, 'scopes')
   const note = stringOption(argv, 'note')
+  const rateLimitText = stringOption(argv, 'rate-limit')
   const list = argv.list === true
   const remove = argv.remove === true
   const inactive = argv.inactive === true
   const rotate = argv.rotate === true
 
   if (list) {
-    const others = ['owner', 'inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note', 'remove'].filter(given)
-    if (others.length > 0) throw new UsageError(`--list takes no other option than --keys-file (got --${others.join(', --')})`)
+    const others = ['owner', 'inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note', 'remove', 'rate-limit'].filter(given)
+    if (others.length > 0) throw new UsageError(`--list takes no other option than --keys-file, --${LIST_OPTIONS.join(', --')} (got --${others.join(', --')})`)
   } else {
+    const listOnly = LIST_OPTIONS.filter(given)
+    if (listOnly.length > 0) throw new UsageError(`--${listOnly.join(', --')} ${listOnly.length === 1 ? 'goes' : 'go'} with --list only`)
     if (owner === undefined) throw new UsageError('--owner is required (or --list)')
     const problem = checkOwnerName(owner)
     if (problem !== undefined) throw new UsageError(`--owner ${problem}`)
   }
   if (remove) {
-    const others = ['inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note'].filter(given)
+    const others = ['inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note', 'rate-limit'].filter(given)
     if (others.length > 0) throw new UsageError(`--remove cannot be combined with --${others.join(', --')}`)
   }
   if (rotate && key !== undefined) throw new UsageError('--rotate and --key cannot be combined: --rotate generates the key, --key sets it')
@@ -185,6 +225,16 @@ function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], e
     }
   }
   const scopes = scopesText === undefined ? undefined : parseScopes(scopesText)
+  let rateLimit: string | null | undefined
+  if (rateLimitText !== undefined) {
+    if (rateLimitText.trim() === 'default') {
+      rateLimit = null
+    } else {
+      // the key file keeps the admin's wording; the sidecar parses it with the same parser
+      if (parseRate(rateLimitText) === undefined) throw new UsageError(`--rate-limit expects ${RATE_HINT} (or "default"), got "${rateLimitText}"`)
+      rateLimit = rateLimitText.trim()
+    }
+  }
 
   // The sidecar's order and resolution (SPEC §2), so the CLI edits the file the running sidecar reads.
   let keysFile: string
@@ -204,8 +254,39 @@ function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], e
     ...(expiresInMs === undefined ? {} : { expiresInMs }),
     ...(scopes === undefined ? {} : { scopes }),
     ...(note === undefined ? {} : { note }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
     list,
-    remove
+    remove,
+    ...(list ? { listing: toListOptions(argv, env, cwd) } : {})
+  }
+}
+
+function oneOf<T extends string> (name: string, text: string, values: readonly T[]): T {
+  if (!(values as readonly string[]).includes(text)) throw new UsageError(`--${name} expects ${values.join('|')}, got "${text}"`)
+  return text as T
+}
+
+function toListOptions (argv: Record<string, unknown>, env: AddApiKeyIo['env'], cwd: string): ListOptions {
+  const status = oneOf('status', stringOption(argv, 'status') ?? 'all', LIST_STATUSES)
+  const sortText = stringOption(argv, 'sort')
+  const sort = sortText === undefined ? undefined : oneOf('sort', sortText, LIST_SORTS)
+  const staleText = stringOption(argv, 'stale')
+  let staleMs: number | undefined
+  if (staleText !== undefined) {
+    staleMs = parseDuration(staleText.trim())
+    if (staleMs === undefined || staleMs <= 0) throw new UsageError(`--stale expects ${DURATION_HINT}, got "${staleText}"`)
+  }
+  // The sidecar's data dir: the flag, else the variable the sidecar reads (SPEC §3).
+  const dataDirFlag = stringOption(argv, 'data-dir')
+  const envDir = env[DATA_DIR_ENV]
+  const dataDir = dataDirFlag ?? (envDir === '' ? undefined : envDir)
+  if (dataDir !== undefined && (dataDir === '' || dataDir.includes('\0'))) throw new UsageError(`--data-dir: expected a directory path, got ${JSON.stringify(dataDir.slice(0, 80))}`)
+  return {
+    ...(dataDir === undefined ? {} : { usageFile: join(isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir), USAGE_FILE_NAME) }),
+    status,
+    ...(sort === undefined ? {} : { sort }),
+    ...(staleMs === undefined ? {} : { staleMs }),
+    json: argv.json === true
   }
 }
 
@@ -220,27 +301,130 @@ function formatTable (rows: string[][]): string {
   return rows.map(row => row.map((cell, i) => i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)).join('  ').trimEnd()).join('\n') + '\n'
 }
 
+/** `expired` for an active key past its `expires_at`, else `active` / `inactive` by its flag. */
+function keyStatus (entry: ApiKeyEntry, now: number): Exclude<ListStatus, 'all'> {
+  if (entry.active === false) return 'inactive'
+  return isKeyExpired(entry, now) ? 'expired' : 'active'
+}
+
+/** The usage file's counts, or `undefined` with the one line that says why there are none. */
+async function loadUsage (listing: ListOptions): Promise<{ owners?: Record<string, OwnerUsage>, note?: string }> {
+  if (listing.usageFile === undefined) return { note: `no usage shown: give --data-dir (the sidecar's) or set ${DATA_DIR_ENV}` }
+  try {
+    const content = await readUsageFile(listing.usageFile)
+    if (content === undefined) return { note: `no usage recorded yet: ${listing.usageFile} does not exist` }
+    return { owners: content.owners }
+  } catch (err) {
+    if (!(err instanceof UsageFileError)) throw err
+    return { note: `no usage shown: ${err.message}` }
+  }
+}
+
+interface ListedKey {
+  entry: ApiKeyEntry
+  status: Exclude<ListStatus, 'all'>
+  usage?: OwnerUsage
+  lastUsedMs: number | undefined
+  today: number
+}
+
+const byOrder: Record<ListSort, (a: ListedKey, b: ListedKey) => number> = {
+  owner: (a, b) => a.entry.owner < b.entry.owner ? -1 : a.entry.owner > b.entry.owner ? 1 : 0,
+  created: (a, b) => (Date.parse(b.entry.created_at ?? '') || 0) - (Date.parse(a.entry.created_at ?? '') || 0),
+  'last-used': (a, b) => (b.lastUsedMs ?? -1) - (a.lastUsedMs ?? -1),
+  requests: (a, b) => (b.today - a.today) || ((b.usage?.requests ?? 0) - (a.usage?.requests ?? 0))
+}
+
 async function list (opts: Options, io: AddApiKeyIo, now: number): Promise<void> {
+  const listing = opts.listing as ListOptions
   const entries = await readKeyFile(opts.keysFile)
+  const { owners, note } = await loadUsage(listing)
+  const all: ListedKey[] = entries.map((entry) => {
+    const usage = owners?.[entry.owner]
+    const lastUsedMs = usage?.last_used_at == null ? undefined : Date.parse(usage.last_used_at)
+    return { entry, status: keyStatus(entry, now), ...(usage === undefined ? {} : { usage }), lastUsedMs, today: usage === undefined ? 0 : requestsToday(usage, now) }
+  })
+  const shown = all
+    .filter(k => listing.status === 'all' || k.status === listing.status)
+    .filter(k => listing.staleMs === undefined || k.lastUsedMs === undefined || now - k.lastUsedMs >= listing.staleMs)
+  // Array.prototype.sort is stable: ties keep the file's order.
+  if (listing.sort !== undefined) shown.sort(byOrder[listing.sort])
+  const summary = {
+    active: all.filter(k => k.status === 'active').length,
+    inactive: all.filter(k => k.status === 'inactive').length,
+    expired: all.filter(k => k.status === 'expired').length,
+    requests_today: owners === undefined ? null : all.reduce((n, k) => n + k.today, 0)
+  }
+
+  if (listing.json) {
+    io.stdout.write(JSON.stringify({
+      keys: shown.map(k => ({
+        owner: k.entry.owner,
+        key: maskKey(k.entry.key),
+        status: k.status,
+        active: k.entry.active !== false,
+        created_at: k.entry.created_at ?? null,
+        expires_at: k.entry.expires_at ?? null,
+        scopes: k.entry.scopes ?? null,
+        rate_limit: k.entry.rate_limit ?? null,
+        note: k.entry.note ?? null,
+        usage: owners === undefined
+          ? null
+          : {
+              requests: k.usage?.requests ?? 0,
+              requests_today: k.today,
+              requests_week: k.usage === undefined ? 0 : requestsThisWeek(k.usage, now),
+              last_used_at: k.usage?.last_used_at ?? null,
+              last_ip: k.usage?.last_ip ?? null,
+              forbidden: k.usage?.forbidden ?? 0,
+              rate_limited: k.usage?.rate_limited ?? 0
+            }
+      })),
+      summary,
+      usage_file: listing.usageFile ?? null,
+      ...(note === undefined ? {} : { usage_note: note })
+    }, null, 2) + '\n')
+    return
+  }
+
+  if (note !== undefined) io.stderr.write(`${PROGRAM}: ${note}\n`)
   if (entries.length === 0) {
     io.stderr.write(`${PROGRAM}: no keys in ${opts.keysFile}\n`)
     return
   }
-  const rows = [['OWNER', 'ACTIVE', 'CREATED', 'EXPIRES', 'SCOPES', 'KEY', 'NOTE']]
-  for (const e of entries) {
+  // RATE appears when a key has its own limit, the usage columns when there is a usage file.
+  const withRate = entries.some(e => e.rate_limit !== undefined)
+  const header = ['OWNER', 'ACTIVE', 'CREATED', 'EXPIRES', 'SCOPES', 'KEY']
+  if (withRate) header.push('RATE')
+  if (owners !== undefined) header.push('REQUESTS', 'TODAY', 'WEEK', 'LAST_USED', 'LAST_IP', '403', '429')
+  header.push('NOTE')
+  const rows = [header]
+  for (const k of shown) {
+    const e = k.entry
     const expires = e.expires_at === undefined ? '-' : e.expires_at + (isKeyExpired(e, now) ? ' (expired)' : '')
-    rows.push([
+    const row = [
       e.owner,
       e.active === false ? 'no' : 'yes',
       e.created_at ?? '-',
       expires,
       e.scopes === undefined ? 'all' : e.scopes.join(','),
-      maskKey(e.key),
-      // One row per entry: a note's line breaks would break the table.
-      (e.note ?? '').replace(/[\r\n\t]+/g, ' ')
-    ])
+      maskKey(e.key)
+    ]
+    if (withRate) row.push(e.rate_limit ?? 'default')
+    if (owners !== undefined) {
+      const u = k.usage
+      row.push(String(u?.requests ?? 0), String(k.today), String(u === undefined ? 0 : requestsThisWeek(u, now)),
+        u?.last_used_at ?? 'never', u?.last_ip ?? '-', String(u?.forbidden ?? 0), String(u?.rate_limited ?? 0))
+    }
+    // One row per entry: a note's line breaks would break the table.
+    row.push((e.note ?? '').replace(/[\r\n\t]+/g, ' '))
+    rows.push(row)
   }
-  io.stdout.write(formatTable(rows))
+  if (shown.length > 0) io.stdout.write(formatTable(rows))
+  else io.stderr.write(`${PROGRAM}: no key matches\n`)
+  // On stderr like every message: stdout stays the table alone, for scripts.
+  io.stderr.write(`${PROGRAM}: ${summary.active} active, ${summary.inactive} inactive, ${summary.expired} expired` +
+    (summary.requests_today === null ? '' : `; ${summary.requests_today} requests today (UTC)`) + '\n')
 }
 
 interface ChangeResult {
@@ -263,6 +447,8 @@ function applyOptionalFields (entry: ApiKeyEntry, opts: Options, now: number): v
   else if (opts.scopes !== undefined) entry.scopes = [...opts.scopes]
   if (opts.note === '') delete entry.note
   else if (opts.note !== undefined) entry.note = opts.note
+  if (opts.rateLimit === null) delete entry.rate_limit
+  else if (opts.rateLimit !== undefined) entry.rate_limit = opts.rateLimit
 }
 
 function freshKey (owner: string, entries: readonly ApiKeyEntry[]): string {

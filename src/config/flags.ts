@@ -9,6 +9,7 @@ import {
   MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_RULE
 } from '../p2p/constants.js'
 import { CHAIN_FAIL_MODES, DEFAULT_CHAIN_FAIL_MODE, DEFAULT_MIN_NODE_CLASS, NODE_CLASSES } from '../chain/constants.js'
+import { USAGE_FILE_NAME } from '../usage/index.js'
 import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
@@ -102,7 +103,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'Subnet',
     commands: ALL,
-    describe: 'Directory for the persistent peer store and records',
+    describe: `Directory for the persistent peer store and records (run: also ${USAGE_FILE_NAME}, the per-key usage subnet-add-api-key --list shows)`,
     shownDefaults: { run: '(in memory)', peer: '(in memory)', demo: '(a temporary directory, removed on exit)' }
   },
   {
@@ -211,7 +212,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'API',
     commands: API,
-    describe: 'Shared rate-limit store for several instances: redis://host:port or rediss://…',
+    describe: 'Shared rate-limit and key-usage store for several instances: redis://host:port or rediss://…',
     shownDefaults: every('(in memory)', API)
   },
   {

@@ -21,5 +21,7 @@ export interface ApiKeyEntry {
   /** Route names; absent means every route. */
   scopes?: string[]
   note?: string
+  /** This key's own limit per client IP, in `--rate-limit` syntax (`60/minute`); absent: the default. */
+  rate_limit?: string
   [field: string]: unknown
 }

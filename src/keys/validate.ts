@@ -11,6 +11,7 @@ import jsonc from 'jsonc-parser'
 import { API_ROUTES } from './constants.js'
 import { KeyFileError } from './errors.js'
 import { parseTimestamp } from './timestamp.js'
+import { parseRate, RATE_HINT } from '../util/rate.js'
 import type { ApiKeyEntry } from './types.js'
 
 const ROUTES: ReadonlySet<string> = new Set(API_ROUTES)
@@ -260,6 +261,10 @@ export function validateKeyEntries (value: unknown, file: string, text?: string)
       }
     }
     if (e.note !== undefined && typeof e.note !== 'string') fail('note', `must be a string, found ${describe(e.note)}`)
+    // SPEC §2 `rate_limit`: the syntax of --rate-limit; leave it out for the default
+    if (e.rate_limit !== undefined && (typeof e.rate_limit !== 'string' || parseRate(e.rate_limit) === undefined)) {
+      fail('rate_limit', `must be a rate (${RATE_HINT}), found ${typeof e.rate_limit === 'string' ? JSON.stringify(e.rate_limit.slice(0, 40)) : describe(e.rate_limit)}; leave it out for the default`)
+    }
 
     const owner = e.owner as string
     const key = e.key as string

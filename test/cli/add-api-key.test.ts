@@ -202,7 +202,7 @@ const usageCases: Array<[string, string[], RegExp]> = [
   ['owner twice', ['--owner', 'a', '--owner', 'b'], /--owner given more than once/],
   ['--rotate with --key', ['--owner', 'a', '--rotate', '--key', 'k-123'], /--rotate and --key cannot be combined/],
   ['--inactive with --remove', ['--owner', 'a', '--inactive', '--remove'], /--remove cannot be combined with --inactive/],
-  ['--list with --owner', ['--list', '--owner', 'a'], /--list takes no other option than --keys-file \(got --owner\)/],
+  ['--list with --owner', ['--list', '--owner', 'a'], /--list takes no other option than --keys-file, --data-dir, --status, --sort, --stale, --json \(got --owner\)/],
   ['unknown flag', ['--owner', 'a', '--bogus'], /Unknown argument: bogus/],
   ['stray positional', ['--owner', 'a', 'extra'], /Unknown argument: extra/],
   ['a switch given a value', ['--owner', 'a', '--inactive=yes'], /--inactive is a switch and takes no value/],

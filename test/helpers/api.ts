@@ -20,6 +20,7 @@ import { waitFor } from './wait.js'
 import { killWithWorker } from './children.js'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../../src/log/index.js'
+import type { KeyUsageSink } from '../../src/usage/index.js'
 import type { ExecutionContext } from 'ava'
 
 export type SnapshotInput = Omit<ViewSnapshot, 'version' | 'builtAt'>
@@ -162,6 +163,8 @@ export interface TestApiOptions {
   logger?: Logger
   /** The metrics registry the API adds its series to. Default: the API's own. */
   registry?: Registry
+  /** Told of every answer to a request with a known key (the key-usage recorder). */
+  usage?: KeyUsageSink
 }
 
 /** An API server on 127.0.0.1:0 over a real key file watched by the real watcher. */
@@ -174,7 +177,7 @@ export async function startTestApi (t: ExecutionContext, opts: TestApiOptions = 
   t.teardown(async () => { await watcher.stop() })
   const view = createStaticView(opts.snapshot)
   const logger = opts.init?.logger ?? opts.logger
-  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher, ...(opts.registry === undefined ? {} : { registry: opts.registry }) })
+  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher, ...(opts.registry === undefined ? {} : { registry: opts.registry }), ...(opts.usage === undefined ? {} : { usage: opts.usage }) })
   await server.start()
   t.teardown(async () => { await server.stop() })
   const { port } = server.address()
@@ -205,6 +208,11 @@ export function redisServerPath (): string | undefined {
  * Returns its URL.
  */
 export async function startRedis (t: ExecutionContext, bin: string): Promise<string> {
+  return (await startRedisServer(t, bin)).url
+}
+
+/** {@link startRedis}, with a way to kill the server early (a Redis outage). */
+export async function startRedisServer (t: ExecutionContext, bin: string): Promise<{ url: string, kill: () => Promise<void> }> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -219,7 +227,13 @@ export async function startRedis (t: ExecutionContext, bin: string): Promise<str
       }
     })
     const ready = await waitFor(() => out.includes('Ready to accept connections') || child.exitCode !== null, { timeoutMs: 10_000, intervalMs: 25, what: 'redis-server to start' }).catch(() => false)
-    if (ready && child.exitCode === null) return `redis://127.0.0.1:${port}`
+    const kill = async (): Promise<void> => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await exited
+      }
+    }
+    if (ready && child.exitCode === null) return { url: `redis://127.0.0.1:${port}`, kill }
     // the port was taken between freePort() and the bind: try another
   }
   throw new Error('redis-server did not start on a free port after 3 attempts')

@@ -15,7 +15,7 @@ const good = (owner: string, extra: Record<string, unknown> = {}): Record<string
 
 test('a valid file parses, a missing active counts as present, unknown fields are kept', t => {
   const entries = parseKeyFileText(JSON.stringify([
-    good('a', { created_at: '2025-01-01T00:00:00Z', expires_at: '2030-01-01', scopes: ['get_heartbeat'], note: 'n', team: { x: 1 } }),
+    good('a', { created_at: '2025-01-01T00:00:00Z', expires_at: '2030-01-01', scopes: ['get_heartbeat'], note: 'n', rate_limit: '60/minute', team: { x: 1 } }),
     { owner: 'b', key: 'k-b' }
   ]), 'keys.json')
   t.is(entries.length, 2)
@@ -70,6 +70,8 @@ const cases: Array<[string, unknown[], RegExp, string | undefined]> = [
   ['unknown scope', [good('a', { scopes: ['get_heartbeat', 'get_hearbeat'] })], /"scopes" has unknown route "get_hearbeat"/, 'scopes'],
   ['non-string scope', [good('a', { scopes: [1] })], /"scopes" has a number/, 'scopes'],
   ['non-string note', [good('a', { note: 5 })], /"note" must be a string/, 'note'],
+  ['rate_limit not a rate', [good('a', { rate_limit: '60/fortnight' })], /"rate_limit" must be a rate \(N\/second\|minute\|hour\|day, e\.g\. 5\/minute\), found "60\/fortnight"/, 'rate_limit'],
+  ['rate_limit a number', [good('a', { rate_limit: 60 })], /"rate_limit" must be a rate .*found a number/, 'rate_limit'],
   ['duplicate owner', [good('a'), good('b'), { owner: 'a', key: 'other' }], /entry 3 .*"owner" duplicates the owner of entry 1/, 'owner'],
   ['duplicate key', [good('a'), { owner: 'b', key: 'key-a-0123456789abcdef' }], /entry 2 .*"key" duplicates the key of entry 1/, 'key']
 ]

@@ -1,0 +1,297 @@
+/**
+ * Records how each key is used (SPEC §1 "Key usage"): per owner, the requests that presented its
+ * key, today's and this week's (UTC), the last use and client IP, and the 403 and 429 answers.
+ *
+ * A request costs a Map lookup and a few additions: counts are kept in memory as deltas and
+ * flushed every {@link USAGE_FLUSH_INTERVAL_MS} and on stop, atomically to `<data dir>/key-usage.json`,
+ * so a crash loses at most one interval and a clean stop loses nothing. With Redis the deltas are
+ * added there (HINCRBY, one script per owner and flush) and the sums of every instance come back
+ * into the file, so each instance's file shows the shared totals.
+ */
+import { mkdir, rename } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { silentLogger } from '../log/index.js'
+import { createRepeatingTask } from '../util/task.js'
+import { isoWeek, utcDay } from './calendar.js'
+import {
+  MAX_METRIC_OWNERS, MAX_USAGE_OWNERS, OTHER_OWNER_LABEL, REDIS_DAY_TTL_S, REDIS_PREFIX_USAGE, REDIS_WEEK_TTL_S,
+  USAGE_FILE_NAME, USAGE_FLUSH_INTERVAL_MS, USAGE_REDIS_TIMEOUT_MS
+} from './constants.js'
+import { emptyUsage, readUsageFile, UsageFileError, writeUsageFile } from './file.js'
+import type { KeyUsage, KeyUsageComponents, KeyUsageInit } from './index.js'
+import type { OwnerUsage } from './file.js'
+import type { Logger } from '../log/index.js'
+import type { RedisClient } from '../util/redis.js'
+import type { Counter, Registry } from 'prom-client'
+import type { RepeatingTask } from '../util/task.js'
+
+/** What happened since the last flush, for one owner. */
+interface Delta {
+  requests: number
+  forbidden: number
+  rateLimited: number
+  /** Requests on `day` / in `week`; a new day (week) starts them again. */
+  day: string
+  today: number
+  week: string
+  thisWeek: number
+  lastUsedMs: number
+  lastIp: string
+}
+
+/**
+ * One owner's flush in Redis, atomically: add the deltas, keep the latest last-use, return the
+ * sums. KEYS: owner hash, today's hash, this week's hash, the owners set.
+ * ARGV: owner, requests, forbidden, rate_limited, today, this_week, last_used_ms, last_ip, day TTL, week TTL.
+ */
+const FLUSH_SCRIPT = `
+local o = ARGV[1]
+redis.call('SADD', KEYS[4], o)
+local h = KEYS[1]
+if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', h, 'requests', ARGV[2]) end
+if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', h, 'forbidden', ARGV[3]) end
+if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', h, 'rate_limited', ARGV[4]) end
+if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[2], o, ARGV[5]); redis.call('EXPIRE', KEYS[2], ARGV[9]) end
+if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', KEYS[3], o, ARGV[6]); redis.call('EXPIRE', KEYS[3], ARGV[10]) end
+local last = tonumber(redis.call('HGET', h, 'last_used_ms') or '0')
+if tonumber(ARGV[7]) > last then redis.call('HSET', h, 'last_used_ms', ARGV[7], 'last_ip', ARGV[8]) end
+local v = redis.call('HMGET', h, 'requests', 'forbidden', 'rate_limited', 'last_used_ms', 'last_ip')
+return { v[1] or '0', v[2] or '0', v[3] or '0', v[4] or '0', v[5] or '', redis.call('HGET', KEYS[2], o) or '0', redis.call('HGET', KEYS[3], o) or '0' }
+`
+
+export class DefaultKeyUsage implements KeyUsage {
+  private readonly file: string | undefined
+  private readonly redisUrl: string | undefined
+  private readonly log: Logger
+  private readonly now: () => number
+  /** Counts as of the last flush (from the file, or the sums from Redis). */
+  private state = new Map<string, OwnerUsage>()
+  private pending = new Map<string, Delta>()
+  private readonly flusher: RepeatingTask
+  private readonly registry: Registry
+  private metric: Counter<'owner'> | undefined
+  private readonly metricOwners = new Set<string>()
+  private redis: RedisClient | undefined
+  private running = false
+  private warnedFull = false
+  /** Counts merged but not yet in the file (its last write failed). */
+  private unwritten = false
+  private flushing: Promise<void> | undefined
+
+  constructor (init: KeyUsageInit, components: KeyUsageComponents) {
+    this.file = init.dataDir === undefined ? undefined : join(init.dataDir, USAGE_FILE_NAME)
+    this.redisUrl = init.redisUrl
+    this.log = init.logger ?? silentLogger
+    this.now = init.now ?? Date.now
+    this.flusher = createRepeatingTask(async () => { await this.flush() }, {
+      intervalMs: init.flushIntervalMs ?? USAGE_FLUSH_INTERVAL_MS,
+      logger: this.log,
+      name: 'key usage flush'
+    })
+    this.registry = components.registry
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    // Imported here, not at the top: subnet-add-api-key reads the usage file through this module
+    // and should not pay for loading prom-client and redis (~1 s on a busy machine).
+    if (this.metric === undefined) {
+      const { Counter } = await import('prom-client')
+      this.metric = new Counter({
+        name: 'subnet_bootnode_key_requests_total',
+        help: `Requests that presented a known API key (whatever the answer), by key owner (owners from the admin's key file; past ${MAX_METRIC_OWNERS} owners, "${OTHER_OWNER_LABEL}")`,
+        labelNames: ['owner'] as const,
+        registers: [this.registry]
+      })
+    }
+    if (this.file !== undefined) {
+      await mkdir(dirname(this.file), { recursive: true, mode: 0o700 })
+      await this.load(this.file)
+    }
+    else this.log.info('no --data-dir: key usage is kept in memory only')
+    if (this.redisUrl !== undefined) this.redis = await (await import('../util/redis.js')).connectRedis(this.redisUrl, this.log, 'key usage is kept locally until it is back')
+    this.running = true
+    this.flusher.start()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    await this.flusher.stop()
+    // The last counts, so a clean restart loses nothing.
+    await this.flush().catch((err: unknown) => { this.log.warn('key usage: last flush failed', { err }) })
+    if (this.redis !== undefined) {
+      await this.redis.close().catch(() => { this.redis?.destroy() })
+      this.redis = undefined
+    }
+  }
+
+  record (owner: string, status: number, ip: string): void {
+    const now = this.now()
+    let delta = this.pending.get(owner)
+    if (delta === undefined) {
+      if (!this.state.has(owner) && this.state.size + this.pending.size >= MAX_USAGE_OWNERS) {
+        if (!this.warnedFull) this.log.warn('key usage: too many owners, new ones are not counted', { max: MAX_USAGE_OWNERS })
+        this.warnedFull = true
+        return
+      }
+      delta = { requests: 0, forbidden: 0, rateLimited: 0, day: utcDay(now), today: 0, week: isoWeek(now), thisWeek: 0, lastUsedMs: 0, lastIp: '' }
+      this.pending.set(owner, delta)
+    }
+    const day = utcDay(now)
+    if (delta.day !== day) {
+      delta.day = day
+      delta.today = 0
+      const week = isoWeek(now)
+      if (delta.week !== week) { delta.week = week; delta.thisWeek = 0 }
+    }
+    delta.requests++
+    delta.today++
+    delta.thisWeek++
+    if (status === 403) delta.forbidden++
+    if (status === 429) delta.rateLimited++
+    delta.lastUsedMs = now
+    delta.lastIp = ip
+    this.countMetric(owner)
+  }
+
+  usage (): Record<string, OwnerUsage> {
+    const out: Record<string, OwnerUsage> = Object.create(null) as Record<string, OwnerUsage>
+    for (const [owner, usage] of this.state) out[owner] = { ...usage }
+    for (const [owner, delta] of this.pending) out[owner] = merge(out[owner] ?? emptyUsage(this.now()), delta)
+    return out
+  }
+
+  /** Pushes the deltas (Redis) or merges them (alone), then writes the file. One at a time. */
+  async flush (): Promise<void> {
+    this.flushing ??= this.flushOnce().finally(() => { this.flushing = undefined })
+    await this.flushing
+  }
+
+  private async flushOnce (): Promise<void> {
+    const deltas = this.pending
+    this.pending = new Map()
+    const now = this.now()
+    if (this.redis !== undefined) {
+      try {
+        this.state = await this.sumInRedis(deltas, now)
+      } catch (err) {
+        // keep the deltas Redis did not take for the next flush; the file still gets the local view
+        for (const [owner, delta] of deltas) this.pending.set(owner, addDelta(delta, this.pending.get(owner)))
+        this.log.warn('key usage: Redis unavailable, kept locally until the next flush', { err })
+        if (this.file !== undefined) await writeUsageFile(this.file, this.usage(), now)
+        return
+      }
+    } else {
+      if (deltas.size === 0 && !this.unwritten) return
+      for (const [owner, delta] of deltas) this.state.set(owner, merge(this.state.get(owner) ?? emptyUsage(now), delta))
+    }
+    if (this.file === undefined) return
+    this.unwritten = true
+    await writeUsageFile(this.file, this.usage(), now)
+    this.unwritten = false
+  }
+
+  private async sumInRedis (deltas: Map<string, Delta>, now: number): Promise<Map<string, OwnerUsage>> {
+    const redis = this.redis as RedisClient
+    const ownersKey = `${REDIS_PREFIX_USAGE}owners`
+    // Bounded: while Redis is away node-redis queues commands, and the flush on stop must not hang.
+    const options = { timeout: USAGE_REDIS_TIMEOUT_MS }
+    const known = await redis.sendCommand(['SRANDMEMBER', ownersKey, String(MAX_USAGE_OWNERS)], options) as string[]
+    const owners = new Set([...deltas.keys(), ...known])
+    const day = utcDay(now)
+    const week = isoWeek(now)
+    const sums = new Map<string, OwnerUsage>()
+    // Sent together: node-redis pipelines concurrent commands on its one connection. An owner's
+    // delta leaves `deltas` once Redis has it, so a failed flush keeps exactly what did not land.
+    const results = await Promise.allSettled([...owners].map(async (owner) => {
+      const d = deltas.get(owner)
+      const today = d !== undefined && d.day === day ? d.today : 0
+      const thisWeek = d !== undefined && d.week === week ? d.thisWeek : 0
+      const reply = await redis.sendCommand([
+        'EVAL', FLUSH_SCRIPT, '4',
+        `${REDIS_PREFIX_USAGE}owner:${owner}`, `${REDIS_PREFIX_USAGE}day:${day}`, `${REDIS_PREFIX_USAGE}week:${week}`, ownersKey,
+        owner, String(d?.requests ?? 0), String(d?.forbidden ?? 0), String(d?.rateLimited ?? 0), String(today), String(thisWeek),
+        String(d?.lastUsedMs ?? 0), d?.lastIp ?? '', String(REDIS_DAY_TTL_S), String(REDIS_WEEK_TTL_S)
+      ], options) as string[]
+      deltas.delete(owner)
+      const [requests, forbidden, rateLimited, lastUsedMs, lastIp, todayN, weekN] = reply.map(String)
+      const lastMs = Number(lastUsedMs)
+      sums.set(owner, {
+        requests: Number(requests),
+        day,
+        requests_today: Number(todayN),
+        week,
+        requests_week: Number(weekN),
+        last_used_at: lastMs > 0 ? new Date(lastMs).toISOString() : null,
+        last_ip: lastIp === '' || lastIp === undefined ? null : lastIp,
+        forbidden: Number(forbidden),
+        rate_limited: Number(rateLimited)
+      })
+    }))
+    const failed = results.find(r => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    return sums
+  }
+
+  private async load (file: string): Promise<void> {
+    try {
+      const content = await readUsageFile(file)
+      if (content !== undefined) {
+        this.state = new Map(Object.entries(content.owners))
+        this.log.info('key usage loaded', { file, owners: this.state.size })
+      }
+    } catch (err) {
+      if (!(err instanceof UsageFileError)) throw err
+      // Never lost: the unreadable file is kept aside, and counting starts again.
+      const aside = `${file}.invalid`
+      await rename(file, aside).catch(() => {})
+      this.log.warn('key usage file unreadable: kept aside, counting starts again', { file, kept_as: aside, err: err.message })
+    }
+  }
+
+  private countMetric (owner: string): void {
+    if (this.metric === undefined) return
+    if (this.metricOwners.has(owner)) {
+      this.metric.inc({ owner })
+    } else if (this.metricOwners.size < MAX_METRIC_OWNERS) {
+      this.metricOwners.add(owner)
+      this.metric.inc({ owner })
+    } else {
+      this.metric.inc({ owner: OTHER_OWNER_LABEL })
+    }
+  }
+}
+
+/** `usage` with `delta` added; "today" and "this week" roll over when the delta is of a later day/week. */
+function merge (usage: OwnerUsage, delta: Delta): OwnerUsage {
+  const last = usage.last_used_at === null ? 0 : Date.parse(usage.last_used_at)
+  const newer = delta.lastUsedMs > last
+  return {
+    requests: usage.requests + delta.requests,
+    day: delta.day,
+    requests_today: (usage.day === delta.day ? usage.requests_today : 0) + delta.today,
+    week: delta.week,
+    requests_week: (usage.week === delta.week ? usage.requests_week : 0) + delta.thisWeek,
+    last_used_at: newer ? new Date(delta.lastUsedMs).toISOString() : usage.last_used_at,
+    last_ip: newer ? delta.lastIp : usage.last_ip,
+    forbidden: usage.forbidden + delta.forbidden,
+    rate_limited: usage.rate_limited + delta.rateLimited
+  }
+}
+
+/** An older delta folded into a newer one (a failed Redis flush). */
+function addDelta (older: Delta, newer: Delta | undefined): Delta {
+  if (newer === undefined) return older
+  return {
+    requests: older.requests + newer.requests,
+    forbidden: older.forbidden + newer.forbidden,
+    rateLimited: older.rateLimited + newer.rateLimited,
+    day: newer.day,
+    today: (older.day === newer.day ? older.today : 0) + newer.today,
+    week: newer.week,
+    thisWeek: (older.week === newer.week ? older.thisWeek : 0) + newer.thisWeek,
+    lastUsedMs: newer.lastUsedMs,
+    lastIp: newer.lastIp
+  }
+}
