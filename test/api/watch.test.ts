@@ -95,7 +95,7 @@ test('a stream ends with a close event when its key is deactivated, removed or e
   const [a, b, c, d] = await Promise.all(['key-deactivated-000001', 'key-removed-00000002', 'key-expiring-0000003', 'key-kept-000000000004'].map(async k => await openWatch(api.port, k)))
   if (a === undefined || b === undefined || c === undefined || d === undefined) throw new Error('four streams')
   t.teardown(() => { for (const s of [a, b, c, d]) s.close() })
-  for (const s of [a, b, c, d]) t.is(s.status, 200)
+  for (const [i, s] of [a, b, c, d].entries()) t.is(s.status, 200, `stream ${"abcd"[i]} opened ${Date.now() - expiresAt} ms from the expiry`)
   await waitFor(() => [a, b, c, d].every(s => s.events.length >= 3), { timeoutMs: 5_000, what: 'initial events' })
 
   const closedWith = async (s: SseStream, what: string, atMs = Date.now()): Promise<void> => {
