@@ -33,6 +33,11 @@ export { MAX_SUBNET_NODE_ID } from '../template/constants.js'
 export const DEFAULT_API_HOST = '127.0.0.1'
 export const DEFAULT_API_PORT = '8000'
 export const DEFAULT_RATE_LIMIT = '5/minute'
+/**
+ * The demo's: its status page spends one request per live-feed connect and per reachability
+ * check, and 5 a minute ran out after four clicks.
+ */
+export const DEMO_RATE_LIMIT = '60/minute'
 /** SPEC §4 `--max-watchers-per-key`, from the API's own default (one home). */
 export const DEFAULT_MAX_WATCHERS_PER_KEY = String(API_DEFAULT_MAX_WATCHERS_PER_KEY)
 /** Upper bound of `--max-watchers-per-key`: each stream holds a socket and gets every change. */
