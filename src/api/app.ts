@@ -19,7 +19,7 @@ import { connectRedis, type RedisClient } from '../util/redis.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
-  BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, IPV6_SUBNET, JSON_CONTENT_TYPE,
+  BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, FORBIDDEN_DETAIL, IPV6_SUBNET, JSON_CONTENT_TYPE,
   MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS,
   REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS, type BodyRoute, type RouteName
 } from './constants.js'
@@ -160,7 +160,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   }, { view, prober: components.prober })
 
   const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8')
-  const FORBIDDEN = json({ detail: 'Invalid or missing API Key' })
+  const FORBIDDEN = json({ detail: FORBIDDEN_DETAIL })
   /** The 429 body per rate text; as many as distinct rates in the key file, plus the default. */
   const rateLimitedBodies = new Map<string, Buffer>([[rate.text, json({ detail: `Rate limit exceeded: ${rate.text}` })]])
   const rateLimited = (r: CheckedRate): Buffer => {

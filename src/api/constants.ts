@@ -92,3 +92,18 @@ export const REACHABILITY_DIALS_PER_CHECK = 2
 export { MAX_ADDRS_PER_PEER as MAX_REACHABILITY_ADDRS } from '../peers/constants.js'
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
+
+/** The 403 body's `detail` (SPEC §1), also the reason a live feed is closed with when its key goes. */
+export const FORBIDDEN_DETAIL = 'Invalid or missing API Key'
+
+/**
+ * Headers of the sidecar's own pages and their assets (the status page, the API docs): `csp` is
+ * the page's Content-Security-Policy; nothing may frame, sniff or embed them elsewhere.
+ */
+export function setPageHeaders (res: { setHeader: (name: string, value: string) => unknown }, csp: string): void {
+  res.setHeader('Content-Security-Policy', csp)
+  res.setHeader('X-Content-Type-Options', 'nosniff')
+  res.setHeader('Referrer-Policy', 'no-referrer')
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin')
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin')
+}

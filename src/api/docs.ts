@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import express, { type Response, type Router } from 'express'
-import { JSON_CONTENT_TYPE } from './constants.js'
+import { JSON_CONTENT_TYPE, setPageHeaders } from './constants.js'
 import { DOCS_PATH, OPENAPI_PATH, openApiDocument, type OpenApiInit } from './openapi.js'
 
 /**
@@ -58,10 +58,7 @@ const PAGE_HTML = `<!doctype html>
 `
 
 function docsHeaders (res: Response): void {
-  res.setHeader('Content-Security-Policy', DOCS_CSP)
-  res.setHeader('X-Content-Type-Options', 'nosniff')
-  res.setHeader('Referrer-Policy', 'no-referrer')
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin')
+  setPageHeaders(res, DOCS_CSP)
 }
 
 function sendText (res: Response, type: string, body: Buffer): void {

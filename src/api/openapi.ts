@@ -12,14 +12,13 @@ import {
   HEARTBEAT_STATES, MAX_NEXT_PINGS, MAX_PEER_ID_LENGTH, MAX_PUBLIC_NAME_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN
 } from '../heartbeat/model.js'
 import { packageVersion } from '../util/package-version.js'
-import { JSON_CONTENT_TYPE, ROUTES, type RouteName } from './constants.js'
+import { FORBIDDEN_DETAIL, JSON_CONTENT_TYPE, ROUTES, type RouteName } from './constants.js'
 
 /** The path of the document and of the interactive docs (SPEC §1 "API description"). */
 export const OPENAPI_PATH = '/openapi.json'
 export const DOCS_PATH = '/docs'
 
 /** The 403 body's `detail` (SPEC §1 Authentication). */
-export const FORBIDDEN_DETAIL = 'Invalid or missing API Key'
 
 export interface OpenApiInit {
   /** How the key limiter's 429 words its limit, e.g. `5 per 1 minute`. */

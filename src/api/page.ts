@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import express, { type Router, type Response } from 'express'
+import { setPageHeaders } from './constants.js'
 
 /** `web/` sits two levels above this file both in src/api and in dist/api. */
 export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
@@ -49,11 +50,7 @@ function packageDir (name: string): string {
 }
 
 function pageHeaders (res: Response): void {
-  res.setHeader('Content-Security-Policy', STATUS_PAGE_CSP)
-  res.setHeader('X-Content-Type-Options', 'nosniff')
-  res.setHeader('Referrer-Policy', 'no-referrer')
-  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin')
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin')
+  setPageHeaders(res, STATUS_PAGE_CSP)
 }
 
 /** The router of `/` and `/assets/…`; the app mounts it before its 404 handler. */

@@ -6,7 +6,7 @@
  * server shuts down; a stream whose client does not read is cut off past WATCH_MAX_PENDING_BYTES.
  */
 import { authenticate, presentedKey, type KeySource } from './auth.js'
-import { BODY_ROUTES, SSE_CONTENT_TYPE, WATCH_KEY_CHECK_MS, WATCH_MAX_PENDING_BYTES, type BodyRoute } from './constants.js'
+import { BODY_ROUTES, FORBIDDEN_DETAIL, SSE_CONTENT_TYPE, WATCH_KEY_CHECK_MS, WATCH_MAX_PENDING_BYTES, type BodyRoute } from './constants.js'
 import { keyRefusal, type ApiKeyEntry, type KeySet } from '../keys/index.js'
 import type { Bodies } from './bodies.js'
 import type { ViewSource } from '../view/index.js'
@@ -20,7 +20,7 @@ export const WATCH_EVENTS: Readonly<Record<BodyRoute, string>> = {
 }
 
 /** Why the server ends a stream: the `detail` of its `close` event. */
-export const WATCH_CLOSE_REVOKED = 'Invalid or missing API Key'
+export const WATCH_CLOSE_REVOKED = FORBIDDEN_DETAIL
 export const WATCH_CLOSE_SHUTDOWN = 'Server shutting down'
 
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n')
