@@ -491,7 +491,7 @@ async function change (opts: Options, io: AddApiKeyIo, now: number): Promise<Cha
       applyOptionalFields(entry, opts, now)
       result = {
         ...(opts.key === undefined ? { printKey: key } : {}),
-        message: `added owner "${owner}" (${opts.inactive ? 'inactive' : 'active'})${opts.key === undefined ? '' : ' with the given key'}`,
+        message: `added owner "${owner}" (${opts.inactive ? 'inactive' : 'active'})${opts.key === undefined ? '' : ' with the given key'}${rateNote(opts.rateLimit)}`,
         warnings
       }
       return [...entries, entry]
@@ -515,7 +515,7 @@ async function change (opts: Options, io: AddApiKeyIo, now: number): Promise<Cha
     }
     result = {
       ...(opts.rotate ? { printKey: entry.key } : {}),
-      message: `owner "${owner}" ${state}, ${keyNote} (key ${maskKey(entry.key)})`,
+      message: `owner "${owner}" ${state}, ${keyNote} (key ${maskKey(entry.key)})${rateNote(opts.rateLimit)}`,
       warnings
     }
     const next = [...entries]
@@ -524,6 +524,12 @@ async function change (opts: Options, io: AddApiKeyIo, now: number): Promise<Cha
   })
   if (result === undefined) throw new Error('update finished without a result')
   return result
+}
+
+/** What a `--rate-limit` did, for the one-line message; nothing when it was not given. */
+function rateNote (rateLimit: string | null | undefined): string {
+  if (rateLimit === undefined) return ''
+  return rateLimit === null ? ', rate limit back to the default' : `, rate limit ${rateLimit}`
 }
 
 async function warnIfExposed (file: string, io: AddApiKeyIo): Promise<void> {

@@ -133,9 +133,11 @@ test('--rate-limit sets and clears a key\'s own limit; bad values and misplaced 
   const set = await runCli(ADD_KEY_BIN, ['--owner', 'a', '--rate-limit', '60/minute', '--keys-file', file])
   t.is(set.code, 0, set.stderr)
   t.is((await readEntries(file))[0]?.rate_limit, '60/minute')
+  t.regex(set.stderr, /owner "a" already active, its existing key kept \(key \*{4}0001\), rate limit 60\/minute/)
   const cleared = await runCli(ADD_KEY_BIN, ['--owner', 'a', '--rate-limit', 'default', '--keys-file', file])
   t.is(cleared.code, 0, cleared.stderr)
   t.false('rate_limit' in ((await readEntries(file))[0] ?? {}))
+  t.regex(cleared.stderr, /, rate limit back to the default/)
   const bad: Array<[string[], RegExp]> = [
     [['--owner', 'a', '--rate-limit', 'lots'], /--rate-limit expects N\/second\|minute\|hour\|day, e\.g\. 5\/minute \(or "default"\), got "lots"/],
     [['--list', '--status', 'stale'], /--status expects active\|inactive\|expired\|all, got "stale"/],
