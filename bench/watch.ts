@@ -106,7 +106,10 @@ async function watch (port: number): Promise<void> {
 }
 
 async function startChild (args: string[], what: string): Promise<{ child: ChildProcess, first: Record<string, unknown> }> {
-  const child = fork(self, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  // WATCH_CPU_PROF=<dir>: each child writes its CPU profile there (node --cpu-prof), as bench/attack.ts.
+  const prof = process.env.WATCH_CPU_PROF
+  const execArgv = ['--import', 'tsx', ...(prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof])]
+  const child = fork(self, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${what} did not start within ${CHILD_START_TIMEOUT_MS} ms`)) }, CHILD_START_TIMEOUT_MS)
     child.once('message', (m: Record<string, unknown>) => { clearTimeout(timer); resolve(m) })
@@ -133,7 +136,8 @@ async function ask<T> (child: ChildProcess, message: unknown, key: string, id?: 
 async function stop (child: ChildProcess | undefined): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
-  child.kill('SIGKILL')
+  // SIGTERM ends a child through process.exit, so that --cpu-prof can write its profile.
+  child.kill(process.env.WATCH_CPU_PROF === undefined ? 'SIGKILL' : 'SIGTERM')
   await exited
 }
 
@@ -222,6 +226,7 @@ async function main (): Promise<void> {
   }
 }
 
+if (process.argv[2] === '--serve' || process.argv[2] === '--watch') process.once('SIGTERM', () => { process.exit(0) })
 if (process.argv[2] === '--serve') {
   await serve()
 } else if (process.argv[2] === '--watch') {
