@@ -306,11 +306,9 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
    * of the snapshot current by then is compressed, so work for a superseded one is dropped; the
    * identity bytes are current meanwhile.
    */
-  let wanted = false
   let deferred = false
   const ahead = singleFlight(async () => {
-    if (!wanted || closed) return
-    wanted = false
+    if (closed) return
     // the identity bodies first: cheap (joined from cached parts), and what requests get until the variants are made
     for (const route of BODY_ROUTES) unfiltered(route, sync())
     for (const route of BODY_ROUTES) {
@@ -323,13 +321,9 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
       }
     }
   }, { onError: (err) => { hooks.onError?.(err) } })
+  // A burst of changes is one call of run(); a call during a run makes singleFlight run once more.
   const schedule = (): void => {
-    wanted = true
     if (closed || deferred) return
-    if (ahead.isRunning()) {
-      void ahead.run()
-      return
-    }
     deferred = true
     setImmediate(() => {
       deferred = false
@@ -343,7 +337,6 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     close: () => {
       if (closed) return
       closed = true
-      wanted = false
       wake?.()
       unsubscribe()
     },
