@@ -15,7 +15,7 @@ import { silentLogger } from '../log/index.js'
 import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
 import { createWindowedLog } from '../util/windowed-log.js'
-import { MemberCaps, connectionIp, ipBucket } from '../util/member-caps.js'
+import { MemberCaps, RefusalMemo, connectionIp, ipBucket } from '../util/member-caps.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   CAP_REFUSAL_LOG_WINDOW_MS, DEFAULT_SWEEP_INTERVAL_MS, MAX_HEARTBEATS, MAX_HEARTBEATS_PER_IP, MAX_UNATTRIBUTED_HEARTBEATS, REJECTION_LOG_WINDOW_MS
@@ -39,12 +39,8 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
   private readonly held = new Map<string, CollectedHeartbeat>()
   private readonly node: SubnetNode
   private readonly caps: MemberCaps
-  /**
-   * The newest refused `seq` per peer, so a record re-offered unchanged (each store scan) is
-   * counted once; bounded like the view, cleared past that.
-   */
-  private readonly refused = new Map<string, number>()
-  private readonly maxHeartbeats: number
+  /** Refusals counted, per peer and `seq` (a record re-offered unchanged by each store scan counts once). */
+  private readonly refused: RefusalMemo
   private readonly refusedLog: WindowedLog
   private readonly unstakedLog: WindowedLog
   private readonly listeners = createListeners<[]>((err) => { this.log.warn('heartbeat change listener failed', { err }) })
@@ -61,9 +57,10 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
     this.sources = components.sources
     this.node = components.node
     this.admission = components.admission
-    this.maxHeartbeats = init.maxHeartbeats ?? MAX_HEARTBEATS
+    const maxHeartbeats = init.maxHeartbeats ?? MAX_HEARTBEATS
+    this.refused = new RefusalMemo(maxHeartbeats)
     this.caps = new MemberCaps({
-      maxTotal: this.maxHeartbeats,
+      maxTotal: maxHeartbeats,
       maxPerIp: init.maxHeartbeatsPerIp ?? MAX_HEARTBEATS_PER_IP,
       maxUnattributed: init.maxUnattributedHeartbeats ?? MAX_UNATTRIBUTED_HEARTBEATS
     })
@@ -172,7 +169,7 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
         this.refuse(heartbeat, source, refusal, { ip: bucket })
         return false
       }
-      this.refused.delete(peer)
+      this.refused.forget(peer)
     }
     this.held.set(peer, heartbeat)
     this.log.debug('heartbeat accepted', { peer, state: heartbeat.entry.server.state, seq: heartbeat.seq, source })
@@ -193,10 +190,7 @@ export class DefaultHeartbeatCollector implements HeartbeatCollector {
   /** Counts a refusal (past a cap, or not staked on chain) once per peer and seq, under the offering source. */
   private refuse (heartbeat: CollectedHeartbeat, source: string, reason: CapRefusal | 'unstaked', fields: Record<string, unknown> = {}): void {
     const peer = heartbeat.entry.peer_id
-    const seen = this.refused.get(peer)
-    if (seen !== undefined && seen >= heartbeat.seq) return
-    if (seen === undefined && this.refused.size >= this.maxHeartbeats) this.refused.clear()
-    this.refused.set(peer, heartbeat.seq)
+    if (!this.refused.first(peer, heartbeat.seq)) return
     this.rejectionCounts.record(source, reason)
     if (reason === 'unstaked') this.unstakedLog.note({ source, peer })
     else this.refusedLog.note({ source, peer, reason, ...fields })

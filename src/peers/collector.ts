@@ -3,7 +3,7 @@ import { silentLogger } from '../log/index.js'
 // are bootnodes and which of a peer's are listed (one home for "dialable").
 import { dialableAddrs } from '../util/dialable.js'
 import { createListeners } from '../util/listeners.js'
-import { MemberCaps, UNATTRIBUTED_BUCKET, connectionIp, firstIp, ipBucket } from '../util/member-caps.js'
+import { MemberCaps, RefusalMemo, UNATTRIBUTED_BUCKET, connectionIp, firstIp, ipBucket } from '../util/member-caps.js'
 import { registerMirroredCounter } from '../util/metrics.js'
 import { createRepeatingTask } from '../util/task.js'
 import { createWindowedLog } from '../util/windowed-log.js'
@@ -42,9 +42,8 @@ export class DefaultPeerCollector implements PeerCollector {
   private readonly entries = new Map<string, PeerEntry>()
   private readonly allowPrivateAddrs: boolean
   private readonly caps: MemberCaps
-  private readonly maxPeers: number
-  /** Peers refused past a cap, each counted once until it is listed or the set is full (then cleared). */
-  private readonly refused = new Set<string>()
+  /** Peers refused past a cap, each counted once until it is listed. */
+  private readonly refused: RefusalMemo
   private readonly refusals: Record<CapRefusal, number> = { 'ip-cap': 0, 'total-cap': 0 }
   private readonly refusedLog: WindowedLog
   private readonly listeners = createListeners<[]>((err) => { this.log.warn('peer change listener failed', { err }) })
@@ -75,8 +74,9 @@ export class DefaultPeerCollector implements PeerCollector {
     this.log = init.logger ?? silentLogger
     this.ttlMs = init.peerTtlMs ?? DEFAULT_PEER_TTL_MS
     this.allowPrivateAddrs = init.allowPrivateAddrs ?? false
-    this.maxPeers = init.maxPeers ?? MAX_PEERS
-    this.caps = new MemberCaps({ maxTotal: this.maxPeers, maxPerIp: init.maxPeersPerIp ?? MAX_PEERS_PER_IP })
+    const maxPeers = init.maxPeers ?? MAX_PEERS
+    this.refused = new RefusalMemo(maxPeers)
+    this.caps = new MemberCaps({ maxTotal: maxPeers, maxPerIp: init.maxPeersPerIp ?? MAX_PEERS_PER_IP })
     this.refusedLog = createWindowedLog(this.log, 'warn', 'peer not listed past a member cap', PEER_REFUSAL_LOG_WINDOW_MS)
     if (components.registry !== undefined) {
       registerMirroredCounter(components.registry, 'subnet_bootnode_peers_refused_total',
@@ -189,9 +189,7 @@ export class DefaultPeerCollector implements PeerCollector {
 
   /** Counts a newcomer refused past a cap, once until it is listed. */
   private refuse (id: string, reason: CapRefusal, bucket: string): void {
-    if (this.refused.has(id)) return
-    if (this.refused.size >= this.maxPeers) this.refused.clear()
-    this.refused.add(id)
+    if (!this.refused.first(id)) return
     this.refusals[reason] += 1
     this.refusedLog.note({ peer: id, reason, ip: bucket === UNATTRIBUTED_BUCKET ? undefined : bucket })
   }
@@ -224,7 +222,7 @@ export class DefaultPeerCollector implements PeerCollector {
         this.refuse(id, refusal, bucket)
         return
       }
-      this.refused.delete(id)
+      this.refused.forget(id)
     }
     const multiaddrs = addrs.map((ma) => withoutPeerId(ma, id))
     this.entries.set(id, { peerId: id, multiaddrs, lastSeen })

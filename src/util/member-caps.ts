@@ -92,3 +92,31 @@ export class MemberCaps {
     return this.bucketOf.has(key)
   }
 }
+
+/**
+ * Which refusals were counted already, so that a member re-offered unchanged (each DHT store scan,
+ * each identify) is counted and logged once: per key, the newest version refused (a heartbeat's
+ * `seq`; 0 where there is none). Bounded at `max` keys, cleared when full.
+ */
+export class RefusalMemo {
+  private readonly seen = new Map<string, number>()
+  private readonly max: number
+
+  constructor (max: number) {
+    this.max = max
+  }
+
+  /** True the first time `key` is refused at `version` or newer (then count it). */
+  first (key: string, version = 0): boolean {
+    const seen = this.seen.get(key)
+    if (seen !== undefined && seen >= version) return false
+    if (seen === undefined && this.seen.size >= this.max) this.seen.clear()
+    this.seen.set(key, version)
+    return true
+  }
+
+  /** `key` was admitted: a later refusal counts again. */
+  forget (key: string): void {
+    this.seen.delete(key)
+  }
+}

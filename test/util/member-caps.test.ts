@@ -1,5 +1,5 @@
 import test from 'ava'
-import { MemberCaps, UNATTRIBUTED_BUCKET, ipBucket } from '../../src/util/member-caps.js'
+import { MemberCaps, UNATTRIBUTED_BUCKET, ipBucket, RefusalMemo } from '../../src/util/member-caps.js'
 
 test('an IP bucket holds maxPerIp members, the unattributed bucket maxUnattributed, all of them maxTotal', (t) => {
   const caps = new MemberCaps({ maxTotal: 10, maxPerIp: 2, maxUnattributed: 5 })
@@ -32,4 +32,17 @@ test('IPv6 addresses share their /64; anything that is no IP is unattributed', (
   t.not(ipBucket('2001:db8:1:2::1'), ipBucket('2001:db8:1:3::1'))
   t.is(ipBucket(undefined), UNATTRIBUTED_BUCKET)
   t.is(ipBucket('not an ip'), UNATTRIBUTED_BUCKET)
+})
+
+test('RefusalMemo counts a key once per newer version, again after forget, and stays bounded', t => {
+  const memo = new RefusalMemo(2)
+  t.true(memo.first('a', 1))
+  t.false(memo.first('a', 1), 'the same version again')
+  t.false(memo.first('a', 0), 'an older version')
+  t.true(memo.first('a', 2), 'a newer version')
+  memo.forget('a')
+  t.true(memo.first('a', 2), 'forgotten: counted again')
+  t.true(memo.first('b'))
+  t.true(memo.first('c'), 'full: cleared, then c')
+  t.true(memo.first('a', 2), 'a was cleared with the rest')
 })
