@@ -344,7 +344,6 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       refuseBlocked(req, res, failures)
       return
     }
-    locals.owner = result.entry.owner
     locals.entry = result.entry
     locals.rate = rateOf(result.entry)
     next()
@@ -415,7 +414,8 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     const entry = (res.locals as Locals).entry
     if (entry === undefined) throw new Error('watch: no accepted key entry')
     watch.open(req, res, entry)
-    metrics.request('watch', 200)
+    // counted like every keyed answer: in /metrics and in the key's usage (SPEC §1 "Key usage")
+    counted(res, 'watch', 200)
   })
 
   // SPEC §1 /v1/is_reachable/<peer_id>

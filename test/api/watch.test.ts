@@ -169,3 +169,18 @@ test('200 streams all get a change, and the REST routes still answer meanwhile',
   const metrics = (await api.get('/metrics')).text()
   t.regex(metrics, /subnet_bootnode_api_watchers 200/)
 })
+
+test('a stream counts as one request of its key at connect, in the key usage too', async t => {
+  const recorded: Array<[string, number]> = []
+  const api = await startTestApi(t, {
+    keys: [{ owner: 'w', key: KEY }],
+    snapshot: makeSnapshot(await makePeerIds(2)),
+    init: ROOMY,
+    usage: { record: (owner, status) => { recorded.push([owner, status]) } }
+  })
+  const s = await openWatch(api.port, KEY)
+  t.teardown(() => { s.close() })
+  t.is(s.status, 200)
+  await waitFor(() => s.events.length >= 3, { timeoutMs: 5_000, what: 'initial events' })
+  t.deepEqual(recorded, [['w', 200]])
+})
