@@ -7,6 +7,7 @@
  * limiter (inbound caps only) does not count it; the caller bounds how many run at once.
  */
 import { PING_PROTOCOL } from '@libp2p/ping'
+import { deadline } from '../util/deadline.js'
 import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import type { Connection, Libp2p } from '@libp2p/interface'
@@ -57,15 +58,24 @@ const RETRY_PAUSE_MS = 100
 
 /** Dials `addr` (no `/p2p/`) afresh, checks it is `peerId`, pings once, closes; once more after a transient failure. Never rejects. */
 export async function probeAddress (libp2p: Libp2p, peerId: string, addr: Multiaddr, options: ProbeOptions): Promise<ProbeResult> {
-  const timeout = AbortSignal.timeout(options.timeoutMs)
-  const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
-  const first = await attempt(libp2p, peerId, addr, signal, timeout)
-  if (first.ok || !TRANSIENT.has(first.error) || signal.aborted) return first
-  await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS))
-  return signal.aborted ? first : await attempt(libp2p, peerId, addr, signal, timeout)
+  // util/deadline, not AbortSignal.any(AbortSignal.timeout(...)): that timeout can be collected and never fire
+  const bound = deadline(options.timeoutMs, ...(options.signal === undefined ? [] : [options.signal]))
+  try {
+    const first = await attempt(libp2p, peerId, addr, bound.signal)
+    if (first.ok || !TRANSIENT.has(first.error) || bound.signal.aborted) return first
+    await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS))
+    return bound.signal.aborted ? first : await attempt(libp2p, peerId, addr, bound.signal)
+  } finally {
+    bound.clear()
+  }
 }
 
-async function attempt (libp2p: Libp2p, peerId: string, addr: Multiaddr, signal: AbortSignal, timeout: AbortSignal): Promise<ProbeResult> {
+/** Whether `signal` ended at its deadline (util/deadline aborts with a TimeoutError), not by its caller. */
+function timedOut (signal: AbortSignal): boolean {
+  return signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError'
+}
+
+async function attempt (libp2p: Libp2p, peerId: string, addr: Multiaddr, signal: AbortSignal): Promise<ProbeResult> {
   let conn: Connection | undefined
   try {
     conn = await libp2p.dial(addr, { force: true, signal })
@@ -96,7 +106,7 @@ async function attempt (libp2p: Libp2p, peerId: string, addr: Multiaddr, signal:
       signal.removeEventListener('abort', onAbort)
     }
   } catch (err) {
-    return { ok: false, error: probeFailure(err, timeout.aborted) }
+    return { ok: false, error: probeFailure(err, timedOut(signal)) }
   } finally {
     // ours alone (force: true), so closing it takes nothing from anyone; abort if a close hangs
     if (conn !== undefined) {
