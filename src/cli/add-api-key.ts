@@ -339,6 +339,10 @@ async function list (opts: Options, io: AddApiKeyIo, now: number): Promise<void>
   const listing = opts.listing as ListOptions
   const entries = await readKeyFile(opts.keysFile)
   const { owners, note } = await loadUsage(listing)
+  // Without usage every key would look never used: --stale would name them all, and a script
+  // removing stale keys would remove every key. Refuse instead of answering wrongly.
+  const needsUsage = listing.staleMs !== undefined ? '--stale' : listing.sort === 'last-used' || listing.sort === 'requests' ? `--sort ${listing.sort}` : undefined
+  if (owners === undefined && needsUsage !== undefined) throw new RefusedError(`${needsUsage} needs the sidecar's usage file: ${note ?? 'none found'}`)
   const all: ListedKey[] = entries.map((entry) => {
     const usage = owners?.[entry.owner]
     const lastUsedMs = usage?.last_used_at == null ? undefined : Date.parse(usage.last_used_at)

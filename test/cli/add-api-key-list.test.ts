@@ -126,6 +126,15 @@ test('without a usage file: one line says so, and the list still comes', async t
   t.true(doc.keys.every(k => k.usage === null))
   t.is(doc.summary.requests_today, null)
   t.regex(doc.usage_note, /no usage recorded yet: .*key-usage\.json does not exist/)
+
+  // Without usage every key would look unused: --stale and the usage sorts refuse rather than answer wrongly.
+  for (const args of [['--stale', '90d'], ['--sort', 'requests', '--data-dir', empty], ['--sort', 'last-used']]) {
+    const refused = await list(f, args)
+    t.is(refused.code, 1, args.join(' '))
+    t.is(refused.stdout, '', args.join(' '))
+    t.regex(refused.stderr, /^subnet-add-api-key: --(stale|sort \S+) needs the sidecar's usage file: no usage (shown|recorded yet)[^\n]*\n$/, args.join(' '))
+  }
+  t.is((await list(f, ['--sort', 'owner'])).code, 0, 'sorting by owner needs no usage')
 })
 
 test('--rate-limit sets and clears a key\'s own limit; bad values and misplaced list options are usage errors', async t => {
