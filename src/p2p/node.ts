@@ -4,7 +4,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
 import { InvalidParametersError } from '@libp2p/interface'
-import { Record as DhtRecord, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { Record as DhtRecord, kadDHT } from '@libp2p/kad-dht'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -28,6 +28,7 @@ import { dialableAddrs } from '../util/dialable.js'
 import { capStoredAddresses } from './address-cap.js'
 import { firstIp } from '../util/member-caps.js'
 import { createConnectionLimiter } from './connection-limits.js'
+import { dhtPeerInfoMapper, withDatastore } from './dht-parts.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { probeAddress, type ProbeResult } from './probe.js'
 import { guardRecordStore } from './record-store.js'
@@ -37,8 +38,8 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { Listeners } from '../util/listeners.js'
 import type { RepeatingTask } from '../util/task.js'
-import type { ConnectionGater, Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
-import type { KadDHTComponents, SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
@@ -135,8 +136,6 @@ type DhtFactory = ReturnType<typeof kadDHT>
  * template's on `/ipfs/kad/1.0.0` (`both`: the native one is `dht`, the template's `templateDht`).
  */
 function dhtServices (init: SubnetNodeInit, profile: Profile, onStored: (dsKey: Key, record: DhtRecord) => void): { dht: DhtFactory, templateDht?: DhtFactory } {
-  // The default mapper drops loopback and private addresses: a local subnet would
-  // never form. Keep them only when asked (SPEC §5, --allow-private-addrs).
   const allowPrivateAddrs = init.allowPrivateAddrs === true
   const template = templateDht({ allowPrivateAddrs, logPrefix: `libp2p:subnet:${init.subnetId}:template-kad-dht` })
   if (profile === 'template') return { dht: template }
@@ -144,32 +143,16 @@ function dhtServices (init: SubnetNodeInit, profile: Profile, onStored: (dsKey: 
   const factory = kadDHT({
     protocol: kadProtocol(init.subnetId),
     clientMode: false,
-    peerInfoMapper: capAddresses(allowPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper),
+    peerInfoMapper: dhtPeerInfoMapper(allowPrivateAddrs),
     // Only the caller's namespaces (issue 12 item 4): kad-dht adds its `pk` validator to them,
     // and anyone could then fill the store with public-key records that never expire.
     validators: { pk: refuseNamespace('pk'), ...init.validators },
     selectors,
     logPrefix: `libp2p:subnet:${init.subnetId}:kad-dht`
   })
-  // An older record never replaces a newer one (record-store.ts). libp2p's components object is
-  // a Proxy that resolves names on access; inherit from it and shadow only the datastore.
-  const native: DhtFactory = (components) => factory(Object.create(components, {
-    datastore: { value: guardRecordStore(components.datastore, { recordPrefix: DHT_RECORD_PREFIX, selectors, onStored }), enumerable: true }
-  }) as KadDHTComponents)
+  // An older record never replaces a newer one (record-store.ts).
+  const native: DhtFactory = (components) => factory(withDatastore(components, guardRecordStore(components.datastore, { recordPrefix: DHT_RECORD_PREFIX, selectors, onStored })))
   return profile === 'both' ? { dht: native, templateDht: template } : { dht: native }
-}
-
-/**
- * At most MAX_PEER_ADDRS_TO_DIAL addresses per peer in what the DHT hands out (FIND_NODE answers),
- * after `mapper`: a peer that announced hundreds (issue 12, fake members) must not cost every
- * node that asks us for peers a peer-store record of hundreds of addresses to rewrite on each
- * failed dial; nobody dials more than that many of one peer's addresses anyway.
- */
-function capAddresses (mapper: (info: PeerInfo) => PeerInfo): (info: PeerInfo) => PeerInfo {
-  return (info) => {
-    const mapped = mapper(info)
-    return mapped.multiaddrs.length <= MAX_PEER_ADDRS_TO_DIAL ? mapped : { ...mapped, multiaddrs: mapped.multiaddrs.slice(0, MAX_PEER_ADDRS_TO_DIAL) }
-  }
 }
 
 /** A kad-dht validator that refuses every record of `namespace`, as kad-dht refuses a namespace it has no validator for. */

@@ -14,7 +14,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { StrictSign, gossipsub } from '@libp2p/gossipsub'
-import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { kadDHT } from '@libp2p/kad-dht'
 import { InvalidParametersError } from '@libp2p/interface'
 import { MemoryDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
@@ -22,6 +22,7 @@ import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { TEMPLATE_TOPICS } from './constants.js'
+import { dhtPeerInfoMapper, withDatastore } from './dht-parts.js'
 import type { NoiseComponents, NoiseInit } from '@chainsafe/libp2p-noise'
 import type { GossipSub, GossipSubComponents, GossipsubOpts, Message, TopicValidatorFn } from '@libp2p/gossipsub'
 import type { AbortOptions, ConnectionEncrypter } from '@libp2p/interface'
@@ -224,18 +225,12 @@ export function templateDht (init: TemplateDhtInit = {}): (components: KadDHTCom
   const factory = kadDHT({
     protocol: TEMPLATE_KAD_PROTOCOL,
     clientMode: false,
-    peerInfoMapper: init.allowPrivateAddrs === true ? passthroughMapper : removePrivateAddressesMapper,
+    peerInfoMapper: dhtPeerInfoMapper(init.allowPrivateAddrs === true),
     validators: { pk: templatePkValidator },
     selectors: { pk: () => 0 },
     datastorePrefix: '/dht-template',
     logPrefix: init.logPrefix ?? 'libp2p:template:kad-dht'
   })
   const maxRecords = init.maxRecords ?? TEMPLATE_DHT_MAX_RECORDS
-  return (components) => {
-    const datastore = new BoundedMemoryDatastore(maxRecords)
-    // libp2p's components object is a Proxy that resolves names on access; inherit from it and
-    // shadow only the datastore.
-    const own = Object.create(components, { datastore: { value: datastore, enumerable: true } }) as KadDHTComponents
-    return factory(own)
-  }
+  return (components) => factory(withDatastore(components, new BoundedMemoryDatastore(maxRecords)))
 }
