@@ -6,11 +6,12 @@
  * addresses are and are not, and which on-chain bootnodes it cannot reach (not connected, and a
  * dial within BOOTNODE_DIAL_TIMEOUT_MS fails). SPEC §1 `/healthz` `chain`, `?source=chain`.
  */
-import { Counter, Gauge } from 'prom-client'
+import { Gauge } from 'prom-client'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { silentLogger } from '../log/index.js'
 import { deadline } from '../util/deadline.js'
+import { registerMirroredCounter } from '../util/metrics.js'
 import { createRepeatingTask } from '../util/task.js'
 import { ChainAnswerError, BOOTNODE_KINDS, answerBytes, decodeAllSubnetBootnodes, utf8Text } from './codec.js'
 import { BOOTNODE_DIAL_TIMEOUT_MS, DEFAULT_BOOTNODE_REFRESH_MS, MAX_CHAIN_BOOTNODES, RPC_GET_BOOTNODES } from './constants.js'
@@ -58,8 +59,6 @@ export interface ChainBootnodes {
   /** The on-chain list in `/v1/get_bootnodes` shape, or undefined before the first successful read. */
   list: () => readonly string[] | undefined
   report: () => ChainBootnodeReport
-  /** Fetches now (and waits); for tests and the first start. */
-  refresh: () => Promise<void>
 }
 
 export function createChainBootnodes (init: ChainBootnodesInit, components: ChainBootnodesComponents): ChainBootnodes {
@@ -107,17 +106,8 @@ export function createChainBootnodes (init: ChainBootnodesInit, components: Chai
 
   if (components.registry !== undefined) {
     const registers = [components.registry]
-    // eslint-disable-next-line no-new
-    new Counter({
-      name: 'subnet_bootnode_chain_bootnode_refreshes_total',
-      help: 'Reads of the on-chain bootnode list (network_getBootnodes) by outcome: ok, error, malformed',
-      labelNames: ['outcome'],
-      registers,
-      collect () {
-        this.reset()
-        for (const [outcome, n] of Object.entries(refreshes)) this.inc({ outcome }, n)
-      }
-    })
+    registerMirroredCounter(components.registry, 'subnet_bootnode_chain_bootnode_refreshes_total',
+      'Reads of the on-chain bootnode list (network_getBootnodes) by outcome: ok, error, malformed', 'outcome', () => refreshes)
     // eslint-disable-next-line no-new
     new Gauge({
       name: 'subnet_bootnode_chain_registered',
@@ -154,8 +144,7 @@ export function createChainBootnodes (init: ChainBootnodesInit, components: Chai
     start: () => { task.start() },
     stop: async () => { await task.stop() },
     list: () => list,
-    report: () => report,
-    refresh: async () => { await refresh() }
+    report: () => report
   }
 }
 

@@ -119,6 +119,7 @@ export function utf8Text (bytes: Uint8Array): string | undefined {
   }
 }
 
-function firstLine (err: unknown): string {
+/** The first line of an error's message: the one line a log or a thrown error of ours carries. */
+export function firstLine (err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
 }

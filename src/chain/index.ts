@@ -4,6 +4,7 @@
  * Hypertensor node's JSON-RPC (`network_proofOfStake`, `network_getBootnodes`).
  */
 import { createChainBootnodes } from './bootnodes.js'
+import { DEFAULT_CHAIN_FAIL_MODE, DEFAULT_MIN_NODE_CLASS } from './constants.js'
 import { createChainRpc } from './rpc.js'
 import { createStakeGate } from './stake.js'
 import type { ChainBootnodeReport, ChainBootnodes } from './bootnodes.js'
@@ -66,8 +67,8 @@ export function createChain (init: ChainInit, components: ChainComponents): Chai
   const rpc = createChainRpc({ url: init.url, timeoutMs: init.rpcTimeoutMs })
   const stake = createStakeGate({
     subnetId: init.subnetId,
-    minNodeClass: init.minNodeClass ?? 'registered',
-    failMode: init.failMode ?? 'open',
+    minNodeClass: init.minNodeClass ?? DEFAULT_MIN_NODE_CLASS,
+    failMode: init.failMode ?? DEFAULT_CHAIN_FAIL_MODE,
     cacheTtlMs: init.stakeCacheTtlMs,
     errorRetryMs: init.stakeErrorRetryMs,
     logger: init.logger?.child('stake')

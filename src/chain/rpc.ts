@@ -9,6 +9,7 @@
  */
 import { HttpProvider, WsProvider } from '@polkadot/rpc-provider'
 import { SubnetBootnodeError } from '../errors.js'
+import { firstLine } from './codec.js'
 import { CHAIN_RPC_TIMEOUT_MS } from './constants.js'
 
 /** The chain could not be asked: no connection, a timeout, an HTTP or JSON-RPC error. */
@@ -57,7 +58,7 @@ export function createChainRpc (init: ChainRpcInit): ChainRpc {
         const why = (evt as { message?: unknown } | undefined)?.message
         done(new ChainRpcError(typeof why === 'string' && why !== '' ? `cannot open the WebSocket: ${why}` : 'cannot open the WebSocket'))
       }))
-      provider.connect().catch((err: unknown) => { done(new ChainRpcError(`cannot open the WebSocket: ${message(err)}`)) })
+      provider.connect().catch((err: unknown) => { done(new ChainRpcError(`cannot open the WebSocket: ${firstLine(err)}`)) })
     }).finally(() => { connecting = undefined })
     await connecting
   }
@@ -84,7 +85,7 @@ export function createChainRpc (init: ChainRpcInit): ChainRpc {
         ])
       } catch (err) {
         if (err instanceof ChainRpcError) throw err
-        throw new ChainRpcError(`${method}: ${message(err)}`, { cause: err })
+        throw new ChainRpcError(`${method}: ${firstLine(err)}`, { cause: err })
       } finally {
         clearTimeout(timer)
       }
@@ -97,6 +98,3 @@ export function createChainRpc (init: ChainRpcInit): ChainRpc {
   }
 }
 
-function message (err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
-}

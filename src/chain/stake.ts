@@ -16,6 +16,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { silentLogger } from '../log/index.js'
 import { createListeners } from '../util/listeners.js'
 import { createRepeatingTask } from '../util/task.js'
+import { registerMirroredCounter } from '../util/metrics.js'
 import { createWindowedLog } from '../util/windowed-log.js'
 import { ChainAnswerError, peerIdBytes } from './codec.js'
 import {
@@ -109,17 +110,8 @@ class DefaultStakeGate implements StakeGate {
     if (registry !== undefined) {
       const outcomes = this.outcomes
       const gate = this
-      // eslint-disable-next-line no-new
-      new Counter({
-        name: 'subnet_bootnode_chain_stake_checks_total',
-        help: 'network_proofOfStake checks by outcome: staked, unstaked, error (RPC unreachable or failed), malformed (not a boolean)',
-        labelNames: ['outcome'],
-        registers: [registry],
-        collect () {
-          this.reset()
-          for (const [outcome, n] of Object.entries(outcomes)) this.inc({ outcome }, n)
-        }
-      })
+      registerMirroredCounter(registry, 'subnet_bootnode_chain_stake_checks_total',
+        'network_proofOfStake checks by outcome: staked, unstaked, error (RPC unreachable or failed), malformed (not a boolean)', 'outcome', () => outcomes)
       // eslint-disable-next-line no-new
       new Counter({
         name: 'subnet_bootnode_chain_unstaked_disconnects_total',
