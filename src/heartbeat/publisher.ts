@@ -107,15 +107,18 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     // A last, bounded OFFLINE round so collectors and the DHT learn of a clean shutdown.
     this.currentState = 'OFFLINE'
     if (this.node.isStarted()) {
-      const signal = AbortSignal.timeout(STOP_PUBLISH_TIMEOUT_MS)
+      // util/deadline: an AbortSignal.timeout combined further down can be collected and never fire
+      const bound = deadline(STOP_PUBLISH_TIMEOUT_MS)
       try {
         const envelope = await this.seal()
         await Promise.all([
-          this.push ? this.pushToAll(envelope, signal) : undefined,
-          this.put ? this.putRecord(envelope, signal) : undefined
+          this.push ? this.pushToAll(envelope, bound.signal) : undefined,
+          this.put ? this.putRecord(envelope, bound.signal) : undefined
         ])
       } catch (err) {
         this.log.warn('could not publish OFFLINE heartbeat', { err })
+      } finally {
+        bound.clear()
       }
     }
   }
