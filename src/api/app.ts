@@ -21,7 +21,7 @@ import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
   BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, FORBIDDEN_DETAIL, IPV6_SUBNET, JSON_CONTENT_TYPE,
   MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS,
-  REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS, type BodyRoute, type RouteName
+  REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS, tooManyWatchers, type BodyRoute, type RouteName
 } from './constants.js'
 import { createReachability } from './reachability.js'
 import { createWatchHub } from './watch.js'
@@ -149,7 +149,8 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     onCompressed: metrics.compressed,
     onError: (err) => { logger.warn('preparing bodies after a view change failed; requests build them on demand', { err }) }
   })
-  const watch = createWatchHub({ maxPerKey: maxWatchersPerKey, keepAliveMs: init.watchKeepAliveMs ?? WATCH_KEEP_ALIVE_MS }, { view, bodies, keys }, {
+  const watchKeepAliveMs = init.watchKeepAliveMs ?? WATCH_KEEP_ALIVE_MS
+  const watch = createWatchHub({ maxPerKey: maxWatchersPerKey, keepAliveMs: watchKeepAliveMs }, { view, bodies, keys }, {
     onClosed: (reason) => { if (debug) logger.debug('watch stream ended', { reason }) }
   })
   watchers = () => watch.size()
@@ -408,7 +409,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   // SPEC §1 /v1/watch: one request at connect (guard and limiter as every route), then a stream
   app.get('/v1/watch', guard, keyLimiter, (req, res) => {
     if (watch.full(req)) {
-      send(res, 'watch', 429, json({ detail: `Too many watchers for this key: ${maxWatchersPerKey}` }))
+      send(res, 'watch', 429, json({ detail: tooManyWatchers(maxWatchersPerKey) }))
       return
     }
     const entry = (res.locals as Locals).entry
@@ -458,7 +459,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     })
   }
   // SPEC §1 "API description": /openapi.json and /docs (no key)
-  app.use(createDocsRouter({ rateText: rate.text, authFailText: authFail.text, metrics: init.metrics !== false, maxWatchersPerKey }))
+  app.use(createDocsRouter({ rateText: rate.text, authFailText: authFail.text, metrics: init.metrics !== false, maxWatchersPerKey, watchKeepAliveMs }))
   knownPaths.push(...routeNames.keys(), `${REACHABLE_PREFIX}:peerId`, ...DOCS_PATHS)
   app.all(knownPaths, (req, res) => {
     res.setHeader('Allow', 'GET, HEAD')

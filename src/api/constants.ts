@@ -93,6 +93,11 @@ export { MAX_ADDRS_PER_PEER as MAX_REACHABILITY_ADDRS } from '../peers/constants
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
 
+/** The 429 `detail` past `--max-watchers-per-key` open `/v1/watch` streams (SPEC §1). */
+export function tooManyWatchers (max: number | string): string {
+  return `Too many watchers for this key: ${max}`
+}
+
 /** The 403 body's `detail` (SPEC §1), also the reason a live feed is closed with when its key goes. */
 export const FORBIDDEN_DETAIL = 'Invalid or missing API Key'
 

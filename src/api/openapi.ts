@@ -12,7 +12,8 @@ import {
   HEARTBEAT_STATES, MAX_NEXT_PINGS, MAX_PEER_ID_LENGTH, MAX_PUBLIC_NAME_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN
 } from '../heartbeat/model.js'
 import { packageVersion } from '../util/package-version.js'
-import { FORBIDDEN_DETAIL, JSON_CONTENT_TYPE, ROUTES, type RouteName } from './constants.js'
+import { FORBIDDEN_DETAIL, JSON_CONTENT_TYPE, ROUTES, WATCH_KEEP_ALIVE_MS, tooManyWatchers, type RouteName } from './constants.js'
+import { UNKNOWN_PEER } from './reachability.js'
 
 /** The path of the document and of the interactive docs (SPEC §1 "API description"). */
 export const OPENAPI_PATH = '/openapi.json'
@@ -29,6 +30,8 @@ export interface OpenApiInit {
   metrics?: boolean
   /** `--max-watchers-per-key`, named in the `/v1/watch` description when the route exists. */
   maxWatchersPerKey?: number
+  /** Between the live feed's keep-alive comments. Default WATCH_KEEP_ALIVE_MS. */
+  watchKeepAliveMs?: number
 }
 
 type Json = Record<string, unknown>
@@ -328,7 +331,7 @@ const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
           summary: 'Live feed (Server-Sent Events)',
           description: 'Counts as one request at connect. Sends the `heartbeat`, `peers_info` and `bootnodes` events at once and again on every ' +
             'view change; each event\'s `data` is the exact body of the matching GET route (`get_heartbeat`, `get_peers_info`, `get_bootnodes`) ' +
-            'and its `id` that body\'s ETag. A `: keep-alive` comment every 15 s. Before the server ends the stream (key deactivated, removed or expired; ' +
+            `and its \`id\` that body's ETag. A \`: keep-alive\` comment every ${(init.watchKeepAliveMs ?? WATCH_KEEP_ALIVE_MS) / 1000} s. Before the server ends the stream (key deactivated, removed or expired; ` +
             'shutdown) it sends `event: close` with `{"detail": ...}`. At most ' +
             `${init.maxWatchersPerKey === undefined ? '`--max-watchers-per-key`' : String(init.maxWatchersPerKey)} open per key; past it 429. ` +
             'Browsers: use `fetch` with the key header (EventSource cannot send headers; the key is never accepted in the URL).',
@@ -342,7 +345,7 @@ const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
             ...common,
             429: {
               description: 'Past the rate limit (as every keyed route), or this key already holds the most open streams: ' +
-                '`{"detail": "Too many watchers for this key: N"}`.',
+                `\`{"detail": "${tooManyWatchers(init.maxWatchersPerKey ?? 'N')}"}\`.`,
               content: jsonBody(schema('Error'))
             }
           }
@@ -364,7 +367,7 @@ const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
           responses: {
             200: { description: 'Each address with its result, and whether any answered.', headers: ratePolicy, content: jsonBody(schema('Reachability')) },
             400: ref('responses', 'BadRequest'),
-            404: { description: 'The peer is not a known subnet member: `{"detail": "Unknown peer"}`.', content: jsonBody(schema('Error')) },
+            404: { description: 'The peer is not a known subnet member: `{"detail": "' + UNKNOWN_PEER + '"}`.', content: jsonBody(schema('Error')) },
             ...common,
             503: {
               description: 'Checks are unavailable (no subnet node to dial with) or too many run at once; try again after `Retry-After`.',
