@@ -41,6 +41,9 @@ export const EXIT_REFUSED = 1
 export const EXIT_USAGE = 2
 
 /** Bad usage: exit 2. */
+/** The options that change an owner's entry: none goes with --list, nor with --remove. */
+const CHANGE_OPTIONS = ['inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note', 'rate-limit'] as const
+
 class UsageError extends Error {}
 /** A change the file's content does not allow (unknown owner, key held by another): exit 1. */
 class RefusedError extends Error {}
@@ -195,7 +198,7 @@ function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], e
   const rotate = argv.rotate === true
 
   if (list) {
-    const others = ['owner', 'inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note', 'remove', 'rate-limit'].filter(given)
+    const others = ['owner', 'remove', ...CHANGE_OPTIONS].filter(given)
     if (others.length > 0) throw new UsageError(`--list takes no other option than --keys-file, --${LIST_OPTIONS.join(', --')} (got --${others.join(', --')})`)
   } else {
     const listOnly = LIST_OPTIONS.filter(given)
@@ -205,7 +208,7 @@ function toOptions (argv: Record<string, unknown>, rawArgs: readonly string[], e
     if (problem !== undefined) throw new UsageError(`--owner ${problem}`)
   }
   if (remove) {
-    const others = ['inactive', 'key', 'rotate', 'expires-in', 'scopes', 'note', 'rate-limit'].filter(given)
+    const others = CHANGE_OPTIONS.filter(given)
     if (others.length > 0) throw new UsageError(`--remove cannot be combined with --${others.join(', --')}`)
   }
   if (rotate && key !== undefined) throw new UsageError('--rotate and --key cannot be combined: --rotate generates the key, --key sets it')
