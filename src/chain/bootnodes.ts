@@ -12,6 +12,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { silentLogger } from '../log/index.js'
 import { deadline } from '../util/deadline.js'
 import { registerMirroredCounter } from '../util/metrics.js'
+import { peerIdOfMultiaddr } from '../util/multiaddr.js'
 import { createRepeatingTask } from '../util/task.js'
 import { ChainAnswerError, BOOTNODE_KINDS, answerBytes, decodeAllSubnetBootnodes, utf8Text } from './codec.js'
 import { BOOTNODE_DIAL_TIMEOUT_MS, DEFAULT_BOOTNODE_REFRESH_MS, MAX_CHAIN_BOOTNODES, RPC_GET_BOOTNODES } from './constants.js'
@@ -177,7 +178,7 @@ function validAddrs (decoded: AllSubnetBootnodes, log: Logger): { addrs: string[
 function parseAddr (text: string, peerId: string): string | undefined {
   try {
     const ma = multiaddr(text)
-    if (ma.getComponents().some((c) => c.name === 'p2p')) return ma.toString()
+    if (peerIdOfMultiaddr(ma) !== undefined) return ma.toString()
     try {
       peerIdFromString(peerId)
     } catch {
@@ -194,7 +195,7 @@ async function unreachableOf (addrs: readonly string[], node: SubnetNode, signal
   if (!node.isStarted()) return [...addrs]
   const results = await Promise.all(addrs.map(async (addr) => {
     const ma = multiaddr(addr)
-    const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+    const id = peerIdOfMultiaddr(ma)
     if (id === node.peerId) return undefined
     try {
       if (id !== undefined && node.libp2p.getConnections(peerIdFromString(id)).length > 0) return undefined

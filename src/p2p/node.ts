@@ -27,6 +27,7 @@ import {
 import { dialableAddrs } from '../util/dialable.js'
 import { capStoredAddresses } from './address-cap.js'
 import { firstIp } from '../util/member-caps.js'
+import { peerIdOfMultiaddr } from '../util/multiaddr.js'
 import { createConnectionLimiter } from './connection-limits.js'
 import { dhtPeerInfoMapper, withDatastore } from './dht-parts.js'
 import { loadOrCreateIdentity } from './identity.js'
@@ -170,7 +171,7 @@ function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: b
     } catch {
       throw new ConfigError(`--${flag} ${JSON.stringify(value)} is not a multiaddr (e.g. /ip4/1.2.3.4/tcp/31330${needPeerId ? '/p2p/12D3KooW...' : ''})`)
     }
-    if (needPeerId && ma.getComponents().find((c) => c.name === 'p2p')?.value === undefined) {
+    if (needPeerId && peerIdOfMultiaddr(ma) === undefined) {
       throw new ConfigError(`--${flag} ${JSON.stringify(value)} must end in /p2p/<peer id>`)
     }
     return ma
@@ -305,7 +306,7 @@ class DefaultSubnetNode implements SubnetNode {
    */
   private async rememberBootstrapAddrs (): Promise<void> {
     for (const ma of this.bootstrap) {
-      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+      const id = peerIdOfMultiaddr(ma)
       if (id === undefined || id === this.peerId) continue
       try {
         await this.libp2p.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma] })
@@ -319,7 +320,7 @@ class DefaultSubnetNode implements SubnetNode {
     const node = this.libp2p
     if (this.dht.routingTable.size === 0) {
       await Promise.all(this.bootstrap.map(async (ma) => {
-        if (ma.getComponents().find((c) => c.name === 'p2p')?.value === this.peerId) return
+        if (peerIdOfMultiaddr(ma) === this.peerId) return
         try {
           await node.dial(ma, { signal })
           this.log.debug('dialled bootstrap peer', { addr: ma.toString() })

@@ -19,3 +19,8 @@ export function ipsOfMultiaddr (addr: string | Multiaddr): string[] {
   }
   return ips
 }
+
+/** The peer id a multiaddr names in its `/p2p/<id>` part, if any (multiaddr 13 has no getPeerId()). */
+export function peerIdOfMultiaddr (ma: Multiaddr): string | undefined {
+  return ma.getComponents().find((c) => c.name === 'p2p')?.value
+}
