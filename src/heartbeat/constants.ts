@@ -23,7 +23,7 @@ export const PUSH_TIMEOUT_MS = 5_000
 /** Bound of the OFFLINE round on stop (push and put together). */
 export const STOP_PUBLISH_TIMEOUT_MS = 3_000
 
-/** Collector: how often expired records are dropped and the local DHT store is scanned. */
+/** Collector: how often expired heartbeats are dropped (records are read as the DHT stores them). */
 export const DEFAULT_SWEEP_INTERVAL_MS = 5_000
 /**
  * Collector: how often the DHT store is swept for expired records. Only the sweep walks the whole

@@ -1,7 +1,7 @@
 /**
- * The Hypertensor subnet template's application messages (issue 11), as standalone building
- * blocks: bytes in, typed results out; no libp2p node wiring here (the composition root
- * subscribes to the topics, registers the sync protocol and calls these).
+ * The Hypertensor subnet template's application messages (issue 11): bytes in, typed results out,
+ * and the heartbeat source that wires them to a node (source.ts: it subscribes to the topics, sets
+ * their validators and registers the sync protocol; createTemplateHeartbeatSource below).
  *
  * - messages.ts: plain pydantic JSON on topics `heartbeat` and `peer_state`
  *   (parseTemplateHeartbeat, parseTemplatePeerState; 1 KiB bound), the topic names, the state
@@ -14,7 +14,7 @@
  *   of verified peer-state nodes; it advertises and serves only nodes whose whole ancestry it
  *   holds (the file's header says why), so template nodes never get an orphan from it.
  *
- * Wiring (for the composition root):
+ * What source.ts does with them:
  * - gossipsub validator, topic `heartbeat`: `parseTemplateHeartbeat(msg.data, { subnetId })`;
  *   topic `peer_state`: `await validatePeerStateTopicMessage(msg.data, { subnetId, from: msg.from.toString() })`.
  *   A TemplateMessageRejectedError means Reject (count `err.reason`); a `dag-announcement` result
