@@ -148,9 +148,8 @@ export class DefaultDagSyncService implements DagSyncService {
     }
   }
 
-  /** One request's bytes in, the response's bytes out (canonical JSON); throws SyncRequestError. */
-  respond (request: Uint8Array): Uint8Array {
-    if (request.byteLength > this.maxRequestBytes) throw new SyncRequestError('oversized', `${request.byteLength} bytes`)
+  /** One request's bytes in (at most maxRequestBytes: lpStream refused longer), the response's bytes out (canonical JSON); throws SyncRequestError. */
+  private respond (request: Uint8Array): Uint8Array {
     let msg: JsonObject
     try {
       msg = decodeJsonObject(request)

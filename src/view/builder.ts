@@ -226,7 +226,8 @@ class DefaultViewBuilder implements ViewBuilder {
       const peerIps = ipsOf.get(p.peerId) ?? []
       const located = peerIps.map((ip) => locations.get(ip))
       let built = this.builtPeers.get(p.peerId)
-      if (built === undefined || built.ips !== peerIps || !sameList(built.locations, located) || !sameList(built.multiaddrs, p.multiaddrs)) {
+      // changed addresses give a new `peerIps` array (above), so identity covers them too
+      if (built === undefined || built.ips !== peerIps || !sameList(built.locations, located)) {
         const info: PeerInfo = {}
         peerIps.forEach((ip, k) => {
           const location = located[k]
