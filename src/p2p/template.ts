@@ -136,6 +136,8 @@ export function templateGossipsub (init: TemplateGossipsubInit = {}): (component
     maxInboundDataLength: TEMPLATE_MAX_RPC_BYTES,
     ...init.options,
     fallbackToFloodsub: false,
+    // a publish before any peer subscribed resolves with no recipients instead of throwing
+    allowPublishToZeroTopicPeers: true,
     globalSignaturePolicy: StrictSign,
     msgIdFn: templateMsgId
   })
