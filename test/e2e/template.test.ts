@@ -123,8 +123,21 @@ async function heartbeatOf (s: SidecarApi, peerId: string): Promise<ApiHeartbeat
   return (await apiGet<ApiHeartbeat[]>(s, '/v1/get_heartbeat')).find(h => h.peer_id === peerId)
 }
 
-/** The peer's heartbeat once it is in `state` (bounded); a timeout names what the API showed last. */
-async function waitForState (s: SidecarApi, peerId: string, state: string, timeoutMs = STATE_TIMEOUT_MS): Promise<ApiHeartbeat> {
+/** What a failed wait shows of the parts involved: the py node's events (not its RECV lines) and stderr, and a child sidecar's log. */
+function diagnostics (s: SidecarApi, py?: PyNode): string {
+  const parts: string[] = []
+  if (py !== undefined) {
+    const events = py.events.filter(e => e.kind !== 'RECV').map(e => e.line)
+    parts.push(`py exit ${String(py.child.exitCode ?? py.child.signalCode)}; py events (last 40 of ${events.length}):\n${events.slice(-40).join('\n')}`)
+    const logged = py.stderr().split('\n').filter(l => /fail|error|timeout|timed out|negotiat|refused|reset/i.test(l))
+    parts.push(`py stderr, lines about failures (last 30 of ${logged.length}):\n${logged.slice(-30).join('\n')}`)
+  }
+  if ('cli' in s) parts.push(`sidecar log tail:\n${(s as CliSidecar).cli.stdout().slice(-4_000)}`)
+  return parts.join('\n')
+}
+
+/** The peer's heartbeat once it is in `state` (bounded); a timeout names what the API showed last and, given the py node, what it and the sidecar said. */
+async function waitForState (s: SidecarApi, peerId: string, state: string, timeoutMs = STATE_TIMEOUT_MS, py?: PyNode): Promise<ApiHeartbeat> {
   let last: ApiHeartbeat[] | undefined
   try {
     return await waitFor(async () => {
@@ -133,7 +146,7 @@ async function waitForState (s: SidecarApi, peerId: string, state: string, timeo
       return hb?.server.state === state ? hb : undefined
     }, { timeoutMs, intervalMs: 50, what: `${peerId} ${state} in /v1/get_heartbeat` })
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last get_heartbeat at ${Date.now() / 1000}: ${JSON.stringify(last)}`)
+    throw new Error(`${(err as Error).message}; last get_heartbeat at ${Date.now() / 1000}: ${JSON.stringify(last)}\n${diagnostics(s, py)}`)
   }
 }
 
@@ -226,7 +239,7 @@ for (const pos of [false, true]) {
     const accepted = acceptedTimes(s)
     const py = await startPy(t, s, { pos, subnetNodeId: 3 })
     const { peerId, multiaddr: pyAddr } = py
-    const hb = await waitForState(s, peerId, 'ONLINE')
+    const hb = await waitForState(s, peerId, 'ONLINE', STATE_TIMEOUT_MS, py.py)
     t.log(latencyReport(py, accepted, Date.now()))
     assertTemplateHeartbeat(t, hb, peerId, 3, 'ONLINE')
     const conn = s.sidecar.node.libp2p.getConnections().find(c => c.remotePeer.toString() === peerId)
@@ -241,7 +254,7 @@ pyTest(test, 'a py --dag template node finishes its startup sync against the sid
   const { py, peerId } = await startPy(t, s, { dag: true })
   const sync = await py.waitForLine(e => e.kind === 'DAG_SYNC', STATE_TIMEOUT_MS)
   t.true((sync.fields[0] ?? '').split(',').includes(s.peerId), sync.line)
-  const hb = await waitForState(s, peerId, 'JOINING')
+  const hb = await waitForState(s, peerId, 'JOINING', STATE_TIMEOUT_MS, py)
   assertTemplateHeartbeat(t, hb, peerId, 1, 'JOINING')
 })
 
@@ -249,18 +262,11 @@ pyTest(test, 'SIGTERM: the py node publishes OFFLINE and the API shows it OFFLIN
   const s = await startSidecar(t)
   const started = await startPy(t, s)
   const { py, peerId } = started
-  await waitForState(s, peerId, 'ONLINE')
+  await waitForState(s, peerId, 'ONLINE', STATE_TIMEOUT_MS, py)
   // One SIGTERM only: a second signal makes the harness exit at once, without its clean exit 0.
   const exited = new Promise<number | null>(resolve => { py.child.once('exit', code => { resolve(code) }) })
   py.child.kill('SIGTERM')
-  let hb: ApiHeartbeat
-  try {
-    hb = await waitForState(s, peerId, 'OFFLINE', 15_000)
-  } catch (err) {
-    t.log(`py stdout: ${py.events.filter(e => e.kind !== 'RECV').map(e => e.line).join('\n')}`)
-    t.log(`API: ${JSON.stringify(await heartbeatOf(s, peerId))}; py exit ${String(py.child.exitCode ?? py.child.signalCode)}; stderr tail ${py.stderr().slice(-800)}`)
-    throw err
-  }
+  const hb = await waitForState(s, peerId, 'OFFLINE', 15_000, py)
   const visibleAt = Date.now()
   t.is(await exited, 0)
   const offline = py.events.find(e => e.kind === 'PUB' && e.fields[0] === TEMPLATE_PEER_STATE_TOPIC && e.line.includes('"state":0'))
@@ -274,14 +280,7 @@ pyTest(test, 'SIGKILL with a short --template-heartbeat-ttl: the entry expires f
   // 5 s: five py messages per TTL, so a loaded machine still shows the entry before it lapses.
   const s = await startSidecar(t, ['--template-heartbeat-ttl', '5s'])
   const { py, peerId } = await startPy(t, s)
-  let hb: ApiHeartbeat
-  try {
-    hb = await waitForState(s, peerId, 'ONLINE')
-  } catch (err) {
-    t.log(`py: ${py.events.filter(e => e.kind !== 'RECV').map(e => e.line).join('\n')}`)
-    t.log(`sidecar stdout tail: ${s.cli.stdout().slice(-3000)}`)
-    throw err
-  }
+  const hb = await waitForState(s, peerId, 'ONLINE', STATE_TIMEOUT_MS, py)
   t.true(hb.expiration_time * 1000 <= Date.now() + 5_000 + 500, `expiration_time ${hb.expiration_time} follows the 5 s TTL`)
   py.child.kill('SIGKILL')
   await py.stop()
@@ -331,7 +330,7 @@ pyTest(test, 'hostile template messages from a js gossipsub node are rejected, c
     return missing.length === 0
   }, { timeoutMs: STATE_TIMEOUT_MS, intervalMs: 500, what: 'every rejection reason counted in /metrics' })
 
-  await waitForState(s, pyPeer, 'ONLINE')
+  await waitForState(s, pyPeer, 'ONLINE', STATE_TIMEOUT_MS, py)
   t.is(await heartbeatOf(s, hostileId), undefined, 'no heartbeat for the hostile node')
   t.false(hostileId in (await peersInfo(s)), 'the hostile node is no member')
 
@@ -381,7 +380,7 @@ pyTest(test, 'the sidecar dials out: a py --pos node started first, then the sid
   const { py, peerId, multiaddr: pyAddr } = await startPy(t, undefined, { pos: true })
   const s = await startSidecar(t, ['--bootstrap', pyAddr])
   await py.waitForLine(e => e.kind === 'CONNECTED' && e.fields[0] === s.peerId, STATE_TIMEOUT_MS)
-  const hb = await waitForState(s, peerId, 'ONLINE')
+  const hb = await waitForState(s, peerId, 'ONLINE', STATE_TIMEOUT_MS, py)
   assertTemplateHeartbeat(t, hb, peerId, 1, 'ONLINE')
   await assertPeersInfo(t, s, peerId, pyAddr)
 })
@@ -397,7 +396,7 @@ pyTest(test, 'the template\'s bootnode.key as --identity-path: the registered pe
   // The harness dials the /p2p/ address: the connection proves the key, not just the printed id.
   const { py, peerId } = await startPy(t, s, { pos: true })
   await py.waitForLine(e => e.kind === 'CONNECTED' && e.fields[0] === BOOTNODE_KEY_PEER_ID, STATE_TIMEOUT_MS)
-  await waitForState(s, peerId, 'ONLINE')
+  await waitForState(s, peerId, 'ONLINE', STATE_TIMEOUT_MS, py)
   s.cli.child.kill('SIGTERM')
   t.is(await s.cli.exited, 0)
   t.deepEqual(await readFile(keyFile), before, 'the key file is unchanged')
@@ -409,11 +408,11 @@ pyTest(test, 'a py node that restarts with the same key file goes OFFLINE and co
   const keyFile = join(dir, 'alith.key')
   await copyFile(join(KEYS_DIR, 'alith.key'), keyFile)
   const first = await startPy(t, s, { keyFile, subnetNodeId: 2 })
-  await waitForState(s, first.peerId, 'ONLINE')
+  await waitForState(s, first.peerId, 'ONLINE', STATE_TIMEOUT_MS, first.py)
   t.is(await first.py.stop(), 0)
-  await waitForState(s, first.peerId, 'OFFLINE', 15_000)
+  await waitForState(s, first.peerId, 'OFFLINE', 15_000, first.py)
   const second = await startPy(t, s, { keyFile, subnetNodeId: 2 })
   t.is(second.peerId, first.peerId)
-  const hb = await waitForState(s, second.peerId, 'ONLINE')
+  const hb = await waitForState(s, second.peerId, 'ONLINE', STATE_TIMEOUT_MS, second.py)
   assertTemplateHeartbeat(t, hb, second.peerId, 2, 'ONLINE')
 })

@@ -8,6 +8,7 @@ import { spawn, execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import PQueue from 'p-queue'
 import { killWithWorker } from './children.js'
 import type { ChildProcess } from 'node:child_process'
 import type { ExecutionContext, TestFn } from 'ava'
@@ -74,6 +75,15 @@ export async function pyNodeAvailable (): Promise<string | undefined> {
   return await setupResult
 }
 
+/**
+ * At most this many py tests of one file run their bodies at once. A py node costs about 1 s of
+ * CPU to start; ten at once beside a sidecar each (e2e/template) took 10–13 s to LISTEN on 2 cores,
+ * and py-libp2p never retries a pubsub stream whose negotiation failed under that load. Queued
+ * bodies cost no wall time on a busy machine (the work is CPU-bound either way).
+ */
+const PY_TESTS_AT_ONCE = 4
+const pySlots = new PQueue({ concurrency: PY_TESTS_AT_ONCE })
+
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 
 /**
@@ -89,7 +99,7 @@ export function pyTest (test: TestFn, title: string, impl: (t: ExecutionContext)
       t.pass()
       return
     }
-    await impl(t)
+    await pySlots.add(async () => { await impl(t) })
   })
 }
 
@@ -117,7 +127,8 @@ export function startPyNode (t: ExecutionContext, opts: PyNodeOptions = {}): PyN
   if (opts.keyFile !== undefined) args.push('--key-file', opts.keyFile)
   if (opts.subnetId !== undefined) args.push('--subnet-id', String(opts.subnetId))
   if (opts.subnetNodeId !== undefined) args.push('--subnet-node-id', String(opts.subnetNodeId))
-  args.push(...(opts.args ?? []))
+  // INFO: py-libp2p logs a failed dial or a failed pubsub negotiation at INFO; a failed test shows them.
+  args.push('--log-level', 'INFO', ...(opts.args ?? []))
 
   const child = spawn(join(dir, 'run.sh'), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   killWithWorker(child)
