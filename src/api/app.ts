@@ -13,7 +13,8 @@ import { ipKeyGenerator, rateLimit, type RateLimitRequestHandler, type Store } f
 import { RedisStore } from 'rate-limit-redis'
 import { ConfigError } from '../errors.js'
 import { silentLogger, type Logger } from '../log/index.js'
-import { describeRate, parseRate } from '../util/rate.js'
+import { describeRate, MAX_RATE_WINDOW_MS, parseRate } from '../util/rate.js'
+import { formatDuration } from '../util/duration.js'
 import { createMetricsRegistry } from '../util/metrics.js'
 import { connectRedis, type RedisClient } from '../util/redis.js'
 import { authenticate } from './auth.js'
@@ -64,8 +65,9 @@ interface CheckedRate {
 function checkRate (name: string, rate: RateLimitInit | undefined, fallback: RateLimitInit): CheckedRate {
   const r = rate ?? fallback
   if (!Number.isSafeInteger(r.limit) || r.limit < 1) throw new ConfigError(`${name}: limit must be an integer ≥ 1, got ${String(r.limit)}`)
-  if (!Number.isSafeInteger(r.windowMs) || r.windowMs < 1 || r.windowMs > 2 ** 31 - 1) {
-    throw new ConfigError(`${name}: window must be between 1 ms and 24 days, got ${String(r.windowMs)} ms`)
+  // the bound the rate parser applies to flags and key files (one home: util/rate.ts)
+  if (!Number.isSafeInteger(r.windowMs) || r.windowMs < 1 || r.windowMs > MAX_RATE_WINDOW_MS) {
+    throw new ConfigError(`${name}: window must be between 1 ms and ${formatDuration(MAX_RATE_WINDOW_MS)}, got ${String(r.windowMs)} ms`)
   }
   if (r.text === undefined) return { limit: r.limit, windowMs: r.windowMs, text: describeRate(r.limit, r.windowMs) }
   // the operator's wording goes to clients as is, so it must say this very limit
