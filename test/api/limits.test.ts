@@ -132,6 +132,21 @@ test('a rate window longer than a day is refused in code as the flags refuse it 
   t.pass('a window of exactly a day is taken')
 })
 
+test('watcher caps: each a positive integer, the per-key one at most the total one (its default lowered to it)', async (t) => {
+  const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
+  for (const init of [{ maxWatchers: 0 }, { maxWatchers: 1.5 }, { maxWatchersPerKey: 0 }, { maxWatchersPerKey: 5, maxWatchers: 4 }]) {
+    const err = await t.throwsAsync(createApi(init, components))
+    t.is((err as { code?: string }).code, 'ERR_CONFIG', JSON.stringify(init))
+  }
+  const err = await t.throwsAsync(createApi({ maxWatchersPerKey: 5, maxWatchers: 4 }, components))
+  t.is(err?.message, 'max watchers per key (5) is more than max watchers in total (4)')
+  for (const init of [{ maxWatchers: 2 }, { maxWatchersPerKey: 4, maxWatchers: 4 }, {}]) {
+    const api = await createApi(init, components)
+    await api.close()
+    t.pass(JSON.stringify(init))
+  }
+})
+
 test('a trust-proxy range that would trust (nearly) every client is refused, saying why', async (t) => {
   const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
   for (const range of ['0.0.0.0/0', '::/0', '0.0.0.0/1', '1.0.0.0/7', '128.0.0.0/128.0.0.0', '::/15', '2000::/3', '::ffff:0.0.0.0/96', '::ffff:0.0.0.0/103']) {
