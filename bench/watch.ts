@@ -47,7 +47,7 @@ async function serve (): Promise<void> {
   const view = createStaticView(base)
   const keySet = createKeySet([{ owner: 'bench', key: BENCH_KEY, active: true }])
   const server = createApiServer({
-    host: '127.0.0.1', port: 0, rateLimit: { limit: 1e9, windowMs: 60_000 }, authFailLimit: { limit: 1e9, windowMs: 60_000 }, maxWatchersPerKey: WATCHERS + 10
+    host: '127.0.0.1', port: 0, rateLimit: { limit: 1e9, windowMs: 60_000 }, authFailLimit: { limit: 1e9, windowMs: 60_000 }, maxWatchersPerKey: WATCHERS + 10, maxWatchers: WATCHERS + 10
   }, { view, keys: { current: () => keySet } })
   await server.start()
   let n = 0

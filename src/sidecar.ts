@@ -110,6 +110,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger, opti
     logger: logger.child('api'),
     attribution: locator.attribution,
     maxWatchersPerKey: config.maxWatchersPerKey,
+    maxWatchers: config.maxWatchers,
     allowPrivateAddrs: config.allowPrivateAddrs
   }, {
     view,

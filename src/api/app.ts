@@ -13,15 +13,17 @@ import { ipKeyGenerator, rateLimit, type RateLimitRequestHandler, type Store } f
 import { RedisStore } from 'rate-limit-redis'
 import { ConfigError } from '../errors.js'
 import { silentLogger, type Logger } from '../log/index.js'
-import { describeRate, parseRate } from '../util/rate.js'
+import { describeRate, MAX_RATE_WINDOW_MS, parseRate } from '../util/rate.js'
+import { formatDuration } from '../util/duration.js'
+import { createWindowedLog } from '../util/windowed-log.js'
 import { createMetricsRegistry } from '../util/metrics.js'
 import { connectRedis, type RedisClient } from '../util/redis.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
-  BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, FORBIDDEN_DETAIL, IPV6_SUBNET, JSON_CONTENT_TYPE,
-  MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS,
-  REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS, tooManyWatchers, type BodyRoute, type RouteName
+  BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, FORBIDDEN_DETAIL, IPV6_SUBNET, JSON_CONTENT_TYPE,
+  MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS, REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS,
+  WATCH_REFUSAL_LOG_WINDOW_MS, WATCHERS_FULL_RETRY_AFTER_S, tooManyWatchers, tooManyWatchersInTotal, type BodyRoute, type RouteName
 } from './constants.js'
 import { createReachability } from './reachability.js'
 import { createWatchHub } from './watch.js'
@@ -64,8 +66,9 @@ interface CheckedRate {
 function checkRate (name: string, rate: RateLimitInit | undefined, fallback: RateLimitInit): CheckedRate {
   const r = rate ?? fallback
   if (!Number.isSafeInteger(r.limit) || r.limit < 1) throw new ConfigError(`${name}: limit must be an integer ≥ 1, got ${String(r.limit)}`)
-  if (!Number.isSafeInteger(r.windowMs) || r.windowMs < 1 || r.windowMs > 2 ** 31 - 1) {
-    throw new ConfigError(`${name}: window must be between 1 ms and 24 days, got ${String(r.windowMs)} ms`)
+  // the bound the rate parser applies to flags and key files (one home: util/rate.ts)
+  if (!Number.isSafeInteger(r.windowMs) || r.windowMs < 1 || r.windowMs > MAX_RATE_WINDOW_MS) {
+    throw new ConfigError(`${name}: window must be between 1 ms and ${formatDuration(MAX_RATE_WINDOW_MS)}, got ${String(r.windowMs)} ms`)
   }
   if (r.text === undefined) return { limit: r.limit, windowMs: r.windowMs, text: describeRate(r.limit, r.windowMs) }
   // the operator's wording goes to clients as is, so it must say this very limit
@@ -74,6 +77,19 @@ function checkRate (name: string, rate: RateLimitInit | undefined, fallback: Rat
     throw new ConfigError(`${name}: text ${JSON.stringify(r.text)} does not describe ${describeRate(r.limit, r.windowMs)}`)
   }
   return { limit: r.limit, windowMs: r.windowMs, text: r.text.trim() }
+}
+
+/**
+ * The `/v1/watch` caps (SPEC §4 `--max-watchers-per-key`, `--max-watchers`), as the flags take them:
+ * a per-key cap above the total is refused; the per-key default is lowered to a smaller total.
+ */
+function checkWatcherCaps (init: ApiInit): { maxWatchersPerKey: number, maxWatchers: number } {
+  const maxWatchers = init.maxWatchers ?? DEFAULT_MAX_WATCHERS
+  if (!Number.isSafeInteger(maxWatchers) || maxWatchers < 1) throw new ConfigError(`max watchers must be an integer ≥ 1, got ${String(maxWatchers)}`)
+  const maxWatchersPerKey = init.maxWatchersPerKey ?? Math.min(DEFAULT_MAX_WATCHERS_PER_KEY, maxWatchers)
+  if (!Number.isSafeInteger(maxWatchersPerKey) || maxWatchersPerKey < 1) throw new ConfigError(`max watchers per key must be an integer ≥ 1, got ${String(maxWatchersPerKey)}`)
+  if (maxWatchersPerKey > maxWatchers) throw new ConfigError(`max watchers per key (${maxWatchersPerKey}) is more than max watchers in total (${maxWatchers})`)
+  return { maxWatchersPerKey, maxWatchers }
 }
 
 /** Hop count or address/CIDR list for express's `trust proxy`; never `true` (SPEC §1). */
@@ -137,8 +153,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   const startedAt = Date.now()
   const debug = logger.level === 'debug'
 
-  const maxWatchersPerKey = init.maxWatchersPerKey ?? DEFAULT_MAX_WATCHERS_PER_KEY
-  if (!Number.isSafeInteger(maxWatchersPerKey) || maxWatchersPerKey < 1) throw new ConfigError(`max watchers per key must be an integer ≥ 1, got ${String(maxWatchersPerKey)}`)
+  const { maxWatchersPerKey, maxWatchers } = checkWatcherCaps(init)
   let watchers = (): number => 0
   const metrics: ApiMetrics = createApiMetrics({ snapshot: () => view.current(), watchers: () => watchers() }, { registry: components.registry ?? createMetricsRegistry() })
   const redis = init.redisUrl === undefined ? undefined : await connectRedis(init.redisUrl, logger)
@@ -150,7 +165,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     onError: (err) => { logger.warn('preparing bodies after a view change failed; requests build them on demand', { err }) }
   })
   const watchKeepAliveMs = init.watchKeepAliveMs ?? WATCH_KEEP_ALIVE_MS
-  const watch = createWatchHub({ maxPerKey: maxWatchersPerKey, keepAliveMs: watchKeepAliveMs }, { view, bodies, keys }, {
+  const watch = createWatchHub({ maxPerKey: maxWatchersPerKey, maxTotal: maxWatchers, keepAliveMs: watchKeepAliveMs }, { view, bodies, keys }, {
     onClosed: (reason) => { if (debug) logger.debug('watch stream ended', { reason }) }
   })
   watchers = () => watch.size()
@@ -407,9 +422,23 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   app.get(bodyPaths, guard, keyLimiter, serve)
 
   // SPEC §1 /v1/watch: one request at connect (guard and limiter as every route), then a stream
+  // past a cap: 429 when the key holds its own maximum (the client's doing), 503 when the server
+  // holds its total (capacity, as /v1/is_reachable's 503); both counted, logged once per window
+  const WATCHERS_PER_KEY_FULL = json({ detail: tooManyWatchers(maxWatchersPerKey) })
+  const WATCHERS_FULL = json({ detail: tooManyWatchersInTotal(maxWatchers) })
+  const watchRefusalLog = createWindowedLog(logger, 'warn', '/v1/watch stream refused: watcher cap reached', WATCH_REFUSAL_LOG_WINDOW_MS)
   app.get('/v1/watch', guard, keyLimiter, (req, res) => {
-    if (watch.full(req)) {
-      send(res, 'watch', 429, json({ detail: tooManyWatchers(maxWatchersPerKey) }))
+    const refusal = watch.refusal(req)
+    if (refusal !== undefined) {
+      metrics.watchRefused(refusal)
+      const locals = res.locals as Locals
+      watchRefusalLog.note({ reason: refusal, owner: locals.owner, ip: locals.clientIp, open: watch.size() })
+      if (refusal === 'total') {
+        res.setHeader('Retry-After', String(WATCHERS_FULL_RETRY_AFTER_S))
+        send(res, 'watch', 503, WATCHERS_FULL)
+      } else {
+        send(res, 'watch', 429, WATCHERS_PER_KEY_FULL)
+      }
       return
     }
     const entry = (res.locals as Locals).entry
@@ -459,7 +488,7 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     })
   }
   // SPEC §1 "API description": /openapi.json and /docs (no key)
-  app.use(createDocsRouter({ rateText: rate.text, authFailText: authFail.text, metrics: init.metrics !== false, maxWatchersPerKey, watchKeepAliveMs }))
+  app.use(createDocsRouter({ rateText: rate.text, authFailText: authFail.text, metrics: init.metrics !== false, maxWatchersPerKey, maxWatchers, watchKeepAliveMs }))
   knownPaths.push(...routeNames.keys(), `${REACHABLE_PREFIX}:peerId`, ...DOCS_PATHS)
   app.all(knownPaths, (req, res) => {
     res.setHeader('Allow', 'GET, HEAD')

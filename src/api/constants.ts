@@ -61,6 +61,25 @@ export const WATCH_KEEP_ALIVE_MS = 15_000
 export const DEFAULT_MAX_WATCHERS_PER_KEY = 4
 
 /**
+ * SPEC §4 `--max-watchers`: open `/v1/watch` streams across all keys (issue 12: every resource
+ * bounded in total, not only per key). Each stream holds a socket and a file descriptor, gets every
+ * change written to it in one synchronous loop, and may hold up to WATCH_MAX_PENDING_BYTES unread;
+ * 256 leaves room above the 200 streams issue 13's bench shows to cost the REST routes little (64
+ * dashboards at the per-key default), and stays far below a default 1024-descriptor limit.
+ */
+export const DEFAULT_MAX_WATCHERS = 256
+
+/**
+ * `Retry-After` of the 503 past `--max-watchers`: a slot frees only when some stream ends, and each
+ * connect costs a request of the key's budget, so a client that follows it stays within the
+ * default 5/minute (one keep-alive period).
+ */
+export const WATCHERS_FULL_RETRY_AFTER_S = 15
+
+/** At most one log line per this long about refused `/v1/watch` streams (issue 12: no log floods). */
+export const WATCH_REFUSAL_LOG_WINDOW_MS = 10_000
+
+/**
  * How often open streams are checked against the key store (a reloaded file, an expiry): SPEC §1
  * "ends within a second" = the key watcher's poll (250 ms) + this + the close.
  */
@@ -96,6 +115,11 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
 /** The 429 `detail` past `--max-watchers-per-key` open `/v1/watch` streams (SPEC §1). */
 export function tooManyWatchers (max: number | string): string {
   return `Too many watchers for this key: ${max}`
+}
+
+/** The 503 `detail` past `--max-watchers` open `/v1/watch` streams across all keys (SPEC §1). */
+export function tooManyWatchersInTotal (max: number | string): string {
+  return `Too many watchers on this server: ${max}; retry later`
 }
 
 /** The 403 body's `detail` (SPEC §1), also the reason a live feed is closed with when its key goes. */

@@ -45,8 +45,13 @@ export interface ApiInit {
   logger?: Logger
   /** Credits the geolocation data's licence requires (CC BY 4.0), shown in `/healthz` when not empty. */
   attribution?: readonly string[]
-  /** SPEC §4 `--max-watchers-per-key`: open `/v1/watch` streams per API key; past it 429. Default 4. */
+  /**
+   * SPEC §4 `--max-watchers-per-key`: open `/v1/watch` streams per API key; past it 429. Default 4,
+   * or `maxWatchers` when that is smaller; a value above `maxWatchers` is refused.
+   */
   maxWatchersPerKey?: number
+  /** SPEC §4 `--max-watchers`: open `/v1/watch` streams across all keys; past it 503 with `Retry-After`. Default 256. */
+  maxWatchers?: number
   /** Between the `/v1/watch` keep-alive comments. Default 15 s. */
   watchKeepAliveMs?: number
   /** `/v1/is_reachable` may dial loopback and private addresses (SPEC §4 `--allow-private-addrs`). Default false. */

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram } from 'prom-client'
 import type { Registry } from 'prom-client'
 import type { BodyRoute } from './constants.js'
 import type { CompressedEncoding, CompressTrigger } from './representation.js'
+import type { WatchRefusal } from './watch.js'
 import type { ViewSnapshot } from '../view/index.js'
 
 export type AuthRejectReason = 'missing' | 'unknown' | 'expired' | 'scope'
@@ -18,6 +19,8 @@ export interface ApiMetrics {
   request: (route: string, status: number) => void
   authRejected: (reason: AuthRejectReason) => void
   rateLimited: (limiter: LimiterName) => void
+  /** A new `/v1/watch` stream refused past a cap. */
+  watchRefused: (reason: WatchRefusal) => void
   prepared: (route: BodyRoute, seconds: number) => void
   compressed: (route: BodyRoute, encoding: CompressedEncoding, seconds: number, trigger: CompressTrigger) => void
 }
@@ -47,6 +50,12 @@ export function createApiMetrics (init: ApiMetricsInit, components: { registry: 
     name: 'subnet_bootnode_rate_limit_rejections_total',
     help: 'Requests refused with 429, by limiter (key_ip: per key and client IP; auth_fail: failed auth attempts per IP)',
     labelNames: ['limiter'] as const,
+    registers: [registry]
+  })
+  const watchRefusals = new Counter({
+    name: 'subnet_bootnode_api_watch_refusals_total',
+    help: 'New /v1/watch streams refused, by cap (per_key: 429 past --max-watchers-per-key; total: 503 past --max-watchers)',
+    labelNames: ['reason'] as const,
     registers: [registry]
   })
   const prepare = new Histogram({
@@ -92,6 +101,7 @@ export function createApiMetrics (init: ApiMetricsInit, components: { registry: 
     },
     authRejected: (reason) => { authRejections.inc({ reason }) },
     rateLimited: (limiter) => { rateLimited.inc({ limiter }) },
+    watchRefused: (reason) => { watchRefusals.inc({ reason }) },
     prepared: (route, seconds) => { prepare.observe({ route }, seconds) },
     compressed: (route, encoding, seconds, trigger) => { compress.observe({ route, encoding, trigger }, seconds) }
   }

@@ -12,7 +12,9 @@ import {
   HEARTBEAT_STATES, MAX_NEXT_PINGS, MAX_PEER_ID_LENGTH, MAX_PUBLIC_NAME_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN
 } from '../heartbeat/model.js'
 import { packageVersion } from '../util/package-version.js'
-import { FORBIDDEN_DETAIL, JSON_CONTENT_TYPE, ROUTES, WATCH_KEEP_ALIVE_MS, tooManyWatchers, type RouteName } from './constants.js'
+import {
+  FORBIDDEN_DETAIL, JSON_CONTENT_TYPE, ROUTES, WATCH_KEEP_ALIVE_MS, WATCHERS_FULL_RETRY_AFTER_S, tooManyWatchers, tooManyWatchersInTotal, type RouteName
+} from './constants.js'
 import { UNKNOWN_PEER } from './reachability.js'
 
 /** The path of the document and of the interactive docs (SPEC §1 "API description"). */
@@ -30,6 +32,8 @@ export interface OpenApiInit {
   metrics?: boolean
   /** `--max-watchers-per-key`, named in the `/v1/watch` description when the route exists. */
   maxWatchersPerKey?: number
+  /** `--max-watchers`, likewise. */
+  maxWatchers?: number
   /** Between the live feed's keep-alive comments. Default WATCH_KEEP_ALIVE_MS. */
   watchKeepAliveMs?: number
 }
@@ -42,6 +46,9 @@ const jsonBody = (s: Json): Json => ({ [JSON_CONTENT_TYPE.split(';')[0] ?? 'appl
 
 /** base58btc, as libp2p prints peer ids. */
 const PEER_ID_PATTERN = '^[1-9A-HJ-NP-Za-km-z]+$'
+
+/** The `Retry-After` of a 503 for capacity in use (checks or streams running): seconds to wait. */
+const retryLater = { 'Retry-After': { description: 'Seconds to wait before asking again.', schema: { type: 'string', pattern: '^\\d+$' }, required: true } }
 
 const ratePolicy = {
   RateLimit: ref('headers', 'RateLimit'),
@@ -334,6 +341,7 @@ const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
             `and its \`id\` that body's ETag. A \`: keep-alive\` comment every ${(init.watchKeepAliveMs ?? WATCH_KEEP_ALIVE_MS) / 1000} s. Before the server ends the stream (key deactivated, removed or expired; ` +
             'shutdown) it sends `event: close` with `{"detail": ...}`. At most ' +
             `${init.maxWatchersPerKey === undefined ? '`--max-watchers-per-key`' : String(init.maxWatchersPerKey)} open per key; past it 429. ` +
+            `At most ${init.maxWatchers === undefined ? '`--max-watchers`' : String(init.maxWatchers)} open in total; past it 503. ` +
             'Browsers: use `fetch` with the key header (EventSource cannot send headers; the key is never accepted in the URL).',
           security: keyed,
           responses: {
@@ -346,6 +354,12 @@ const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
             429: {
               description: 'Past the rate limit (as every keyed route), or this key already holds the most open streams: ' +
                 `\`{"detail": "${tooManyWatchers(init.maxWatchersPerKey ?? 'N')}"}\`.`,
+              content: jsonBody(schema('Error'))
+            },
+            503: {
+              description: 'The server already holds the most open streams across all keys: ' +
+                `\`{"detail": "${tooManyWatchersInTotal(init.maxWatchers ?? 'N')}"}\`, with \`Retry-After: ${WATCHERS_FULL_RETRY_AFTER_S}\`; a slot frees when any stream ends.`,
+              headers: retryLater,
               content: jsonBody(schema('Error'))
             }
           }
@@ -371,7 +385,7 @@ const ROUTE_DOCS: Record<RouteName, RouteDoc> = {
             ...common,
             503: {
               description: 'Checks are unavailable (no subnet node to dial with) or too many run at once; try again after `Retry-After`.',
-              headers: { 'Retry-After': { description: 'Seconds to wait before asking again.', schema: { type: 'string', pattern: '^\\d+$' } } },
+              headers: retryLater,
               content: jsonBody(schema('Error'))
             }
           }

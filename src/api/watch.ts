@@ -28,6 +28,8 @@ const KEEP_ALIVE = Buffer.from(': keep-alive\n\n')
 export interface WatchHubInit {
   /** Open streams per API key. */
   maxPerKey: number
+  /** Open streams across all keys. */
+  maxTotal: number
   /** Between keep-alive comments. */
   keepAliveMs: number
 }
@@ -44,8 +46,11 @@ export interface WatchHubHooks {
 }
 
 export interface WatchHub {
-  /** Whether the key `req` presents already holds its maximum of open streams. */
-  full: (req: IncomingMessage) => boolean
+  /**
+   * Why a new stream for `req` is refused: `per_key` when its key already holds its maximum (the
+   * client's own doing, checked first), `total` when the server does; `undefined` when there is room.
+   */
+  refusal: (req: IncomingMessage) => WatchRefusal | undefined
   /** Starts the stream on `res` for an accepted key `entry`: headers and the three current events. */
   open: (req: IncomingMessage, res: ServerResponse, entry: Readonly<ApiKeyEntry>) => void
   /** Open streams. */
@@ -53,6 +58,9 @@ export interface WatchHub {
   /** Ends every stream with a `close` event and stops the timers; new ones are refused (ended at once). Idempotent. */
   close: (reason?: string) => void
 }
+
+/** Which cap refused a new stream (the `reason` label of its refusal count). */
+export type WatchRefusal = 'per_key' | 'total'
 
 interface Frame { etag: string, bytes: Buffer }
 
@@ -163,7 +171,10 @@ export function createWatchHub (init: WatchHubInit, components: WatchHubComponen
   keepAliveTimer.unref()
 
   return {
-    full: (req) => (byKey.get(presentedKey(req.headers) ?? '')?.size ?? 0) >= init.maxPerKey,
+    refusal: (req) => {
+      if ((byKey.get(presentedKey(req.headers) ?? '')?.size ?? 0) >= init.maxPerKey) return 'per_key'
+      return all.size >= init.maxTotal ? 'total' : undefined
+    },
     open: (req, res, entry) => {
       res.statusCode = 200
       res.setHeader('Content-Type', SSE_CONTENT_TYPE)

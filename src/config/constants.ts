@@ -7,7 +7,7 @@
 import { DEFAULT_SUBNET_NODE_ID, DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
 import { DEFAULT_BOOTNODE_REFRESH_MS, DEFAULT_STAKE_CACHE_TTL_MS } from '../chain/constants.js'
 import { DEFAULT_MAX_CONNECTIONS_PER_PEER } from '../p2p/constants.js'
-import { DEFAULT_MAX_WATCHERS_PER_KEY as API_DEFAULT_MAX_WATCHERS_PER_KEY } from '../api/constants.js'
+import { DEFAULT_MAX_WATCHERS as API_DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WATCHERS_PER_KEY as API_DEFAULT_MAX_WATCHERS_PER_KEY } from '../api/constants.js'
 import type { Profile } from '../p2p/constants.js'
 
 /** Prefix of every flag's environment variable: `--api-port` ↔ `SUBNET_BOOTNODE_API_PORT`. */
@@ -42,6 +42,10 @@ export const DEMO_RATE_LIMIT = '60/minute'
 export const DEFAULT_MAX_WATCHERS_PER_KEY = String(API_DEFAULT_MAX_WATCHERS_PER_KEY)
 /** Upper bound of `--max-watchers-per-key`: each stream holds a socket and gets every change. */
 export const MAX_WATCHERS_PER_KEY = 1000
+/** SPEC §4 `--max-watchers` (open `/v1/watch` streams across all keys), from the API's own default. */
+export const DEFAULT_MAX_WATCHERS = String(API_DEFAULT_MAX_WATCHERS)
+/** Upper bound of `--max-watchers`: a socket and a file descriptor each, far past any descriptor limit in use. */
+export const MAX_WATCHERS = 100_000
 export const DEFAULT_AUTH_FAIL_LIMIT = '30/minute'
 export const DEFAULT_TRUST_PROXY = 'off'
 export const DEFAULT_REFRESH_INTERVAL = '10s'

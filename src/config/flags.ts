@@ -14,7 +14,7 @@ import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
   DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEYS_FILE_NAME, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_PEER_TTL,
-  DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_PROFILE, DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_SUBNET_NODE_ID_TEXT, DEFAULT_TEMPLATE_HEARTBEAT_TTL,
+  DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_PROFILE, DEFAULT_RATE_LIMIT, DEFAULT_REFRESH_INTERVAL, DEFAULT_ROLE, DEFAULT_SUBNET_NODE_ID_TEXT, DEFAULT_TEMPLATE_HEARTBEAT_TTL,
   DEFAULT_CHAIN_CACHE_TTL, DEFAULT_CHAIN_REFRESH, DEFAULT_TRUST_PROXY, DEMO_HEARTBEAT_INTERVAL, DEMO_LISTEN, DEMO_MAX_CONNECTIONS_PER_IP, DEMO_PROFILE, DEMO_RATE_LIMIT, DEMO_SUBNET_ID, ENV_PREFIX,
   LEGACY_KEYS_FILE_ENV, MAX_DEMO_PEERS, MAX_SUBNET_NODE_ID, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_DEMO_PEERS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
@@ -196,8 +196,16 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     group: 'API',
     commands: API,
-    describe: 'Open /v1/watch streams per API key; past it 429',
+    describe: 'Open /v1/watch streams per API key; past it 429 (at most --max-watchers; its default is lowered to that)',
     defaults: every(DEFAULT_MAX_WATCHERS_PER_KEY, API)
+  },
+  {
+    name: 'max-watchers',
+    kind: 'string',
+    group: 'API',
+    commands: API,
+    describe: 'Open /v1/watch streams across all keys; past it 503 with Retry-After',
+    defaults: every(DEFAULT_MAX_WATCHERS, API)
   },
   {
     name: 'trust-proxy',

@@ -12,7 +12,7 @@ import yargs from 'yargs'
 import { ConfigError } from '../errors.js'
 import { KeysFilePathError, resolveKeysFile } from '../keys/index.js'
 import {
-  ENV_PREFIX, MAX_DEMO_PEERS, MAX_WATCHERS_PER_KEY, MAX_HEARTBEAT_INTERVAL_MS,
+  ENV_PREFIX, MAX_DEMO_PEERS, MAX_WATCHERS, MAX_WATCHERS_PER_KEY, MAX_HEARTBEAT_INTERVAL_MS,
   MAX_PEER_TTL_MS, MAX_REFRESH_INTERVAL_MS, MIN_DEMO_PEERS, MIN_HEARTBEAT_INTERVAL_MS, MIN_PEER_TTL_MS,
   MIN_REFRESH_INTERVAL_MS, MAX_INBOUND_RATE, MAX_CHAIN_CACHE_TTL_MS, MAX_CHAIN_REFRESH_MS, MIN_CHAIN_CACHE_TTL_MS, MIN_CHAIN_REFRESH_MS, MAX_CONNECTIONS, MAX_TEMPLATE_HEARTBEAT_TTL_MS, MIN_TEMPLATE_HEARTBEAT_TTL_MS
 } from './constants.js'
@@ -104,8 +104,10 @@ export interface ApiConfig {
   /** `template`/`both` profiles: how long a template heartbeat lives after the peer's last message. */
   templateHeartbeatTtlMs: number
   metrics: boolean
-  /** Open `/v1/watch` streams per API key (SPEC §4 `--max-watchers-per-key`). */
+  /** Open `/v1/watch` streams per API key (SPEC §4 `--max-watchers-per-key`); at most `maxWatchers`. */
   maxWatchersPerKey: number
+  /** Open `/v1/watch` streams across all keys (SPEC §4 `--max-watchers`). */
+  maxWatchers: number
 }
 
 /** Chain-aware mode (`run`; SPEC §4 `--chain-rpc`). */
@@ -256,8 +258,21 @@ function apiConfig (input: Input, cwd: string): Omit<ApiConfig, 'keysFile'> {
     templateHeartbeatTtlMs: input.required('template-heartbeat-ttl',
       parseDurationWithin(MIN_TEMPLATE_HEARTBEAT_TTL_MS, MAX_TEMPLATE_HEARTBEAT_TTL_MS)),
     metrics: input.bool('metrics'),
-    maxWatchersPerKey: input.required('max-watchers-per-key', parseIntegerWithin(1, MAX_WATCHERS_PER_KEY))
+    ...watcherCaps(input)
   }
+}
+
+/**
+ * `--max-watchers-per-key` and `--max-watchers` (SPEC §4). A per-key cap above the total one could
+ * never be reached, so one given that way is refused; the per-key default is lowered to the total.
+ */
+function watcherCaps (input: Input): Pick<ApiConfig, 'maxWatchersPerKey' | 'maxWatchers'> {
+  const maxWatchers = input.required('max-watchers', parseIntegerWithin(1, MAX_WATCHERS))
+  const perKey = input.required('max-watchers-per-key', parseIntegerWithin(1, MAX_WATCHERS_PER_KEY))
+  if (perKey <= maxWatchers) return { maxWatchersPerKey: perKey, maxWatchers }
+  if (input.defaulted('max-watchers-per-key')) return { maxWatchersPerKey: maxWatchers, maxWatchers }
+  throw new ConfigError(`${input.origin('max-watchers-per-key')}: ${perKey} is more than ${input.origin('max-watchers')} (${maxWatchers}); ` +
+    'lower it or raise --max-watchers')
 }
 
 function chainConfig (input: Input, subnetId: string): ChainConfig {
@@ -289,6 +304,8 @@ function peerOptions (input: Input): PeerOptions {
 interface Raw {
   texts: string[]
   origin: string
+  /** The flag's default, not a value given on the command line or in its variable. */
+  fromDefault?: true
 }
 
 type YargsValue = string | boolean | Array<string | boolean> | undefined
@@ -317,6 +334,11 @@ class Input {
     return this.fromCommandLine(name) ? this.raw(name)?.texts[0] : undefined
   }
 
+  /** Whether the flag's value is its default (neither on the command line nor in its variable). */
+  defaulted (name: string): boolean {
+    return this.raw(name)?.fromDefault === true
+  }
+
   /** How a message names the source of `name`'s value. */
   origin (name: string): string {
     return this.raw(name)?.origin ?? `--${name}`
@@ -341,7 +363,7 @@ class Input {
       return { texts: spec.kind === 'list' ? splitList(fromEnv) : [fromEnv], origin: `--${name} (from ${variable})` }
     }
     const fallback = spec.defaults?.[this.command]
-    if (fallback !== undefined) return { texts: splitList(fallback), origin: `--${name} (default)` }
+    if (fallback !== undefined) return { texts: splitList(fallback), origin: `--${name} (default)`, fromDefault: true }
     return undefined
   }
 

@@ -7,7 +7,7 @@ import test from 'ava'
 import { createApi } from '../../src/api/index.js'
 import { createKeySet } from '../../src/keys/index.js'
 import { createLogger } from '../../src/log/index.js'
-import { describeRate, parseRate } from '../../src/util/rate.js'
+import { describeRate, MAX_RATE_WINDOW_MS, parseRate } from '../../src/util/rate.js'
 import { createStaticView } from '../../src/view/index.js'
 import { makePeerIds, makeSnapshot, startTestApi, type SnapshotInput } from '../helpers/api.js'
 
@@ -112,6 +112,38 @@ test('bad limiter and proxy settings are refused up front', async (t) => {
   ]) {
     const err = await t.throwsAsync(createApi(init, components))
     t.is((err as { code?: string }).code, 'ERR_CONFIG', JSON.stringify(init))
+  }
+})
+
+test('a rate window longer than a day is refused in code as the flags refuse it (one bound, util/rate.ts)', async (t) => {
+  const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
+  t.is(MAX_RATE_WINDOW_MS, 86_400_000)
+  t.is(parseRate('1/2 days'), undefined, 'the parser: at most 1 day')
+  for (const init of [
+    { rateLimit: { limit: 5, windowMs: MAX_RATE_WINDOW_MS + 1 } },
+    { authFailLimit: { limit: 5, windowMs: 2 * MAX_RATE_WINDOW_MS } }
+  ]) {
+    const err = await t.throwsAsync(createApi(init, components))
+    t.is((err as { code?: string }).code, 'ERR_CONFIG', JSON.stringify(init))
+    t.regex(err?.message ?? '', /window must be between 1 ms and 1d/)
+  }
+  const api = await createApi({ rateLimit: { limit: 5, windowMs: MAX_RATE_WINDOW_MS } }, components)
+  await api.close()
+  t.pass('a window of exactly a day is taken')
+})
+
+test('watcher caps: each a positive integer, the per-key one at most the total one (its default lowered to it)', async (t) => {
+  const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
+  for (const init of [{ maxWatchers: 0 }, { maxWatchers: 1.5 }, { maxWatchersPerKey: 0 }, { maxWatchersPerKey: 5, maxWatchers: 4 }]) {
+    const err = await t.throwsAsync(createApi(init, components))
+    t.is((err as { code?: string }).code, 'ERR_CONFIG', JSON.stringify(init))
+  }
+  const err = await t.throwsAsync(createApi({ maxWatchersPerKey: 5, maxWatchers: 4 }, components))
+  t.is(err?.message, 'max watchers per key (5) is more than max watchers in total (4)')
+  for (const init of [{ maxWatchers: 2 }, { maxWatchersPerKey: 4, maxWatchers: 4 }, {}]) {
+    const api = await createApi(init, components)
+    await api.close()
+    t.pass(JSON.stringify(init))
   }
 })
 

@@ -1,7 +1,7 @@
 /**
  * Issue 13 item 4: the OpenAPI document is the contract. It validates against the OpenAPI 3.1
  * meta-schema, and live responses of every route of a real sidecar with real peers (200, 304,
- * 400, 403, 404, 405, 429 and the stream of /v1/watch) match the status, headers and body schema
+ * 400, 403, 404, 405, 429, /v1/watch's stream and its 503 past --max-watchers) match the status, headers and body schema
  * it documents. `/docs` loads Swagger UI from this origin only.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -22,6 +22,8 @@ import type { ExecutionContext } from 'ava'
 
 const KEY = 'key-openapi-0123456789abcdef0123456789abcdef'
 const SCOPED_KEY = 'key-scoped-0123456789abcdef0123456789abcdef'
+/** A second key for /v1/watch: its stream is past --max-watchers (1) while KEY's is open. */
+const WATCH_KEY = 'key-watch2-0123456789abcdef0123456789abcdef'
 /** A public address the peers announce, located by the bundled geo DB and never dialled. */
 const PUBLIC_IP = '8.8.8.8'
 const RATE = 60
@@ -41,11 +43,12 @@ test.before(async () => {
   const keysFile = join(dir, 'keys.json')
   await writeFile(keysFile, JSON.stringify([
     { owner: 'openapi', key: KEY, active: true },
-    { owner: 'scoped', key: SCOPED_KEY, active: true, scopes: ['get_bootnodes'] }
+    { owner: 'scoped', key: SCOPED_KEY, active: true, scopes: ['get_bootnodes'] },
+    { owner: 'watch2', key: WATCH_KEY, active: true }
   ]), { mode: 0o600 })
   const config = parseConfig(['run', '--subnet-id', `openapi-${process.pid}`, '--listen', '/ip4/127.0.0.1/tcp/0',
     '--allow-private-addrs', '--api-host', '127.0.0.1', '--api-port', '0', '--keys-file', keysFile, '--geo', 'offline',
-    '--rate-limit', `${RATE}/minute`, '--auth-fail-limit', `${AUTH_FAIL}/minute`, '--max-watchers-per-key', '1', '--refresh-interval', '1s'], {}, dir)
+    '--rate-limit', `${RATE}/minute`, '--auth-fail-limit', `${AUTH_FAIL}/minute`, '--max-watchers-per-key', '1', '--max-watchers', '1', '--refresh-interval', '1s'], {}, dir)
   if (config.command !== 'run') throw new Error(`unexpected config command ${config.command}`)
   const neverDialIps = [PUBLIC_IP]
   const sidecar = await createSidecar(config, silentLogger, { neverDialIps })
@@ -216,7 +219,8 @@ test.serial('live responses of every route match the document', async (t) => {
   expectDocumented(t, await get(port, '/v1/is_reachable/not-a-peer', { headers: keyed }), { path: reach, status: 400 })
   expectDocumented(t, await get(port, `/v1/is_reachable/${peerId}`, stranger()), { path: reach, status: 403 })
 
-  // watch: the stream, whose events carry the bodies of the matching routes; a second stream past the cap is 429
+  // watch: the stream, whose events carry the bodies of the matching routes; a second stream past the key's cap
+  // is 429, one of another key past the total cap 503
   const v = validator(doc)
   const controller = new AbortController()
   t.teardown(() => { controller.abort() })
@@ -248,6 +252,7 @@ test.serial('live responses of every route match the document', async (t) => {
   const second = await get(port, '/v1/watch', { headers: keyed })
   t.is(second.status, 429)
   v.check(t, pointer('paths', '/v1/watch', 'get', 'responses', '429', 'content', 'application/json', 'schema'), second.json(), 'watch 429')
+  expectDocumented(t, await get(port, '/v1/watch', { headers: { 'X-API-Key': WATCH_KEY } }), { path: '/v1/watch', status: 503 })
   controller.abort()
   expectDocumented(t, await get(port, '/v1/watch', stranger()), { path: '/v1/watch', status: 403 })
 

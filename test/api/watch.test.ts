@@ -1,9 +1,9 @@
 /**
  * SPEC §1 `GET /v1/watch`: a real API server over a real key file and watcher, raw HTTP clients.
  * The stream carries the routes' very bytes, then only the changed ones; it ends with a `close`
- * event when its key is revoked (hot reload) or expires and on shutdown; the per-key cap is a 429;
- * keep-alive comments come at the (injected) interval; 200 streams all get a change while the REST
- * routes still answer. (A real peer's heartbeat reaching a stream: test/e2e/reachable.test.ts.)
+ * event when its key is revoked (hot reload) or expires and on shutdown; the per-key cap is a 429,
+ * the total cap a 503; keep-alive comments come at the (injected) interval; 200 streams all get a
+ * change while the REST routes still answer. (A real peer's heartbeat reaching a stream: test/e2e/reachable.test.ts.)
  */
 import test from 'ava'
 import { updateKeyFile } from '../../src/keys/index.js'
@@ -17,6 +17,16 @@ const CLOSE_BOUND_MS = 3_000
 const EXPIRY_AHEAD_MS = 6_000
 const KEY = 'key-watch-0123456789abcdef'
 const ROOMY = { rateLimit: { limit: 100_000, windowMs: 60_000 }, authFailLimit: { limit: 1000, windowMs: 60_000 } }
+
+/** A stream for `key` once one is let in again (a slot freed by a closed stream); refused tries are closed. */
+async function openWhenFree (port: number, key: string, what: string): Promise<SseStream> {
+  return await waitFor(async () => {
+    const s = await openWatch(port, key)
+    if (s.status === 200) return s
+    s.close()
+    return undefined
+  }, { timeoutMs: 3_000, what })
+}
 
 function etagOf (header: string | string[] | undefined): string {
   return String(header).replace(/^"|"$/g, '')
@@ -125,14 +135,59 @@ test('past --max-watchers-per-key open streams for one key: 429 JSON; a closed s
   t.teardown(() => { other.close() })
   t.is(other.status, 200, 'the cap is per key')
   open[0]?.close()
-  const again = await waitFor(async () => {
-    const s = await openWatch(api.port, KEY)
-    if (s.status === 200) return s
-    s.close()
-    return undefined
-  }, { timeoutMs: 3_000, what: 'a slot freed by the closed stream' })
+  const again = await openWhenFree(api.port, KEY, 'a slot freed by the closed stream')
   t.teardown(() => { again.close() })
   t.is(again.status, 200)
+})
+
+test('past --max-watchers open streams across all keys: 503 JSON with Retry-After, counted in /metrics; a closed stream frees its slot', async (t) => {
+  const keys = ['key-total-a-00000000001', 'key-total-b-00000000002', 'key-total-c-00000000003']
+  const [a, b, c] = keys
+  if (a === undefined || b === undefined || c === undefined) throw new Error('three keys')
+  // no per-key cap given: its default (4) is lowered to the total (2)
+  const api = await startTestApi(t, { keys: keys.map((key, i) => ({ owner: `t${i}`, key })), snapshot: makeSnapshot(await makePeerIds(2)), init: { ...ROOMY, maxWatchers: 2 } })
+  const streams: SseStream[] = []
+  const watch = async (key: string): Promise<SseStream> => {
+    const s = await openWatch(api.port, key)
+    streams.push(s)
+    return s
+  }
+  t.teardown(() => { for (const s of streams) s.close() })
+  const first = await watch(a)
+  const second = await watch(b)
+  t.deepEqual([first.status, second.status], [200, 200])
+
+  // the third stream is refused whatever its key: one already streaming (a) or a new one (c)
+  for (const key of [a, c]) {
+    const refused = await watch(key)
+    t.is(refused.status, 503, key)
+    t.is(refused.headers['retry-after'], '15')
+    t.is(refused.headers['content-type'], 'application/json; charset=utf-8')
+    await waitFor(() => refused.ended(), { timeoutMs: 2_000, what: 'the 503 to end' })
+    t.deepEqual(JSON.parse(refused.body()), { detail: 'Too many watchers on this server: 2; retry later' })
+  }
+  const metrics = (await api.get('/metrics')).text()
+  t.regex(metrics, /^subnet_bootnode_api_watch_refusals_total\{reason="total"\} 2$/m)
+  t.regex(metrics, /^subnet_bootnode_http_requests_total\{route="watch",status="503"\} 2$/m)
+  t.regex(metrics, /^subnet_bootnode_api_watchers 2$/m)
+
+  // b's stream ends: its slot is free at once for any key
+  second.close()
+  const again = await openWhenFree(api.port, c, 'a slot freed by the closed stream')
+  streams.push(again)
+  t.is(again.status, 200)
+  t.false(first.ended(), 'the streams within the cap stay open')
+  // full in total and for the key: the key's own cap answers (429), counted apart
+  first.close()
+  const twice = await openWhenFree(api.port, c, 'a slot freed by the first stream')
+  streams.push(twice)
+  t.is(twice.status, 200)
+  const overOwn = await watch(c)
+  t.is(overOwn.status, 429, 'c holds its 2 of 2: its own cap answers first')
+  await waitFor(() => overOwn.ended(), { timeoutMs: 2_000, what: 'the 429 to end' })
+  t.deepEqual(JSON.parse(overOwn.body()), { detail: 'Too many watchers for this key: 2' })
+  const after = (await api.get('/metrics')).text()
+  t.regex(after, /^subnet_bootnode_api_watch_refusals_total\{reason="per_key"\} 1$/m)
 })
 
 test('keep-alive comments at the interval, past the server\'s request timeout; shutdown ends every stream with a close event', async (t) => {

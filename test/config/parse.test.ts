@@ -81,7 +81,8 @@ test('run: every default of SPEC §4', t => {
     chainFail: 'open',
     chainCacheTtlMs: 300_000,
     chainRefreshMs: 300_000,
-    maxWatchersPerKey: 4
+    maxWatchersPerKey: 4,
+    maxWatchers: 256
   })
   t.is(parse(['run', '--subnet-id', 'sn']).command, 'run', 'run named explicitly')
 })
@@ -167,6 +168,8 @@ test('common flags are parsed', t => {
   t.throws(() => run(['--max-connections-per-ip', '0']), { message: /^--max-connections-per-ip/ })
   t.like(run(['--max-watchers-per-key', '10']), { maxWatchersPerKey: 10 })
   t.throws(() => run(['--max-watchers-per-key', '0']), { message: /^--max-watchers-per-key/ })
+  t.like(run(['--max-watchers', '1000', '--max-watchers-per-key', '1000']), { maxWatchers: 1000, maxWatchersPerKey: 1000 })
+  t.like(run([], { SUBNET_BOOTNODE_MAX_WATCHERS: '32' }), { maxWatchers: 32, maxWatchersPerKey: 4 })
   // The demo's sidecar and peers all dial from 127.0.0.1: room for the per-peer maximum between every two of them.
   t.like(demo([]), { maxConnectionsPerIp: 204 })
   t.true(run(['--allow-private-addrs=true']).allowPrivateAddrs)
@@ -326,6 +329,7 @@ test('every flag is also SUBNET_BOOTNODE_<NAME>; repeatable ones comma-separated
     templateHeartbeatTtlMs: 300_000,
     metrics: false,
     maxWatchersPerKey: 4,
+    maxWatchers: 256,
     role: 'MINER',
     heartbeatIntervalMs: 10_000,
     publicName: 'env-name',
@@ -467,6 +471,9 @@ const BAD_VALUES: Array<[string, string, string, string]> = [
   ['peer', 'public-name', 'n'.repeat(129), '1 to 128'],
   ['peer', 'public-name', 'line\nbreak', 'printable'],
   ['peer', 'version-string', 'v'.repeat(65), '1 to 64'],
+  ['run', 'max-watchers', '0', 'an integer from 1 to 100000'],
+  ['demo', 'max-watchers', '100001', 'an integer from 1 to 100000'],
+  ['run', 'max-watchers', 'many', 'an integer from 1 to 100000'],
   ['demo', 'peers', '0', '1 to 50'],
   ['demo', 'peers', '51', '1 to 50'],
   ['demo', 'peers', 'five', '1 to 50'],
@@ -492,6 +499,16 @@ test('a bad variable names the flag and the variable', t => {
     refused(t, () => parse(base, { [variable]: value }), `--${flag} (from ${variable}):`, accepts)
   }
   refused(t, () => run([], { SUBNET_BOOTNODE_METRICS: 'maybe' }), '--metrics (from SUBNET_BOOTNODE_METRICS)', 'true or false')
+})
+
+test('--max-watchers-per-key above --max-watchers is refused; its default is lowered to a smaller total', t => {
+  t.is(refused(t, () => run(['--max-watchers', '4', '--max-watchers-per-key', '8'])),
+    '--max-watchers-per-key: 8 is more than --max-watchers (4); lower it or raise --max-watchers')
+  refused(t, () => run(['--max-watchers-per-key', '300']), '--max-watchers-per-key: 300 is more than --max-watchers (default) (256)')
+  refused(t, () => run(['--max-watchers', '2'], { SUBNET_BOOTNODE_MAX_WATCHERS_PER_KEY: '3' }),
+    '--max-watchers-per-key (from SUBNET_BOOTNODE_MAX_WATCHERS_PER_KEY): 3 is more than --max-watchers (2)')
+  t.like(run(['--max-watchers', '2']), { maxWatchers: 2, maxWatchersPerKey: 2 }, 'the default 4 lowered to the total')
+  t.like(demo(['--max-watchers', '3', '--max-watchers-per-key', '3']), { maxWatchers: 3, maxWatchersPerKey: 3 })
 })
 
 test('a redis URL is never echoed: it may carry a password', t => {

@@ -239,6 +239,8 @@ test('bad flag values exit 2 with one line naming the flag', async t => {
     [['run', '--subnet-id', 'x', '--api-port', '70000'], /--api-port/],
     [['run', '--subnet-id', 'x', '--geo', 'maybe'], /--geo/],
     [['run', '--subnet-id', 'x', '--refresh-interval', 'soon'], /--refresh-interval/],
+    [['run', '--subnet-id', 'x', '--max-watchers', '0'], /^subnet-bootnode: --max-watchers: expected an integer from 1 to 100000, got "0"$/],
+    [['run', '--subnet-id', 'x', '--max-watchers', '2', '--max-watchers-per-key', '3'], /--max-watchers-per-key: 3 is more than --max-watchers \(2\)/],
     [['run', '--subnet-id', 'x', '--no-such-flag'], /no-such-flag/],
     [['launch'], /launch/]
   ]
