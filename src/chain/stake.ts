@@ -4,8 +4,11 @@
  * peer_id as the base58 string's bytes, min_class)`, a success and a failure each cached for the
  * TTL (300 s). Unlike the template, which blocks the handshake on the RPC, a check runs in the
  * background: a peer is *pending* (held, not served) until its verdict, an unstaked one is
- * disconnected (inbound or outbound, like POSTransport) and refused by every collector, and a
- * verdict past its TTL stays in force until the re-check answers (no flapping while the chain is slow).
+ * disconnected (inbound or outbound, like POSTransport), dropped from the DHT routing tables and
+ * refused by every collector, and a verdict past its TTL stays in force until the re-check answers
+ * (no flapping while the chain is slow). While its `unstaked` verdict is cached the node's peer
+ * gate (SubnetNode.setPeerGate) refuses it before any muxer or protocol, both ways, and the DHTs
+ * never hand it out; a peer not yet checked connects and is checked in the background.
  *
  * A check that fails (RPC down, timeout, a non-boolean answer) gives `unverified`, retried after
  * `errorRetryMs`: the fail mode decides (`open` admits as the template does, `closed` keeps it
@@ -91,7 +94,7 @@ class DefaultStakeGate implements StakeGate {
   private running = false
   private readonly onOpen = (evt: CustomEvent<Connection>): void => {
     const id = evt.detail.remotePeer.toString()
-    if (this.admission(id) === 'refused') this.disconnect(id)
+    if (this.admission(id) === 'refused') this.evict(id)
   }
 
   constructor (init: StakeGateInit, components: StakeGateComponents) {
@@ -139,6 +142,7 @@ class DefaultStakeGate implements StakeGate {
   start (): void {
     if (this.running) return
     this.running = true
+    this.node.setPeerGate({ refuses: (peerId) => this.refuses(peerId) })
     this.node.libp2p.addEventListener('connection:open', this.onOpen)
     // Peers connected before the gate started (none in the sidecar's order, but an embedder's).
     for (const c of this.node.libp2p.getConnections()) this.onOpen(new CustomEvent('connection:open', { detail: c }))
@@ -149,6 +153,7 @@ class DefaultStakeGate implements StakeGate {
     if (!this.running) return
     this.running = false
     this.node.libp2p.removeEventListener('connection:open', this.onOpen)
+    this.node.setPeerGate(undefined)
     this.queued.clear()
     await this.sweeper.stop()
   }
@@ -164,6 +169,20 @@ class DefaultStakeGate implements StakeGate {
     entry.askedAt = now
     if (entry.expiresAt <= now) this.schedule(peerId)
     return this.toAdmission(entry.verdict)
+  }
+
+  /**
+   * The node's peer gate: true while this peer's cached verdict is `unstaked`. Never schedules a
+   * first check (the connection or collector that meets the peer does); a refused peer keeps its
+   * verdict alive, and one past its TTL is re-checked, the old verdict holding until the answer.
+   */
+  private refuses (peerId: string): boolean {
+    const entry = this.cache.get(peerId)
+    if (entry?.verdict !== 'unstaked') return false
+    const now = Date.now()
+    entry.askedAt = now
+    if (entry.expiresAt <= now) this.schedule(peerId)
+    return true
   }
 
   onChange (listener: (peerId: string, admission: Admission) => void): () => void {
@@ -231,16 +250,17 @@ class DefaultStakeGate implements StakeGate {
       this.log.debug('proof of stake', { peer: peerId, verdict, admission })
       this.listeners.emit(peerId, admission)
     }
-    if (verdict === 'unstaked') this.disconnect(peerId)
+    if (verdict === 'unstaked') this.evict(peerId)
   }
 
-  private disconnect (peerId: string): void {
+  /** Disconnects an unstaked peer (counted and logged if it was connected) and drops it from the DHTs. */
+  private evict (peerId: string): void {
     if (!this.node.isStarted()) return
-    const id = peerIdFromString(peerId)
-    if (this.node.libp2p.getConnections(id).length === 0) return
-    this.disconnected += 1
-    this.log.info('peer disconnected: not staked on chain', { peer: peerId, min_node_class: this.init.minNodeClass })
-    this.node.libp2p.hangUp(id).catch((err: unknown) => { this.log.debug('hang-up failed', { peer: peerId, err }) })
+    if (this.node.libp2p.getConnections(peerIdFromString(peerId)).length > 0) {
+      this.disconnected += 1
+      this.log.info('peer disconnected: not staked on chain', { peer: peerId, min_node_class: this.init.minNodeClass })
+    }
+    void this.node.evictPeer(peerId)
   }
 
   /** Re-checks expired verdicts of peers still connected or asked about; forgets the others. */

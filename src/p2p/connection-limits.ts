@@ -15,6 +15,11 @@
  * A slot is held until the raw connection closes (its `close` event, however it ends). Outbound
  * connections are ours and are never counted. libp2p aborts a refused socket (the remote sees a
  * reset); each refusal is counted by reason and logged at most once per window.
+ *
+ * Besides the caps, the peer gate (`refusesPeer`, SubnetNode.setPeerGate) refuses a peer by id:
+ * inbound at `denyInboundEncryptedConnection` (before the muxer and any protocol, and before it
+ * takes a per-peer slot), outbound at `denyDialPeer` (no packet sent) and, for a dial by address
+ * alone, `denyOutboundEncryptedConnection`.
  */
 import { InvalidParametersError } from '@libp2p/interface'
 import { registerMirroredCounter } from '../util/metrics.js'
@@ -26,14 +31,19 @@ import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/inter
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Registry } from 'prom-client'
 
-/** Why an inbound connection was refused: its IP group, or its peer id, held its maximum. */
-export type ConnectionRefusal = 'per-ip' | 'per-peer'
+/**
+ * Why a connection was refused: its IP group, or its peer id, held its maximum (inbound only); or
+ * the peer gate refuses its peer (inbound or outbound).
+ */
+export type ConnectionRefusal = 'per-ip' | 'per-peer' | 'peer-gate'
 
 export interface ConnectionLimiterInit {
   /** Concurrent inbound connections (pending ones included) from one IPv4 address or IPv6 /64. */
   maxPerIp: number
   /** Concurrent inbound connections from one peer id. */
   maxPerPeer: number
+  /** The peer gate: true refuses the peer's connections both ways. Default: none refused. */
+  refusesPeer?: (peerId: string) => boolean
   logger: Logger
 }
 
@@ -58,11 +68,14 @@ export function createConnectionLimiter (init: ConnectionLimiterInit, components
   const perIp = new Map<string, number>()
   const perPeer = new Map<string, number>()
   const slots = new WeakMap<MultiaddrConnection, Slots>()
-  const refused: Record<ConnectionRefusal, number> = { 'per-ip': 0, 'per-peer': 0 }
+  const refused: Record<ConnectionRefusal, number> = { 'per-ip': 0, 'per-peer': 0, 'peer-gate': 0 }
   const refusalLog = createWindowedLog(init.logger, 'warn', 'inbound connection refused: connection limit reached', CONNECTION_REFUSAL_LOG_WINDOW_MS)
+  // A gated peer redials on its own schedule: expected, so info, and folded like the others.
+  const gateLog = createWindowedLog(init.logger, 'info', 'connection refused: the peer gate refuses this peer', CONNECTION_REFUSAL_LOG_WINDOW_MS)
+  const refusesPeer = init.refusesPeer ?? (() => false)
   if (components.registry !== undefined) {
     registerMirroredCounter(components.registry, 'subnet_bootnode_connection_refusals_total',
-      'Inbound libp2p connections refused because their IP (IPv6: /64) or peer id held its maximum of concurrent connections',
+      'libp2p connections refused: inbound ones because their IP (IPv6: /64) or peer id held its maximum of concurrent connections (per-ip, per-peer), inbound or outbound ones because the peer gate refuses the peer (peer-gate; chain-aware mode: not staked)',
       'reason', () => ({ ...refused }))
   }
 
@@ -102,6 +115,15 @@ export function createConnectionLimiter (init: ConnectionLimiterInit, components
     return true
   }
 
+  /** True (counted and logged) if the peer gate refuses `peerId`. */
+  const gated = (peerId: PeerId, direction: 'inbound' | 'outbound', remoteAddr?: Multiaddr): boolean => {
+    const peer = peerId.toString()
+    if (!refusesPeer(peer)) return false
+    refused['peer-gate'] += 1
+    gateLog.note({ reason: 'peer-gate', direction, peer_id: peer, remote_addr: remoteAddr?.toString(), refused_total: refused['peer-gate'] })
+    return true
+  }
+
   const gater: ConnectionGater = {
     denyInboundConnection: (maConn) => {
       const ip = remoteIpGroup(maConn.remoteAddr)
@@ -110,10 +132,14 @@ export function createConnectionLimiter (init: ConnectionLimiterInit, components
       return refuse('per-ip', maConn.remoteAddr, { ip_group: ip, max_per_ip: init.maxPerIp })
     },
     denyInboundEncryptedConnection: (peerId: PeerId, maConn) => {
+      if (gated(peerId, 'inbound', maConn.remoteAddr)) return true
       const peer = peerId.toString()
       if (take(maConn, 'peer', perPeer, peer, init.maxPerPeer)) return false
       return refuse('per-peer', maConn.remoteAddr, { peer_id: peer, max_per_peer: init.maxPerPeer })
-    }
+    },
+    denyDialPeer: (peerId: PeerId) => gated(peerId, 'outbound'),
+    // A dial by address alone learns the peer id only from Noise.
+    denyOutboundEncryptedConnection: (peerId: PeerId, maConn) => gated(peerId, 'outbound', maConn.remoteAddr)
   }
 
   return { gater }

@@ -15,10 +15,15 @@ import type { Datastore } from 'interface-datastore'
  * hundreds (issue 12, fake members) must not cost every node that asks us for peers a peer-store
  * record of hundreds of addresses to rewrite on each failed dial; nobody dials more than that many
  * of one peer's addresses anyway.
+ *
+ * A peer `refusesPeer` refuses (the peer gate, SubnetNode.setPeerGate) gets no address at all:
+ * kad-dht then leaves it out of FIND_NODE and GET_PROVIDERS answers, and does not add it to the
+ * routing table when it connects.
  */
-export function dhtPeerInfoMapper (allowPrivateAddrs: boolean): (info: PeerInfo) => PeerInfo {
+export function dhtPeerInfoMapper (allowPrivateAddrs: boolean, refusesPeer: (peerId: string) => boolean = () => false): (info: PeerInfo) => PeerInfo {
   const mapper = allowPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper
   return (info) => {
+    if (refusesPeer(info.id.toString())) return { ...info, multiaddrs: [] }
     const mapped = mapper(info)
     return mapped.multiaddrs.length <= MAX_PEER_ADDRS_TO_DIAL ? mapped : { ...mapped, multiaddrs: mapped.multiaddrs.slice(0, MAX_PEER_ADDRS_TO_DIAL) }
   }

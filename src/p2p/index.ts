@@ -95,6 +95,17 @@ export interface SubnetNodeInit {
   logger?: Logger
 }
 
+/**
+ * Who the node refuses outright, whatever the connection limits say (SubnetNode.setPeerGate).
+ * Chain-aware mode installs one that refuses peers known to be unstaked; src/p2p knows nothing of
+ * why. Asked from inside libp2p's connection gater and kad-dht's peer-info mapper, so it must
+ * answer at once from what it already knows, never wait on the network.
+ */
+export interface PeerGate {
+  /** True: `peerId` (base58) is refused now. False for a peer it knows nothing about. */
+  refuses: (peerId: string) => boolean
+}
+
 /** A record held in this node's own DHT store. */
 export interface StoredRecord {
   /** The DHT key, e.g. UTF-8 `/heartbeat/<peer id>`. */
@@ -152,6 +163,21 @@ export interface SubnetNode {
    * all within `timeoutMs`. Never rejects; aborted when the node stops.
    */
   probe: (peerId: string, addr: string, options: { timeoutMs: number }) => Promise<ProbeResult>
+  /**
+   * Installs `gate` (undefined: removes it; at most one). A peer it refuses is denied by the
+   * connection gater as soon as its id is known, before the muxer and any protocol: inbound once
+   * Noise has proven it, outbound before dialling (counted as
+   * `subnet_bootnode_connection_refusals_total{reason="peer-gate"}`); and neither DHT adds it to
+   * its routing table or hands out its addresses (FIND_NODE and GET_PROVIDERS answers). Peers it
+   * does not refuse connect as before.
+   */
+  setPeerGate: (gate: PeerGate | undefined) => void
+  /**
+   * For a peer the gate has just started refusing: closes its connections, removes it from the
+   * DHT routing table(s) and forgets its addresses (kad-dht's GET_VALUE answers are not mapped,
+   * and a lookup of the peer's own id reads the peer store). Never rejects.
+   */
+  evictPeer: (peerId: string) => Promise<void>
 }
 
 export interface SubnetNodeComponents {

@@ -34,12 +34,12 @@ import { loadOrCreateIdentity } from './identity.js'
 import { probeAddress, type ProbeResult } from './probe.js'
 import { guardRecordStore } from './record-store.js'
 import { posNoise, templateDht, templateGossipsub } from './template.js'
-import type { Profile, StoredRecord, SubnetNode, SubnetNodeComponents, SubnetNodeInit, SubnetServices } from './index.js'
+import type { PeerGate, Profile, StoredRecord, SubnetNode, SubnetNodeComponents, SubnetNodeInit, SubnetServices } from './index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../log/index.js'
 import type { Listeners } from '../util/listeners.js'
 import type { RepeatingTask } from '../util/task.js'
-import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { SingleKadDHT, ValidateFn } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -70,10 +70,14 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
   // bootnode remembers peers across restarts. We keep a handle on it: the heartbeat
   // collector scans the DHT records stored here (SPEC §5, collecting).
   const store: Datastore = init.dataDir !== undefined ? new LevelDatastore(join(init.dataDir, 'datastore')) : new MemoryDatastore()
+  // The peer gate comes after the node (SubnetNode.setPeerGate): the gater and the DHTs' mappers ask this slot.
+  const gate: PeerGateSlot = {}
+  const refusesPeer = (peerId: string): boolean => gate.current?.refuses(peerId) === true
   // Caps per IP and per peer id, which libp2p's connection manager lacks (connection-limits.ts).
   const limiter = createConnectionLimiter({
     maxPerIp: init.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP,
     maxPerPeer: init.maxConnectionsPerPeer ?? DEFAULT_MAX_CONNECTIONS_PER_PEER,
+    refusesPeer,
     logger
   }, { registry: components.registry })
   // Records the native DHT stores, reported by its datastore guard (SubnetNode.onRecordStored).
@@ -106,7 +110,7 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
       // protocol after the node has started).
       identifyPush: identifyPush(),
       ping: ping(),
-      ...dhtServices(init, profile, onStored),
+      ...dhtServices(init, profile, onStored, refusesPeer),
       ...(profile === 'native' ? {} : { pubsub: templateGossipsub() })
     },
     start: false
@@ -114,7 +118,7 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
   // At most MAX_STORED_ADDRS_PER_PEER addresses kept per peer, however many it announces (issue 12).
   capStoredAddresses(node, { max: MAX_STORED_ADDRS_PER_PEER, allowPrivate: init.allowPrivateAddrs === true, logger })
 
-  return new DefaultSubnetNode(init, { privateKey, bootstrap, announce, logger, node, store, recordStored })
+  return new DefaultSubnetNode(init, { privateKey, bootstrap, announce, logger, node, store, recordStored, gate })
 }
 
 /** `gater`, also refusing every dial to one of `ips` (SubnetNodeInit.neverDialIps). */
@@ -136,15 +140,15 @@ type DhtFactory = ReturnType<typeof kadDHT>
  * The native DHT on `/subnet/<id>/kad/1.0.0` with the caller's record validators, and/or the
  * template's on `/ipfs/kad/1.0.0` (`both`: the native one is `dht`, the template's `templateDht`).
  */
-function dhtServices (init: SubnetNodeInit, profile: Profile, onStored: (dsKey: Key, record: DhtRecord) => void): { dht: DhtFactory, templateDht?: DhtFactory } {
+function dhtServices (init: SubnetNodeInit, profile: Profile, onStored: (dsKey: Key, record: DhtRecord) => void, refusesPeer: (peerId: string) => boolean): { dht: DhtFactory, templateDht?: DhtFactory } {
   const allowPrivateAddrs = init.allowPrivateAddrs === true
-  const template = templateDht({ allowPrivateAddrs, logPrefix: `libp2p:subnet:${init.subnetId}:template-kad-dht` })
+  const template = templateDht({ allowPrivateAddrs, refusesPeer, logPrefix: `libp2p:subnet:${init.subnetId}:template-kad-dht` })
   if (profile === 'template') return { dht: template }
   const selectors = init.selectors ?? {}
   const factory = kadDHT({
     protocol: kadProtocol(init.subnetId),
     clientMode: false,
-    peerInfoMapper: dhtPeerInfoMapper(allowPrivateAddrs),
+    peerInfoMapper: dhtPeerInfoMapper(allowPrivateAddrs, refusesPeer),
     // Only the caller's namespaces (issue 12 item 4): kad-dht adds its `pk` validator to them,
     // and anyone could then fill the store with public-key records that never expire.
     validators: { pk: refuseNamespace('pk'), ...init.validators },
@@ -178,6 +182,15 @@ function parseMultiaddrs (values: readonly string[], flag: string, needPeerId: b
   })
 }
 
+/** Where the installed peer gate lives (SubnetNode.setPeerGate); shared with the gater and the DHT mappers. */
+interface PeerGateSlot { current?: PeerGate }
+
+/** kad-dht 16's routing table beyond its public type (`size` only): `remove` and the `peer:add` event. */
+interface RoutingTableParts {
+  remove: (peer: PeerId) => Promise<void>
+  addEventListener: (type: 'peer:add', listener: (evt: CustomEvent<PeerId>) => void) => void
+}
+
 interface Resolved {
   privateKey: PrivateKey
   bootstrap: Multiaddr[]
@@ -186,6 +199,7 @@ interface Resolved {
   node: Libp2p<SubnetServices>
   store: Datastore
   recordStored: Listeners<[StoredRecord]>
+  gate: PeerGateSlot
 }
 
 class DefaultSubnetNode implements SubnetNode {
@@ -201,6 +215,7 @@ class DefaultSubnetNode implements SubnetNode {
   private readonly announce: Multiaddr[]
   private readonly log: Logger
   private readonly recordStored: Listeners<[StoredRecord]>
+  private readonly gate: PeerGateSlot
   private running = false
   private transition?: Promise<void>
   /** Redials the bootstrap list while the routing table is empty (see bootstrapRound); runs only with a bootstrap list. */
@@ -224,6 +239,15 @@ class DefaultSubnetNode implements SubnetNode {
     this.announce = resolved.announce
     this.log = resolved.logger
     this.recordStored = resolved.recordStored
+    this.gate = resolved.gate
+    // The mapper keeps a refused peer out when it connects, but kad-dht also adds the peers that
+    // answer its queries, and an add already queued may land after evictPeer: undo those.
+    for (const rt of this.routingTables()) {
+      rt.addEventListener('peer:add', (evt) => {
+        if (this.gate.current?.refuses(evt.detail.toString()) !== true) return
+        rt.remove(evt.detail).catch((err: unknown) => { this.log.debug('routing table removal failed', { peer: evt.detail.toString(), err }) })
+      })
+    }
     this.bootstrapTask = createRepeatingTask(async ({ signal }) => { await this.bootstrapRound(signal) }, {
       intervalMs: BOOTSTRAP_RETRY_MIN_MS,
       timeoutMs: BOOTSTRAP_DIAL_TIMEOUT_MS,
@@ -395,6 +419,32 @@ class DefaultSubnetNode implements SubnetNode {
     } finally {
       this.probes.delete(controller)
     }
+  }
+
+  setPeerGate (gate: PeerGate | undefined): void {
+    this.gate.current = gate
+  }
+
+  async evictPeer (peerId: string): Promise<void> {
+    if (!this.running) return
+    let id: PeerId
+    try {
+      id = peerIdFromString(peerId)
+    } catch {
+      return
+    }
+    // Connections first, so identify cannot write its addresses back after they are forgotten.
+    await this.libp2p.hangUp(id).catch((err: unknown) => { this.log.debug('hang-up failed', { peer: peerId, err }) })
+    for (const rt of this.routingTables()) {
+      await rt.remove(id).catch((err: unknown) => { this.log.debug('routing table removal failed', { peer: peerId, err }) })
+    }
+    await this.libp2p.peerStore.delete(id).catch((err: unknown) => { this.log.debug('peer store removal failed', { peer: peerId, err }) })
+  }
+
+  /** The routing table of each DHT this node runs (the native one and/or the template's). */
+  private routingTables (): RoutingTableParts[] {
+    const dhts = [this.libp2p.services.dht, this.libp2p.services.templateDht]
+    return dhts.flatMap((dht) => dht === undefined ? [] : [(dht as SingleKadDHT).routingTable as unknown as RoutingTableParts])
   }
 
   async hasStoredRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<boolean> {

@@ -208,6 +208,8 @@ export interface TemplateDhtInit {
   maxRecords?: number
   /** Debug namespace. Default `libp2p:template:kad-dht`. */
   logPrefix?: string
+  /** The peer gate (dhtPeerInfoMapper): a refused peer is neither kept nor handed out. Default: none refused. */
+  refusesPeer?: (peerId: string) => boolean
 }
 
 /**
@@ -227,7 +229,7 @@ export function templateDht (init: TemplateDhtInit = {}): (components: KadDHTCom
   const factory = kadDHT({
     protocol: TEMPLATE_KAD_PROTOCOL,
     clientMode: false,
-    peerInfoMapper: dhtPeerInfoMapper(init.allowPrivateAddrs === true),
+    peerInfoMapper: dhtPeerInfoMapper(init.allowPrivateAddrs === true, init.refusesPeer),
     validators: { pk: templatePkValidator },
     selectors: { pk: () => 0 },
     datastorePrefix: '/dht-template',

@@ -3,7 +3,9 @@
  * libp2p peers on 127.0.0.1 and a fake Hypertensor JSON-RPC node (test/helpers/fake-chain.ts)
  * answering with real SCALE. Covers: an unstaked peer is disconnected and never served, a staked
  * one is; the stake cache and its expiry; the chain down (fail-open, and --chain-fail closed);
- * malformed answers; the on-chain bootnode comparison in /healthz and get_bootnodes?source=chain.
+ * malformed answers; the on-chain bootnode comparison in /healthz and get_bootnodes?source=chain;
+ * a peer known to be unstaked refused by the connection gater, dropped from the routing table and
+ * never handed out in FIND_NODE answers.
  */
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
@@ -24,6 +26,7 @@ import { waitFor } from '../helpers/wait.js'
 import type { Logger } from '../../src/log/index.js'
 import type { Peer } from '../../src/peer.js'
 import type { Sidecar } from '../../src/sidecar.js'
+import type { PeerId } from '@libp2p/interface'
 import type { ExecutionContext } from 'ava'
 
 let nextSubnet = 4000 + (process.pid % 1000) * 10
@@ -62,6 +65,12 @@ async function metric (s: Running, line: string): Promise<number> {
   const text = await (await fetch(`${s.base}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
   const found = text.split('\n').find((l) => l.startsWith(`${line} `))
   return found === undefined ? NaN : Number(found.slice(line.length + 1))
+}
+
+/** Whether `peerId` is in the sidecar's DHT routing table (kad-dht's `find`, beyond its public type). */
+async function inRoutingTable (s: Running, peerId: string): Promise<boolean> {
+  const rt = s.sidecar.node.dht.routingTable as unknown as { find: (p: PeerId) => Promise<PeerId | undefined> }
+  return (await rt.find(peerIdFromString(peerId))) !== undefined
 }
 
 function connected (s: Running, peer: Peer): boolean {
@@ -263,4 +272,78 @@ test('without --chain-rpc: get_bootnodes?source=chain is a 404 JSON and /healthz
   t.is((await getJson(s, '/v1/get_bootnodes?source=node')).status, 200)
   const health = await getJson(s, '/healthz')
   t.is(health.body.chain, undefined)
+})
+
+test('a peer whose cached verdict is unstaked is refused before the muxer, both ways, logged once per window; a staked one still joins', async t => {
+  const subnetId = nextSubnet++
+  const chain = await startFakeChain(t, { subnetId })
+  const { logger, lines } = capturingLogger()
+  const s = await startSidecar(t, subnetId, ['--chain-rpc', chain.wsUrl], { logger })
+  const opened: string[] = []
+  s.sidecar.node.libp2p.addEventListener('connection:open', (evt) => { opened.push(evt.detail.remotePeer.toString()) })
+  const staked = await peer(t, subnetId, s)
+  chain.stake.set(staked.node.peerId, 'registered')
+  const unstaked = await peer(t, subnetId, s)
+  // Not yet checked: it connects, is checked in the background, then is disconnected.
+  await waitFor(async () => chain.stakeCalls(unstaked.node.peerId) > 0 && !connected(s, unstaked) && (await served(s)).heartbeats.includes(staked.node.peerId),
+    { what: 'the unstaked peer disconnected after its verdict, the staked one served' })
+  t.true(opened.includes(unstaked.node.peerId), 'its first connection, before any verdict, was let through')
+
+  // Known unstaked now: each new connection is refused once Noise proves its id, before the
+  // sidecar sets up a muxer. Noise agrees on the muxer inside its handshake, so the dialer may
+  // finish its own side first: then its connection is reset at once, never usable.
+  const opensBefore = opened.filter((id) => id === unstaked.node.peerId).length
+  for (let i = 0; i < 3; i++) {
+    const conn = await unstaked.node.libp2p.dial(multiaddr(s.addr), { signal: AbortSignal.timeout(5_000) }).catch(() => undefined)
+    if (conn !== undefined) await waitFor(() => conn.status !== 'open' && conn.status !== 'closing', { what: `redial ${i} reset by the sidecar` })
+  }
+  t.is(opened.filter((id) => id === unstaked.node.peerId).length, opensBefore, 'no connection:open for the refused peer')
+  t.false(connected(s, unstaked))
+  // Nor does the sidecar dial it (denyDialPeer: no packet sent).
+  await t.throwsAsync(s.sidecar.node.libp2p.dial(peerIdFromString(unstaked.node.peerId), { signal: AbortSignal.timeout(5_000) }), { name: 'DialDeniedError' })
+  const refusals = await metric(s, 'subnet_bootnode_connection_refusals_total{reason="peer-gate"}')
+  t.true(refusals >= 4, `refusals counted: ${refusals}`)
+  const gateLines = lines.filter((l) => l.msg === 'connection refused: the peer gate refuses this peer')
+  t.true(gateLines.length >= 1 && gateLines.length < refusals, `logged once per window: ${gateLines.length} lines for ${refusals} refusals`)
+  t.is(gateLines[0]?.peer_id, unstaked.node.peerId)
+  // Refused from the cache: the chain was asked once.
+  t.is(chain.stakeCalls(unstaked.node.peerId), 1)
+
+  // The staked peer is untouched and a new connection of its own still goes through.
+  t.true(connected(s, staked))
+  const conn = await staked.node.libp2p.dial(multiaddr(s.addr), { signal: AbortSignal.timeout(5_000), force: true })
+  t.is(conn.status, 'open')
+  t.true((await served(s)).peers.includes(staked.node.peerId))
+})
+
+test('after an unstaked verdict the peer leaves the routing table and FIND_NODE answers through the sidecar never name it', async t => {
+  const subnetId = nextSubnet++
+  const chain = await startFakeChain(t, { subnetId })
+  // The chain down at first: the peer is let in (fail-open) and joins the routing table before its verdict.
+  await chain.down()
+  const s = await startSidecar(t, subnetId, ['--chain-rpc', chain.httpUrl], { chainErrorRetryMs: 200 })
+  const unstaked = await peer(t, subnetId, s)
+  await waitFor(async () => await inRoutingTable(s, unstaked.node.peerId), { what: 'the unverified peer in the routing table' })
+  await chain.up()
+  await waitFor(() => chain.stakeCalls(unstaked.node.peerId) > 0 && !connected(s, unstaked), { what: 'the unstaked peer disconnected' })
+
+  // Two staked peers join after the verdict: one to be handed out, one to ask.
+  const other = await peer(t, subnetId, s)
+  const asker = await peer(t, subnetId, s)
+  chain.stake.set(other.node.peerId, 'registered')
+  chain.stake.set(asker.node.peerId, 'registered')
+  await waitFor(async () => await inRoutingTable(s, other.node.peerId), { what: 'the staked peer in the routing table' })
+
+  // FIND_NODE for the unstaked peer's own id: kad-dht looks it up in the peer store, then the routing table.
+  const key = peerIdFromString(unstaked.node.peerId).toMultihash().bytes
+  const fromSidecar: string[] = []
+  const found: string[] = []
+  for await (const evt of asker.node.dht.getClosestPeers(key, { signal: AbortSignal.timeout(10_000) })) {
+    if (evt.name === 'PEER_RESPONSE' && evt.from.toString() === s.sidecar.node.peerId) fromSidecar.push(...evt.closer.map((p) => p.id.toString()))
+    if (evt.name === 'FINAL_PEER') found.push(evt.peer.id.toString())
+  }
+  t.true(fromSidecar.includes(other.node.peerId), `the sidecar answered with its peers: ${JSON.stringify(fromSidecar)}`)
+  t.false(fromSidecar.includes(unstaked.node.peerId), 'the sidecar never names the unstaked peer')
+  t.false(found.includes(unstaked.node.peerId))
+  t.false(await inRoutingTable(s, unstaked.node.peerId), 'removed from the routing table')
 })
