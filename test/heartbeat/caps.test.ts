@@ -66,9 +66,10 @@ test('past the per-IP cap a newcomer from the same IP is refused and counted; me
 
 test('past the total cap a newcomer is refused and counted; once a member expires a newcomer gets its place', async (t) => {
   const boot = await cappedBootnode(t, { maxHeartbeats: 2 })
-  // All connected first, so the members cannot expire before the late one pushes.
+  // All connected first, so the members cannot expire before the late one pushes; 10 s leaves a
+  // loaded machine room for the three pushes (at 4 s the members once expired first).
   const [shortLived, other, late] = await connectNodes(t, boot, 3)
-  await pushEach(t, boot, [shortLived!, other!], { expiresInS: 4 })
+  await pushEach(t, boot, [shortLived!, other!], { expiresInS: 10 })
   t.is(boot.collector.heartbeats().length, 2)
   await pushEach(t, boot, [late!])
   t.is(boot.collector.rejectionsBySource().push?.['total-cap'], 1)
