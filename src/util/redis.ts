@@ -56,7 +56,9 @@ export function createRedisConnection (url: string, logger: Logger): RedisConnec
   client.on('ready', () => { connectedOnce = true })
   let lastLogged = 0
   client.on('error', (err: Error) => {
-    // the client reconnects by itself; say so at most every 10 s instead of once per retry
+    // before the first connection start() reports the failure, in one line; after it the client
+    // reconnects by itself: say so at most every 10 s instead of once per retry
+    if (!connectedOnce) return
     const now = Date.now()
     if (now - lastLogged < 10_000) return
     lastLogged = now
