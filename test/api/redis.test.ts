@@ -32,14 +32,17 @@ if (bin === undefined) {
   }
 }
 
-/** A sidecar (`run`, loopback only, offline geolocation) with `--redis-url url`, stopped in teardown. */
+/**
+ * A sidecar (`run`, loopback only, no geolocation) with `--redis-url url`, stopped in teardown. No
+ * --data-dir: a sidecar whose start fails never starts (so never stops) its node, whose on-disk
+ * datastore opens at creation.
+ */
 async function makeSidecar (t: ExecutionContext, url: string): Promise<Awaited<ReturnType<typeof createSidecar>>> {
   const dir = await tempDir(t, 'sbn-redis-')
   const keysFile = join(dir, 'bootnode_rest_keys.json')
   await writeFile(keysFile, JSON.stringify(KEYS), { mode: 0o600 })
   const config = parseConfig(['run', '--subnet-id', uniqueSubnetId('redis'), '--listen', '/ip4/127.0.0.1/tcp/0', '--allow-private-addrs',
-    '--api-host', '127.0.0.1', '--api-port', '0', '--keys-file', keysFile, '--geo', 'none', '--data-dir', join(dir, 'data'),
-    '--redis-url', url], {}, dir)
+    '--api-host', '127.0.0.1', '--api-port', '0', '--keys-file', keysFile, '--geo', 'none', '--redis-url', url], {}, dir)
   if (config.command !== 'run') throw new Error(`unexpected config command ${config.command}`)
   const sidecar = await createSidecar(config, silentLogger)
   t.teardown(async () => { await sidecar.stop() })
