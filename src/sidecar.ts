@@ -2,7 +2,7 @@
  * The composition root (STYLE rule 2): builds every component of `subnet-bootnode run`
  * from one typed config, starts them in order and stops them in reverse (SPEC §4).
  *
- *   key store watcher → key usage → geolocator → subnet node → chain (--chain-rpc) → heartbeat + peer collectors → view → REST API
+ *   Redis (--redis-url) → key store watcher → key usage → geolocator → subnet node → chain (--chain-rpc) → heartbeat + peer collectors → view → REST API
  *
  * Data flows one way: network → collectors → view → pre-serialised REST bodies. The metrics
  * registry comes first: every component registers its own series on it (SPEC §1 `/metrics`).
@@ -18,6 +18,7 @@ import { createPeerCollector } from './peers/index.js'
 import { createTemplateHeartbeatSource } from './template/index.js'
 import { subnetNodeOptions } from './config/index.js'
 import { createMetricsRegistry } from './util/metrics.js'
+import { createRedisConnection } from './util/redis.js'
 import { createKeyUsage } from './usage/index.js'
 import { createViewBuilder } from './view/builder.js'
 import type { ApiServer } from './api/index.js'
@@ -39,7 +40,7 @@ export interface Sidecar {
   readonly view: ViewSource
   /** Starts every component in order; on failure stops what was started and rethrows. Once only. */
   start: () => Promise<void>
-  /** Stops HTTP first, then the view, collectors, node, geolocator, key usage (last flush) and key watcher; idempotent. */
+  /** Stops HTTP first, then the view, collectors, node, geolocator, key usage (last flush), key watcher and Redis; idempotent. */
   stop: () => Promise<void>
 }
 
@@ -53,9 +54,11 @@ export interface SidecarOptions {
 
 export async function createSidecar (config: SidecarConfig, logger: Logger, options: SidecarOptions = {}): Promise<Sidecar> {
   const registry = createMetricsRegistry()
+  // One Redis client for the limiters and key usage: connected first, closed after both stopped.
+  const redis = config.redisUrl === undefined ? undefined : createRedisConnection(config.redisUrl, logger.child('redis'))
   const keys = createKeyStoreWatcher({ path: config.keysFile, logger: logger.child('keys') })
   // Per-owner usage (SPEC §1 "Key usage"): flushed to <data dir>/key-usage.json, summed in Redis if set.
-  const usage = createKeyUsage({ dataDir: config.dataDir, redisUrl: config.redisUrl, logger: logger.child('usage') }, { registry })
+  const usage = createKeyUsage({ dataDir: config.dataDir, logger: logger.child('usage') }, { registry, redis: redis?.client })
   const locator = createLocator({
     mode: config.geo,
     geoDbPath: config.geoDb,
@@ -105,7 +108,6 @@ export async function createSidecar (config: SidecarConfig, logger: Logger, opti
     rateLimit: config.rateLimit,
     authFailLimit: config.authFailLimit,
     trustProxy: config.trustProxy,
-    redisUrl: config.redisUrl,
     metrics: config.metrics,
     logger: logger.child('api'),
     attribution: locator.attribution,
@@ -117,11 +119,14 @@ export async function createSidecar (config: SidecarConfig, logger: Logger, opti
     keys,
     registry,
     usage,
+    redis: redis?.client,
     prober: node,
     chain: chain === undefined ? undefined : { health: () => chain.health(), bootnodes: () => chain.bootnodes.list() }
   })
 
   const parts: Part[] = [
+    // A wrong --redis-url fails the start at once, before anything else runs.
+    ...(redis === undefined ? [] : [{ name: 'redis', start: async () => { await redis.start() }, stop: async () => { await redis.stop() } }]),
     { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
     // Stopped after the API, so the last flush holds every answered request.
     { name: 'usage', start: async () => { await usage.start() }, stop: async () => { await usage.stop() } },

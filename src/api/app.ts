@@ -17,7 +17,6 @@ import { describeRate, MAX_RATE_WINDOW_MS, parseRate } from '../util/rate.js'
 import { formatDuration } from '../util/duration.js'
 import { createWindowedLog } from '../util/windowed-log.js'
 import { createMetricsRegistry } from '../util/metrics.js'
-import { connectRedis, type RedisClient } from '../util/redis.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
@@ -35,6 +34,7 @@ import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import type { Api, ApiComponents, ApiInit, RateLimitInit } from './index.js'
 import type { ApiKeyEntry } from '../keys/index.js'
 import type { NextFunction, Request, Response } from 'express'
+import type { RedisClient } from '../util/redis.js'
 
 /** `res.locals` fields the pipeline passes along. */
 interface Locals {
@@ -156,9 +156,9 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   const { maxWatchersPerKey, maxWatchers } = checkWatcherCaps(init)
   let watchers = (): number => 0
   const metrics: ApiMetrics = createApiMetrics({ snapshot: () => view.current(), watchers: () => watchers() }, { registry: components.registry ?? createMetricsRegistry() })
-  const redis = init.redisUrl === undefined ? undefined : await connectRedis(init.redisUrl, logger)
+  // the sidecar's one client (it connects and closes it); the limiters only send commands
+  const redis = components.redis
 
-  // after the Redis connection, so a failed start leaves no view subscription behind
   const bodies = createBodies(view, {
     onPrepared: metrics.prepared,
     onCompressed: metrics.compressed,
@@ -519,13 +519,6 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       closing ??= (async () => {
         watch.close()
         bodies.close()
-        if (redis !== undefined) {
-          try {
-            await redis.close()
-          } catch {
-            redis.destroy()
-          }
-        }
       })()
       await closing
     }

@@ -8,6 +8,7 @@ import type { Logger } from '../log/index.js'
 import type { ViewSource } from '../view/index.js'
 import type { Express } from 'express'
 import type { Registry } from 'prom-client'
+import type { RedisClient } from '../util/redis.js'
 
 export { createApi } from './app.js'
 export { createApiServer } from './server.js'
@@ -37,8 +38,6 @@ export interface ApiInit {
    * and so is a CIDR shorter than /8 (IPv4) or /16 (IPv6): it would trust (nearly) every client.
    */
   trustProxy?: number | string[] | false
-  /** Both limiters count in this Redis (distinct key prefixes), shared by every instance using it. */
-  redisUrl?: string
   /** Serve `/metrics`. Default true. */
   metrics?: boolean
   /** Default: silent. */
@@ -75,6 +74,12 @@ export interface ApiComponents {
   prober?: AddressProber
   /** Told of every answer to a request that presented a known key (SPEC §1 "Key usage"). Default: none. */
   usage?: KeyUsageSink
+  /**
+   * `--redis-url`: both limiters count in this Redis (distinct key prefixes), shared by every
+   * instance using it. Connected by whoever passes it, who also closes it after the API stopped.
+   * Default: in memory.
+   */
+  redis?: RedisClient
 }
 
 /** What the API reads of the chain-aware mode. */
@@ -90,7 +95,7 @@ export interface Api {
   metrics: Registry
   /** Ends every `/v1/watch` stream with its `close` event (the server calls it first on stop). Idempotent. */
   endStreams: () => void
-  /** Stops preparing bodies on view changes and releases the Redis connection, if any. Idempotent. */
+  /** Stops preparing bodies on view changes (the Redis client, if any, is its owner's to close). Idempotent. */
   close: () => Promise<void>
 }
 

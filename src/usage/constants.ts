@@ -38,3 +38,6 @@ export const USAGE_REDIS_TIMEOUT_MS = 2_000
 /** Per-day and per-week counters in Redis expire once no "today"/"this week" can name them. */
 export const REDIS_DAY_TTL_S = 3 * 86_400
 export const REDIS_WEEK_TTL_S = 15 * 86_400
+
+/** Owners whose sums one round of a flush reads back from Redis (the owners other instances changed). */
+export const USAGE_REDIS_READ_BATCH = 500

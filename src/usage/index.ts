@@ -6,6 +6,7 @@ import { DefaultKeyUsage } from './recorder.js'
 import type { OwnerUsage } from './file.js'
 import type { Logger } from '../log/index.js'
 import type { Registry } from 'prom-client'
+import type { RedisClient } from '../util/redis.js'
 
 export { DATA_DIR_ENV, USAGE_FILE_NAME, USAGE_FLUSH_INTERVAL_MS } from './constants.js'
 export { isoWeek, utcDay } from './calendar.js'
@@ -19,7 +20,7 @@ export interface KeyUsageSink {
 }
 
 export interface KeyUsage extends KeyUsageSink {
-  /** Loads the usage file and connects to Redis, if set; starts the flush loop. Idempotent. */
+  /** Loads the usage file; starts the flush loop. Idempotent. */
   start: () => Promise<void>
   /** Stops the loop and flushes the last counts (file and Redis). Idempotent. */
   stop: () => Promise<void>
@@ -32,8 +33,6 @@ export interface KeyUsage extends KeyUsageSink {
 export interface KeyUsageInit {
   /** `--data-dir`; the usage file is `<dataDir>/key-usage.json`. Unset: counts are kept in memory only. */
   dataDir?: string
-  /** `--redis-url`: counts of every instance are summed there. */
-  redisUrl?: string
   /** Default {@link USAGE_FLUSH_INTERVAL_MS} (5 s). */
   flushIntervalMs?: number
   /** Default: silent. */
@@ -45,6 +44,11 @@ export interface KeyUsageInit {
 export interface KeyUsageComponents {
   /** The per-owner request counter `subnet_bootnode_key_requests_total` goes here. */
   registry: Registry
+  /**
+   * `--redis-url`: counts of every instance are summed there. Connected by whoever passes it, who
+   * also closes it after this recorder stopped (its last flush uses it). Default: none.
+   */
+  redis?: RedisClient
 }
 
 export function createKeyUsage (init: KeyUsageInit, components: KeyUsageComponents): KeyUsage {

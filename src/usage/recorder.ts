@@ -4,10 +4,13 @@
  *
  * A request costs a Map lookup and a few additions: counts are kept in memory as deltas and
  * flushed every {@link USAGE_FLUSH_INTERVAL_MS} and on stop, atomically to `<data dir>/key-usage.json`,
- * so a crash loses at most one interval and a clean stop loses nothing. With Redis the deltas are
- * added there (HINCRBY, one script per owner and flush) and the sums of every instance come back
- * into the file, so each instance's file shows the shared totals.
+ * so a crash loses at most one interval and a clean stop loses nothing; the file is rewritten only
+ * when its counts changed. With Redis, each owner with a delta runs one script that adds it there
+ * (HINCRBY) and returns the owner's sums; the owners other instances changed since the last flush
+ * (a change log in Redis) are read back in batches, so each instance's file shows the shared totals
+ * and an idle flush costs two commands.
  */
+import { createHash } from 'node:crypto'
 import { mkdir, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { silentLogger } from '../log/index.js'
@@ -15,7 +18,7 @@ import { createRepeatingTask } from '../util/task.js'
 import { isoWeek, utcDay } from './calendar.js'
 import {
   MAX_METRIC_OWNERS, MAX_USAGE_OWNERS, OTHER_OWNER_LABEL, REDIS_DAY_TTL_S, REDIS_PREFIX_USAGE, REDIS_WEEK_TTL_S,
-  USAGE_FILE_NAME, USAGE_FLUSH_INTERVAL_MS, USAGE_REDIS_TIMEOUT_MS
+  USAGE_FILE_NAME, USAGE_FLUSH_INTERVAL_MS, USAGE_REDIS_READ_BATCH, USAGE_REDIS_TIMEOUT_MS
 } from './constants.js'
 import { emptyUsage, readUsageFile, UsageFileError, writeUsageFile } from './file.js'
 import type { KeyUsage, KeyUsageComponents, KeyUsageInit } from './index.js'
@@ -39,14 +42,25 @@ interface Delta {
   lastIp: string
 }
 
+/** Redis keys of the shared usage: an owner's hash, and each day's and week's hash of owners' counts. */
+const ownerKey = (owner: string): string => `${REDIS_PREFIX_USAGE}owner:${owner}`
+const dayKey = (day: string): string => `${REDIS_PREFIX_USAGE}day:${day}`
+const weekKey = (week: string): string => `${REDIS_PREFIX_USAGE}week:${week}`
+/** A counter each owner's flush increments: the revision of the shared usage. */
+const REVISION_KEY = `${REDIS_PREFIX_USAGE}revision`
+/** Sorted set: each owner, scored by the revision of its last change (one member per owner, so bounded by the owners). */
+const CHANGES_KEY = `${REDIS_PREFIX_USAGE}changes`
+/** Fields of an owner's hash, in the order the scripts and reads return them. */
+const OWNER_FIELDS = ['requests', 'forbidden', 'rate_limited', 'last_used_ms', 'last_ip'] as const
+
 /**
- * One owner's flush in Redis, atomically: add the deltas, keep the latest last-use, return the
- * sums. KEYS: owner hash, today's hash, this week's hash, the owners set.
+ * One owner's flush in Redis, atomically: add the deltas, keep the latest last-use, note the change
+ * under a new revision, return the sums and that revision.
+ * KEYS: owner hash, today's hash, this week's hash, the change log, the revision counter.
  * ARGV: owner, requests, forbidden, rate_limited, today, this_week, last_used_ms, last_ip, day TTL, week TTL.
  */
 const FLUSH_SCRIPT = `
 local o = ARGV[1]
-redis.call('SADD', KEYS[4], o)
 local h = KEYS[1]
 if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', h, 'requests', ARGV[2]) end
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', h, 'forbidden', ARGV[3]) end
@@ -55,13 +69,16 @@ if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[2], o, ARGV[5]); redis.
 if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', KEYS[3], o, ARGV[6]); redis.call('EXPIRE', KEYS[3], ARGV[10]) end
 local last = tonumber(redis.call('HGET', h, 'last_used_ms') or '0')
 if tonumber(ARGV[7]) > last then redis.call('HSET', h, 'last_used_ms', ARGV[7], 'last_ip', ARGV[8]) end
+local rev = redis.call('INCR', KEYS[5])
+redis.call('ZADD', KEYS[4], rev, o)
 local v = redis.call('HMGET', h, 'requests', 'forbidden', 'rate_limited', 'last_used_ms', 'last_ip')
-return { v[1] or '0', v[2] or '0', v[3] or '0', v[4] or '0', v[5] or '', redis.call('HGET', KEYS[2], o) or '0', redis.call('HGET', KEYS[3], o) or '0' }
+return { v[1] or '0', v[2] or '0', v[3] or '0', v[4] or '0', v[5] or '', redis.call('HGET', KEYS[2], o) or '0', redis.call('HGET', KEYS[3], o) or '0', tostring(rev) }
 `
+/** Sent as EVALSHA: Redis keeps the script once it has seen it (EVAL, on NOSCRIPT). */
+const FLUSH_SCRIPT_SHA1 = createHash('sha1').update(FLUSH_SCRIPT).digest('hex')
 
 export class DefaultKeyUsage implements KeyUsage {
   private readonly file: string | undefined
-  private readonly redisUrl: string | undefined
   private readonly log: Logger
   private readonly now: () => number
   /** Counts as of the last flush (from the file, or the sums from Redis). */
@@ -71,16 +88,17 @@ export class DefaultKeyUsage implements KeyUsage {
   private readonly registry: Registry
   private metric: Counter<'owner'> | undefined
   private readonly metricOwners = new Set<string>()
-  private redis: RedisClient | undefined
+  private readonly redis: RedisClient | undefined
   private running = false
   private warnedFull = false
-  /** Counts merged but not yet in the file (its last write failed). */
-  private unwritten = false
+  /** What the file would show differs from what was last written (a request, a sum from Redis, a failed write). */
+  private changed = false
+  /** The last revision of the shared usage this instance has read up to (Redis). */
+  private seenRevision = 0
   private flushing: Promise<void> | undefined
 
   constructor (init: KeyUsageInit, components: KeyUsageComponents) {
     this.file = init.dataDir === undefined ? undefined : join(init.dataDir, USAGE_FILE_NAME)
-    this.redisUrl = init.redisUrl
     this.log = init.logger ?? silentLogger
     this.now = init.now ?? Date.now
     this.flusher = createRepeatingTask(async () => { await this.flush() }, {
@@ -89,12 +107,13 @@ export class DefaultKeyUsage implements KeyUsage {
       name: 'key usage flush'
     })
     this.registry = components.registry
+    this.redis = components.redis
   }
 
   async start (): Promise<void> {
     if (this.running) return
     // Imported here, not at the top: subnet-add-api-key reads the usage file through this module
-    // and should not pay for loading prom-client and redis (~1 s on a busy machine).
+    // and should not pay for loading prom-client (~1 s on a busy machine).
     if (this.metric === undefined) {
       const { Counter } = await import('prom-client')
       this.metric = new Counter({
@@ -109,7 +128,6 @@ export class DefaultKeyUsage implements KeyUsage {
       await this.load(this.file)
     }
     else this.log.info('no --data-dir: key usage is kept in memory only')
-    if (this.redisUrl !== undefined) this.redis = await (await import('../util/redis.js')).connectRedis(this.redisUrl, this.log, 'key usage is kept locally until it is back')
     this.running = true
     this.flusher.start()
   }
@@ -120,10 +138,6 @@ export class DefaultKeyUsage implements KeyUsage {
     await this.flusher.stop()
     // The last counts, so a clean restart loses nothing.
     await this.flush().catch((err: unknown) => { this.log.warn('key usage: last flush failed', { err }) })
-    if (this.redis !== undefined) {
-      await this.redis.close().catch(() => { this.redis?.destroy() })
-      this.redis = undefined
-    }
   }
 
   record (owner: string, status: number, ip: string): void {
@@ -152,6 +166,7 @@ export class DefaultKeyUsage implements KeyUsage {
     if (status === 429) delta.rateLimited++
     delta.lastUsedMs = now
     delta.lastIp = ip
+    this.changed = true
     this.countMetric(owner)
   }
 
@@ -162,7 +177,7 @@ export class DefaultKeyUsage implements KeyUsage {
     return out
   }
 
-  /** Pushes the deltas (Redis) or merges them (alone), then writes the file. One at a time. */
+  /** Pushes the deltas and reads what others changed (Redis), or merges them (alone); then writes the file if it changed. One at a time. */
   async flush (): Promise<void> {
     this.flushing ??= this.flushOnce().finally(() => { this.flushing = undefined })
     await this.flushing
@@ -174,64 +189,107 @@ export class DefaultKeyUsage implements KeyUsage {
     const now = this.now()
     if (this.redis !== undefined) {
       try {
-        this.state = await this.sumInRedis(deltas, now)
+        await this.sumInRedis(this.redis, deltas, now)
       } catch (err) {
         // keep the deltas Redis did not take for the next flush; the file still gets the local view
         for (const [owner, delta] of deltas) this.pending.set(owner, addDelta(delta, this.pending.get(owner)))
         this.log.warn('key usage: Redis unavailable, kept locally until the next flush', { err })
-        if (this.file !== undefined) await writeUsageFile(this.file, this.usage(), now)
-        return
       }
     } else {
-      if (deltas.size === 0 && !this.unwritten) return
       for (const [owner, delta] of deltas) this.state.set(owner, merge(this.state.get(owner) ?? emptyUsage(now), delta))
     }
-    if (this.file === undefined) return
-    this.unwritten = true
-    await writeUsageFile(this.file, this.usage(), now)
-    this.unwritten = false
+    if (this.file === undefined || !this.changed) return
+    this.changed = false
+    try {
+      await writeUsageFile(this.file, this.usage(), now)
+    } catch (err) {
+      this.changed = true
+      throw err
+    }
   }
 
-  private async sumInRedis (deltas: Map<string, Delta>, now: number): Promise<Map<string, OwnerUsage>> {
-    const redis = this.redis as RedisClient
-    const ownersKey = `${REDIS_PREFIX_USAGE}owners`
-    // Bounded: while Redis is away node-redis queues commands, and the flush on stop must not hang.
+  /**
+   * Adds each owner's delta in Redis (one script run per owner with a delta), then reads back the
+   * sums of the owners another instance changed since the last flush, at most
+   * {@link USAGE_REDIS_READ_BATCH} owners a round. Every command is bounded: while Redis is away
+   * node-redis queues commands, and the flush on stop must not hang.
+   */
+  private async sumInRedis (redis: RedisClient, deltas: Map<string, Delta>, now: number): Promise<void> {
     const options = { timeout: USAGE_REDIS_TIMEOUT_MS }
-    const known = await redis.sendCommand(['SRANDMEMBER', ownersKey, String(MAX_USAGE_OWNERS)], options) as string[]
-    const owners = new Set([...deltas.keys(), ...known])
     const day = utcDay(now)
     const week = isoWeek(now)
-    const sums = new Map<string, OwnerUsage>()
+    /** Owner → the revision its sums are as of, for those this flush already has. */
+    const fresh = new Map<string, number>()
     // Sent together: node-redis pipelines concurrent commands on its one connection. An owner's
     // delta leaves `deltas` once Redis has it, so a failed flush keeps exactly what did not land.
-    const results = await Promise.allSettled([...owners].map(async (owner) => {
-      const d = deltas.get(owner)
-      const today = d !== undefined && d.day === day ? d.today : 0
-      const thisWeek = d !== undefined && d.week === week ? d.thisWeek : 0
-      const reply = await redis.sendCommand([
-        'EVAL', FLUSH_SCRIPT, '4',
-        `${REDIS_PREFIX_USAGE}owner:${owner}`, `${REDIS_PREFIX_USAGE}day:${day}`, `${REDIS_PREFIX_USAGE}week:${week}`, ownersKey,
-        owner, String(d?.requests ?? 0), String(d?.forbidden ?? 0), String(d?.rateLimited ?? 0), String(today), String(thisWeek),
-        String(d?.lastUsedMs ?? 0), d?.lastIp ?? '', String(REDIS_DAY_TTL_S), String(REDIS_WEEK_TTL_S)
-      ], options) as string[]
+    const results = await Promise.allSettled([...deltas].map(async ([owner, d]) => {
+      const keys = [ownerKey(owner), dayKey(day), weekKey(week), CHANGES_KEY, REVISION_KEY]
+      const args = [
+        owner, String(d.requests), String(d.forbidden), String(d.rateLimited), String(d.day === day ? d.today : 0),
+        String(d.week === week ? d.thisWeek : 0), String(d.lastUsedMs), d.lastIp, String(REDIS_DAY_TTL_S), String(REDIS_WEEK_TTL_S)
+      ]
+      let reply: unknown
+      try {
+        reply = await redis.sendCommand(['EVALSHA', FLUSH_SCRIPT_SHA1, String(keys.length), ...keys, ...args], options)
+      } catch (err) {
+        if (!String((err as Error | undefined)?.message).startsWith('NOSCRIPT')) throw err
+        reply = await redis.sendCommand(['EVAL', FLUSH_SCRIPT, String(keys.length), ...keys, ...args], options)
+      }
       deltas.delete(owner)
-      const [requests, forbidden, rateLimited, lastUsedMs, lastIp, todayN, weekN] = reply.map(String)
-      const lastMs = Number(lastUsedMs)
-      sums.set(owner, {
-        requests: Number(requests),
-        day,
-        requests_today: Number(todayN),
-        week,
-        requests_week: Number(weekN),
-        last_used_at: lastMs > 0 ? new Date(lastMs).toISOString() : null,
-        last_ip: lastIp === '' || lastIp === undefined ? null : lastIp,
-        forbidden: Number(forbidden),
-        rate_limited: Number(rateLimited)
-      })
+      const values = (reply as unknown[]).map(String)
+      this.setSums(owner, values, day, week)
+      fresh.set(owner, Number(values[7]))
     }))
     const failed = results.find(r => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
-    return sums
+
+    // Redis lost its data (a restart without persistence): the revisions start again, so read everything.
+    const revision = Number(await redis.sendCommand(['GET', REVISION_KEY], options) ?? 0)
+    if (revision < this.seenRevision) this.seenRevision = 0
+    const changes = await redis.sendCommand([
+      'ZRANGEBYSCORE', CHANGES_KEY, `(${this.seenRevision}`, '+inf', 'WITHSCORES', 'LIMIT', '0', String(MAX_USAGE_OWNERS)
+    ], options) as string[]
+    let seen = this.seenRevision
+    const others: string[] = []
+    for (let i = 0; i + 1 < changes.length; i += 2) {
+      const owner = String(changes[i])
+      const rev = Number(changes[i + 1])
+      if (rev > seen) seen = rev
+      if (fresh.get(owner) === rev) continue // this flush's own script returned these sums
+      if (this.state.has(owner) || this.state.size < MAX_USAGE_OWNERS) others.push(owner)
+    }
+    for (let i = 0; i < others.length; i += USAGE_REDIS_READ_BATCH) {
+      await Promise.all(others.slice(i, i + USAGE_REDIS_READ_BATCH).map(async (owner) => {
+        const [sums, today, thisWeek] = await Promise.all([
+          redis.sendCommand(['HMGET', ownerKey(owner), ...OWNER_FIELDS], options) as Promise<Array<string | null>>,
+          redis.sendCommand(['HGET', dayKey(day), owner], options) as Promise<string | null>,
+          redis.sendCommand(['HGET', weekKey(week), owner], options) as Promise<string | null>
+        ])
+        this.setSums(owner, [...sums.map(v => v ?? ''), today ?? '0', thisWeek ?? '0'], day, week)
+      }))
+    }
+    this.seenRevision = seen
+  }
+
+  /** An owner's sums from Redis (`requests, forbidden, rate_limited, last_used_ms, last_ip, today, this week`) into the state. */
+  private setSums (owner: string, values: readonly string[], day: string, week: string): void {
+    const [requests, forbidden, rateLimited, lastUsedMs, lastIp, today, thisWeek] = values
+    const lastMs = Number(lastUsedMs)
+    const sums: OwnerUsage = {
+      requests: Number(requests),
+      day,
+      requests_today: Number(today),
+      week,
+      requests_week: Number(thisWeek),
+      last_used_at: lastMs > 0 ? new Date(lastMs).toISOString() : null,
+      last_ip: lastIp === '' || lastIp === undefined ? null : lastIp,
+      forbidden: Number(forbidden),
+      rate_limited: Number(rateLimited)
+    }
+    const before = this.state.get(owner)
+    if (before !== undefined && OWNER_USAGE_FIELDS.every(f => before[f] === sums[f])) return
+    this.state.set(owner, sums)
+    this.changed = true
   }
 
   private async load (file: string): Promise<void> {
@@ -262,6 +320,8 @@ export class DefaultKeyUsage implements KeyUsage {
     }
   }
 }
+
+const OWNER_USAGE_FIELDS = Object.keys(emptyUsage(0)) as Array<keyof OwnerUsage>
 
 /** `usage` with `delta` added; "today" and "this week" roll over when the delta is of a later day/week. */
 function merge (usage: OwnerUsage, delta: Delta): OwnerUsage {

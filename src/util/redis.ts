@@ -1,6 +1,7 @@
 /**
- * The one Redis connection helper (SPEC §1 `--redis-url`): the API's limiters and the key-usage
- * recorder each open their own client through it, with the same bounded connect and quiet retries.
+ * The one Redis connection (SPEC §1 `--redis-url`): the sidecar opens one client and hands it to
+ * the API's limiters and the key-usage recorder, so start-up connects once and an outage is logged
+ * once. Whoever creates the connection starts and stops it; the users only send commands.
  */
 import { createClient } from 'redis'
 import { ConfigError, SubnetBootnodeError } from '../errors.js'
@@ -22,7 +23,21 @@ function redactUrl (url: string): string {
 
 export type RedisClient = ReturnType<typeof createClient>
 
-export async function connectRedis (url: string, logger: Logger, purpose = 'rate limits pass requests until it is back'): Promise<RedisClient> {
+/** A Redis client and its bounded start-up connect. */
+export interface RedisConnection {
+  /** The client; not connected before {@link RedisConnection.start}, so hand it to components that start after it. */
+  readonly client: RedisClient
+  /** Connects within {@link REDIS_CONNECT_TIMEOUT_MS}; a wrong URL fails at once with `ERR_API_REDIS` and one line. */
+  start: () => Promise<void>
+  /** Closes the client (destroys it if closing fails). Idempotent. */
+  stop: () => Promise<void>
+}
+
+/** What the users of the connection do while Redis is away (the one log line says both). */
+const WHILE_AWAY = 'rate limits pass requests and key usage is kept locally until it is back'
+
+/** Throws {@link ConfigError} for a URL node-redis refuses; connects nothing yet. */
+export function createRedisConnection (url: string, logger: Logger): RedisConnection {
   const shown = redactUrl(url)
   let client: RedisClient
   let connectedOnce = false
@@ -41,28 +56,45 @@ export async function connectRedis (url: string, logger: Logger, purpose = 'rate
   client.on('ready', () => { connectedOnce = true })
   let lastLogged = 0
   client.on('error', (err: Error) => {
-    // the client reconnects by itself; say so at most every 10 s instead of once per retry
+    // before the first connection start() reports the failure, in one line; after it the client
+    // reconnects by itself: say so at most every 10 s instead of once per retry
+    if (!connectedOnce) return
     const now = Date.now()
     if (now - lastLogged < 10_000) return
     lastLogged = now
-    logger.error(`redis connection error; ${purpose}`, { redis: shown, err })
+    logger.error(`redis connection error; ${WHILE_AWAY}`, { redis: shown, err })
   })
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([
-      client.connect(),
-      new Promise((_resolve, reject) => {
-        timer = setTimeout(() => { reject(new Error(`no connection within ${REDIS_CONNECT_TIMEOUT_MS} ms`)) }, REDIS_CONNECT_TIMEOUT_MS)
-      })
-    ])
-  } catch (err) {
-    try {
-      client.destroy()
-    } catch {} // already closed by the failed connect
-    throw new SubnetBootnodeError(`cannot connect to Redis at ${shown}: ${(err as Error).message}`, 'ERR_API_REDIS', { cause: err })
-  } finally {
-    clearTimeout(timer)
+  let stopping: Promise<void> | undefined
+  return {
+    client,
+    start: async () => {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          client.connect(),
+          new Promise((_resolve, reject) => {
+            timer = setTimeout(() => { reject(new Error(`no connection within ${REDIS_CONNECT_TIMEOUT_MS} ms`)) }, REDIS_CONNECT_TIMEOUT_MS)
+          })
+        ])
+      } catch (err) {
+        try {
+          client.destroy()
+        } catch {} // already closed by the failed connect
+        throw new SubnetBootnodeError(`cannot connect to Redis at ${shown}: ${(err as Error).message}`, 'ERR_API_REDIS', { cause: err })
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    stop: async () => {
+      stopping ??= (async () => {
+        if (!client.isOpen) return
+        try {
+          await client.close()
+        } catch {
+          client.destroy()
+        }
+      })()
+      await stopping
+    }
   }
-  return client
 }
-

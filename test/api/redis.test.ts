@@ -1,14 +1,22 @@
 /**
  * SPEC §1 "a Redis store serves several instances behind one load balancer": two API instances
- * on one real redis-server share each (key, IP) budget and each IP's failed-auth budget.
+ * on one real redis-server share each (key, IP) budget and each IP's failed-auth budget; a sidecar
+ * with --redis-url opens one connection for its limiters and its key usage, and a wrong URL fails
+ * its start with one line.
  * Needs the `redis-server` binary (Debian package redis-server; .ci/run installs it). Outside CI
  * the tests skip with the reason when it is absent; in CI (env CI set) its absence fails them.
  */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import test from 'ava'
-import { createApi } from '../../src/api/index.js'
-import { createKeySet } from '../../src/keys/index.js'
-import { createStaticView } from '../../src/view/index.js'
-import { freePort, makePeerIds, makeSnapshot, redisServerPath, startRedis, startTestApi } from '../helpers/api.js'
+import { parseConfig } from '../../src/config/index.js'
+import { silentLogger } from '../../src/log/index.js'
+import { createSidecar } from '../../src/sidecar.js'
+import { createRedisConnection, type RedisClient } from '../../src/util/redis.js'
+import { connectTestRedis, freePort, get, makePeerIds, makeSnapshot, redisServerPath, startRedis, startTestApi } from '../helpers/api.js'
+import { tempDir } from '../helpers/fs.js'
+import { uniqueSubnetId } from '../helpers/p2p.js'
+import type { ExecutionContext } from 'ava'
 
 const KEY = 'key-alice-0123456789abcdef'
 const KEYS = [{ owner: 'alice', key: KEY, active: true }]
@@ -24,12 +32,36 @@ if (bin === undefined) {
   }
 }
 
+/**
+ * A sidecar (`run`, loopback only, no geolocation) with `--redis-url url`, stopped in teardown. No
+ * --data-dir: a sidecar whose start fails never starts (so never stops) its node, whose on-disk
+ * datastore opens at creation.
+ */
+async function makeSidecar (t: ExecutionContext, url: string): Promise<Awaited<ReturnType<typeof createSidecar>>> {
+  const dir = await tempDir(t, 'sbn-redis-')
+  const keysFile = join(dir, 'bootnode_rest_keys.json')
+  await writeFile(keysFile, JSON.stringify(KEYS), { mode: 0o600 })
+  const config = parseConfig(['run', '--subnet-id', uniqueSubnetId('redis'), '--listen', '/ip4/127.0.0.1/tcp/0', '--allow-private-addrs',
+    '--api-host', '127.0.0.1', '--api-port', '0', '--keys-file', keysFile, '--geo', 'none', '--redis-url', url], {}, dir)
+  if (config.command !== 'run') throw new Error(`unexpected config command ${config.command}`)
+  const sidecar = await createSidecar(config, silentLogger)
+  t.teardown(async () => { await sidecar.stop() })
+  return sidecar
+}
+
+/** The clients connected to the server, other than `self`. */
+async function otherClients (self: RedisClient): Promise<string[]> {
+  const id = String(await self.sendCommand(['CLIENT', 'ID']))
+  const list = String(await self.sendCommand(['CLIENT', 'LIST']))
+  return list.split('\n').filter(line => line.startsWith('id=') && !line.startsWith(`id=${id} `))
+}
+
 redisTest('two instances on one Redis share the (key, IP) budget and the failed-auth budget', async (t) => {
   const url = await startRedis(t, bin ?? 'redis-server')
   const snapshot = makeSnapshot(await makePeerIds(2))
-  const init = { redisUrl: url, rateLimit: { limit: 5, windowMs: 60_000 }, authFailLimit: { limit: 2, windowMs: 60_000 } }
-  const one = await startTestApi(t, { keys: KEYS, snapshot, init })
-  const two = await startTestApi(t, { keys: KEYS, snapshot, init })
+  const init = { rateLimit: { limit: 5, windowMs: 60_000 }, authFailLimit: { limit: 2, windowMs: 60_000 } }
+  const one = await startTestApi(t, { keys: KEYS, snapshot, init, redis: await connectTestRedis(t, url) })
+  const two = await startTestApi(t, { keys: KEYS, snapshot, init, redis: await connectTestRedis(t, url) })
   const h = { 'X-API-Key': KEY }
   const statuses: number[] = []
   for (const api of [one, two, one, two, one]) statuses.push((await api.get('/v1/get_bootnodes', { localAddress: '127.0.0.2', headers: h })).status)
@@ -47,15 +79,30 @@ redisTest('two instances on one Redis share the (key, IP) budget and the failed-
 })
 
 redisTest('an unreachable --redis-url fails at start with a clear error', async (t) => {
-  const url = await startRedis(t, bin ?? 'redis-server')
-  const components = { view: createStaticView(), keys: { current: () => createKeySet([]) } }
-  const err = await t.throwsAsync(createApi({ redisUrl: `redis://:hunter2@127.0.0.1:${await freePort()}` }, components))
+  const wrong = `redis://:hunter2@127.0.0.1:${await freePort()}`
+  const err = await t.throwsAsync(createRedisConnection(wrong, silentLogger).start())
   t.is((err as { code?: string }).code, 'ERR_API_REDIS')
   t.regex(err?.message ?? '', /cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1/)
   t.false(err?.message.includes('hunter2'), 'the password is not repeated')
-  // and a reachable one works, and close() releases it
-  const api = await createApi({ redisUrl: url }, components)
-  t.truthy(api.app)
-  await api.close()
-  await api.close()
+  // the sidecar's start fails with that same line, before its node or API starts
+  const sidecar = await makeSidecar(t, wrong)
+  const failed = await t.throwsAsync(sidecar.start())
+  t.is((failed as { code?: string }).code, 'ERR_API_REDIS')
+  t.regex(failed?.message ?? '', /^cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/?: [^\n]+$/)
+  t.false(failed?.message.includes('hunter2'))
+})
+
+redisTest('a sidecar with --redis-url connects once for its limiters and key usage, and closes that client after both stopped', async (t) => {
+  const url = await startRedis(t, bin ?? 'redis-server')
+  const probe = await connectTestRedis(t, url)
+  const sidecar = await makeSidecar(t, url)
+  await sidecar.start()
+  t.is((await otherClients(probe)).length, 1, 'one connection, not one per user')
+  const { port } = sidecar.api.address()
+  // a keyed request counts in the Redis limiter (its key appears) and, at the stop, in the shared usage
+  t.not((await get(port, '/v1/get_heartbeat', { localAddress: '127.0.0.2', headers: { 'X-API-Key': KEY } })).status, 429)
+  t.true((await probe.sendCommand(['KEYS', 'subnet-bootnode:rl:*']) as string[]).length > 0, 'the limiter counts in Redis')
+  await sidecar.stop()
+  t.is(String(await probe.sendCommand(['HGET', 'subnet-bootnode:usage:owner:alice', 'requests'])), '1', 'the last usage flush ran before the client closed')
+  t.deepEqual(await otherClients(probe), [], 'closed at stop')
 })

@@ -15,11 +15,12 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createApiServer, type ApiServer, type ApiServerInit } from '../../src/api/index.js'
 import { createKeyStoreWatcher, type ApiKeyEntry, type KeyStoreWatcher } from '../../src/keys/index.js'
 import { createStaticView, type HeartbeatEntry, type MutableViewSource, type PeersInfo, type ViewSnapshot } from '../../src/view/index.js'
+import { silentLogger, type Logger } from '../../src/log/index.js'
+import { createRedisConnection, type RedisClient } from '../../src/util/redis.js'
 import { tempDir } from './fs.js'
 import { waitFor } from './wait.js'
 import { killWithWorker } from './children.js'
 import type { Registry } from 'prom-client'
-import type { Logger } from '../../src/log/index.js'
 import type { KeyUsageSink } from '../../src/usage/index.js'
 import type { ExecutionContext } from 'ava'
 
@@ -165,6 +166,8 @@ export interface TestApiOptions {
   registry?: Registry
   /** Told of every answer to a request with a known key (the key-usage recorder). */
   usage?: KeyUsageSink
+  /** Where the limiters count (connectTestRedis). Default: in memory. */
+  redis?: RedisClient
 }
 
 /** An API server on 127.0.0.1:0 over a real key file watched by the real watcher. */
@@ -177,7 +180,7 @@ export async function startTestApi (t: ExecutionContext, opts: TestApiOptions = 
   t.teardown(async () => { await watcher.stop() })
   const view = createStaticView(opts.snapshot)
   const logger = opts.init?.logger ?? opts.logger
-  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher, ...(opts.registry === undefined ? {} : { registry: opts.registry }), ...(opts.usage === undefined ? {} : { usage: opts.usage }) })
+  const server = createApiServer({ ...opts.init, ...(logger === undefined ? {} : { logger }), host: '127.0.0.1', port: 0 }, { view, keys: watcher, ...(opts.registry === undefined ? {} : { registry: opts.registry }), ...(opts.usage === undefined ? {} : { usage: opts.usage }), ...(opts.redis === undefined ? {} : { redis: opts.redis }) })
   await server.start()
   t.teardown(async () => { await server.stop() })
   const { port } = server.address()
@@ -209,6 +212,14 @@ export function redisServerPath (): string | undefined {
  */
 export async function startRedis (t: ExecutionContext, bin: string): Promise<string> {
   return (await startRedisServer(t, bin)).url
+}
+
+/** A client connected to `url` (as the sidecar connects it), closed in teardown. */
+export async function connectTestRedis (t: ExecutionContext, url: string): Promise<RedisClient> {
+  const connection = createRedisConnection(url, silentLogger)
+  t.teardown(async () => { await connection.stop() })
+  await connection.start()
+  return connection.client
 }
 
 /** {@link startRedis}, with a way to kill the server early (a Redis outage). */

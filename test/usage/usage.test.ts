@@ -1,15 +1,18 @@
 /**
  * SPEC §1 "Key usage": the real API over a real key file counts each owner's requests, 403s and
  * 429s, last use and client IP (clients on several 127.0.0.x), flushes them atomically to
- * <data dir>/key-usage.json, keeps them across a restart, and sums two instances in a real redis-server.
+ * <data dir>/key-usage.json, keeps them across a restart, and sums two instances in a real redis-server:
+ * a script run only for an owner with a delta, and no file write when nothing changed.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { createMetricsRegistry } from '../../src/util/metrics.js'
 import { createKeyUsage, isoWeek, readUsageFile, utcDay, type KeyUsage, type KeyUsageInit } from '../../src/usage/index.js'
-import { redisServerPath, startRedis, startRedisServer, startTestApi, type TestApi } from '../helpers/api.js'
+import { connectTestRedis, redisServerPath, startRedis, startRedisServer, startTestApi, type TestApi } from '../helpers/api.js'
 import { tempDir } from '../helpers/fs.js'
+import { waitFor } from '../helpers/wait.js'
+import type { RedisClient } from '../../src/util/redis.js'
 import type { ExecutionContext } from 'ava'
 
 const ALICE = 'key-alice-0123456789abcdef'
@@ -22,8 +25,8 @@ const KEYS = [
 const LIMITS = { rateLimit: { limit: 5, windowMs: 60_000 }, authFailLimit: { limit: 100, windowMs: 60_000 } }
 
 /** A recorder on `dataDir` whose loop never fires during a test: only flush() and stop() write. */
-async function startUsage (t: ExecutionContext, init: KeyUsageInit): Promise<KeyUsage> {
-  const usage = createKeyUsage({ flushIntervalMs: 600_000, ...init }, { registry: createMetricsRegistry() })
+async function startUsage (t: ExecutionContext, init: KeyUsageInit, redis?: RedisClient): Promise<KeyUsage> {
+  const usage = createKeyUsage({ flushIntervalMs: 600_000, ...init }, { registry: createMetricsRegistry(), ...(redis === undefined ? {} : { redis }) })
   await usage.start()
   t.teardown(async () => { await usage.stop() })
   return usage
@@ -100,8 +103,8 @@ redisTest('two instances sharing a redis-server: each file holds the sums of bot
   const url = await startRedis(t, bin ?? 'redis-server')
   const dirA = await tempDir(t)
   const dirB = await tempDir(t)
-  const usageA = await startUsage(t, { dataDir: dirA, redisUrl: url })
-  const usageB = await startUsage(t, { dataDir: dirB, redisUrl: url })
+  const usageA = await startUsage(t, { dataDir: dirA }, await connectTestRedis(t, url))
+  const usageB = await startUsage(t, { dataDir: dirB }, await connectTestRedis(t, url))
   const roomy = { ...LIMITS, rateLimit: { limit: 100, windowMs: 60_000 } }
   const a = await startTestApi(t, { keys: KEYS, init: roomy, usage: usageA })
   const b = await startTestApi(t, { keys: KEYS, init: roomy, usage: usageB })
@@ -124,7 +127,7 @@ redisTest('two instances sharing a redis-server: each file holds the sums of bot
 redisTest('Redis going away: a flush and the stop stay bounded, and the counts stay in the file', async t => {
   const redis = await startRedisServer(t, bin ?? 'redis-server')
   const dir = await tempDir(t)
-  const usage = createKeyUsage({ dataDir: dir, redisUrl: redis.url, flushIntervalMs: 600_000 }, { registry: createMetricsRegistry() })
+  const usage = createKeyUsage({ dataDir: dir, flushIntervalMs: 600_000 }, { registry: createMetricsRegistry(), redis: await connectTestRedis(t, redis.url) })
   await usage.start()
   t.teardown(async () => { await usage.stop() })
   usage.record('alice', 200, '127.0.0.2')
@@ -136,4 +139,60 @@ redisTest('Redis going away: a flush and the stop stay bounded, and the counts s
   t.like((await readUsageFile(join(dir, 'key-usage.json')))?.owners.alice, { requests: 2, rate_limited: 1, last_ip: '127.0.0.3' })
   await usage.stop()
   t.like(usage.usage().alice, { requests: 2 }, 'kept for the next flush that reaches Redis')
+})
+
+/** Lua script runs the server has executed (EVAL and EVALSHA, `INFO commandstats`). */
+async function scriptRuns (redis: RedisClient): Promise<number> {
+  const info = String(await redis.sendCommand(['INFO', 'commandstats']))
+  let runs = 0
+  for (const m of info.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)) runs += Number(m[1])
+  return runs
+}
+
+redisTest('with Redis, only an owner with a delta runs the script; the others come back from the change log', async t => {
+  const url = await startRedis(t, bin ?? 'redis-server')
+  const probe = await connectTestRedis(t, url)
+  const dirB = await tempDir(t)
+  const a = await startUsage(t, {}, await connectTestRedis(t, url))
+  const b = await startUsage(t, { dataDir: dirB }, await connectTestRedis(t, url))
+  a.record('alice', 200, '127.0.0.2')
+  a.record('bob', 403, '127.0.0.3')
+  await a.flush()
+  await b.flush()
+  t.like((await readUsageFile(join(dirB, 'key-usage.json')))?.owners, { alice: { requests: 1 }, bob: { requests: 1, forbidden: 1 } }, 'B shows what A added')
+
+  let before = await scriptRuns(probe)
+  a.record('alice', 200, '127.0.0.2')
+  await a.flush()
+  t.is(await scriptRuns(probe) - before, 1, 'alice had a delta, bob none')
+  before = await scriptRuns(probe)
+  await a.flush()
+  await b.flush()
+  t.is(await scriptRuns(probe) - before, 0, 'idle flushes run no script')
+  t.like((await readUsageFile(join(dirB, 'key-usage.json')))?.owners.alice, { requests: 2 }, 'yet B read alice\'s new sum')
+
+  // Redis forgot the script (a restart, SCRIPT FLUSH): the flush sends it again
+  await probe.sendCommand(['SCRIPT', 'FLUSH'])
+  a.record('bob', 200, '127.0.0.4')
+  await a.flush()
+  t.like(a.usage().bob, { requests: 2, last_ip: '127.0.0.4' })
+})
+
+redisTest('with Redis, a flush with nothing new leaves the file alone', async t => {
+  const url = await startRedis(t, bin ?? 'redis-server')
+  const dir = await tempDir(t)
+  const file = join(dir, 'key-usage.json')
+  // each flush reads the clock once: counting the reads counts the flushes
+  let clockReads = 0
+  const usage = createKeyUsage({ dataDir: dir, flushIntervalMs: 50, now: () => { clockReads++; return Date.now() } }, { registry: createMetricsRegistry(), redis: await connectTestRedis(t, url) })
+  t.teardown(async () => { await usage.stop() })
+  await usage.start()
+  usage.record('alice', 200, '127.0.0.2')
+  await waitFor(async () => (await readUsageFile(file))?.owners.alice?.requests === 1, { timeoutMs: 5_000, what: 'the first flush to write the file' })
+  const written = await stat(file)
+  const reads = clockReads
+  await waitFor(() => clockReads >= reads + 5, { timeoutMs: 5_000, what: 'four more flushes' })
+  const after = await stat(file)
+  t.is(after.ino, written.ino, 'not replaced')
+  t.is(after.mtimeMs, written.mtimeMs, 'not rewritten')
 })
