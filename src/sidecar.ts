@@ -153,6 +153,8 @@ export async function createSidecar (config: SidecarConfig, logger: Logger, opti
           logger.warn('component failed to stop cleanly', { component: part.name, err })
         }
       }
+      // A start that failed before the node's turn: its on-disk datastore is open since creation.
+      if (!started.some(part => part.name === 'node')) await node.stop().catch((err: unknown) => { logger.warn('component failed to stop cleanly', { component: 'node', err }) })
       started = []
     })()
     await stopping

@@ -278,7 +278,12 @@ class DefaultSubnetNode implements SubnetNode {
 
   async stop (): Promise<void> {
     await this.transition
-    if (!this.running) return
+    if (!this.running) {
+      // Never started (a sidecar whose start failed earlier): LevelDB opens its database, and takes
+      // its lock, as soon as the datastore is created, so release it here. Closing twice is a no-op.
+      await this.closeStore()
+      return
+    }
     this.transition = this.doStop()
     try { await this.transition } finally { this.transition = undefined }
   }
@@ -315,11 +320,15 @@ class DefaultSubnetNode implements SubnetNode {
     try {
       await this.libp2p.stop()
     } finally {
-      const store = this.datastore
-      if (store instanceof LevelDatastore) {
-        await store.close().catch((err: unknown) => { this.log.warn('datastore close failed', { err }) })
-      }
+      await this.closeStore()
       this.log.info('subnet node stopped', { peer_id: this.peerId })
+    }
+  }
+
+  private async closeStore (): Promise<void> {
+    const store = this.datastore
+    if (store instanceof LevelDatastore) {
+      await store.close().catch((err: unknown) => { this.log.warn('datastore close failed', { err }) })
     }
   }
 

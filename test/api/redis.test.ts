@@ -32,11 +32,7 @@ if (bin === undefined) {
   }
 }
 
-/**
- * A sidecar (`run`, loopback only, no geolocation) with `--redis-url url`, stopped in teardown. No
- * --data-dir: a sidecar whose start fails never starts (so never stops) its node, whose on-disk
- * datastore opens at creation.
- */
+/** A sidecar (`run`, loopback only, no geolocation, no --data-dir) with `--redis-url url`, stopped in teardown. */
 async function makeSidecar (t: ExecutionContext, url: string): Promise<Awaited<ReturnType<typeof createSidecar>>> {
   const dir = await tempDir(t, 'sbn-redis-')
   const keysFile = join(dir, 'bootnode_rest_keys.json')

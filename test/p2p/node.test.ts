@@ -126,6 +126,16 @@ test('announce addresses are returned as given, even loopback ones without allow
   t.deepEqual(node.bootnodeAddrs(), [`/ip4/127.0.0.1/tcp/4001/p2p/${node.peerId}`, `/ip4/8.8.8.8/tcp/4001/p2p/${node.peerId}`])
 })
 
+test('a node stopped without ever starting releases its on-disk datastore (LevelDB opens and locks it at creation)', async (t) => {
+  const dir = await tempDir(t, 'subnet-p2p-')
+  const init = { subnetId: uniqueSubnetId(), listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: dir }
+  const never = await createSubnetNode(init)
+  await never.stop()
+  const next = await createSubnetNode(init)
+  t.teardown(async () => { await next.stop() })
+  await t.notThrowsAsync(next.start(), 'the lock is free')
+})
+
 test('a datastore that cannot be opened says why: a lock held by another node, or LevelDB\'s own reason (issue 12)', async (t) => {
   const dir = await tempDir(t, 'subnet-p2p-')
   const init = { subnetId: uniqueSubnetId(), listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: dir }
