@@ -11,6 +11,7 @@
 import { lookup } from 'node:dns/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPeerId } from '../heartbeat/model.js'
+import { settleWithin } from '../util/deadline.js'
 import { dialableAddrs } from '../util/dialable.js'
 import { MAX_REACHABILITY_ADDRS, REACHABILITY_DIALS_PER_CHECK } from './constants.js'
 import type { ProbeResult } from '../p2p/index.js'
@@ -75,17 +76,11 @@ async function target (text: string, allowPrivate: boolean, timeoutMs: number): 
   }
   let ip = host.value
   if (host.name in DNS_PROTOCOLS && host.name !== 'dnsaddr') {
-    let timer: NodeJS.Timeout | undefined
     try {
-      const found = await Promise.race([
-        lookup(host.value, { family: DNS_PROTOCOLS[host.name] }),
-        new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error('timeout')) }, timeoutMs) })
-      ])
+      const found = await settleWithin(lookup(host.value, { family: DNS_PROTOCOLS[host.name] }), timeoutMs, () => { throw new Error('timeout') }, { unref: false })
       ip = found.address
     } catch {
       return { error: 'DNS lookup failed' }
-    } finally {
-      clearTimeout(timer)
     }
   } else if (host.name !== 'ip4' && host.name !== 'ip6') {
     return { error: 'unsupported transport' }

@@ -9,6 +9,7 @@
  */
 import { HttpProvider, WsProvider } from '@polkadot/rpc-provider'
 import { SubnetBootnodeError } from '../errors.js'
+import { settleWithin } from '../util/deadline.js'
 import { firstLine } from './codec.js'
 import { CHAIN_RPC_TIMEOUT_MS } from './constants.js'
 
@@ -74,20 +75,11 @@ export function createChainRpc (init: ChainRpcInit): ChainRpc {
   return {
     send: async (method, params) => {
       if (stopped) throw new ChainRpcError('the chain client is stopped')
-      let timer: NodeJS.Timeout | undefined
       try {
-        return await Promise.race([
-          request(method, params),
-          new Promise<never>((_resolve, reject) => {
-            timer = setTimeout(() => { reject(new ChainRpcError(`${method}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
-            timer.unref()
-          })
-        ])
+        return await settleWithin(request(method, params), timeoutMs, () => { throw new ChainRpcError(`${method}: no answer within ${timeoutMs} ms`) })
       } catch (err) {
         if (err instanceof ChainRpcError) throw err
         throw new ChainRpcError(`${method}: ${firstLine(err)}`, { cause: err })
-      } finally {
-        clearTimeout(timer)
       }
     },
     stop: async () => {

@@ -6,7 +6,7 @@
 import { DEFAULT_GEO_MODE } from '../geo/index.js'
 import {
   DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
-  MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_RULE
+  PROFILES, SUBNET_ID_RULE, TEMPLATE_SUBNET_ID_RULE
 } from '../p2p/constants.js'
 import { CHAIN_FAIL_MODES, DEFAULT_CHAIN_FAIL_MODE, DEFAULT_MIN_NODE_CLASS, NODE_CLASSES } from '../chain/constants.js'
 import { USAGE_FILE_NAME } from '../usage/index.js'
@@ -53,7 +53,7 @@ export const FLAGS: readonly FlagSpec[] = [
     group: 'Subnet',
     commands: ALL,
     describe: `Subnet to join; part of the DHT protocol id /subnet/<id>/kad/1.0.0 (${SUBNET_ID_RULE}); ` +
-      `with --profile template or both the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}`,
+      `with --profile template or both ${TEMPLATE_SUBNET_ID_RULE}`,
     defaults: { demo: DEMO_SUBNET_ID },
     shownDefaults: { run: '(required)', peer: '(required)' }
   },

@@ -15,7 +15,7 @@ import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import { GEO_MODES } from '../geo/index.js'
 // Leaf modules, not the front doors: those load libp2p, which parsing flags does not need.
 import { MAX_PUBLIC_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_VERSION_LENGTH, ROLE_PATTERN } from '../heartbeat/model.js'
-import { MAX_TEMPLATE_SUBNET_ID, PROFILES, SUBNET_ID_PATTERN, SUBNET_ID_RULE, templateSubnetId } from '../p2p/constants.js'
+import { PROFILES, SUBNET_ID_PATTERN, SUBNET_ID_RULE, TEMPLATE_SUBNET_ID_RULE, templateSubnetId } from '../p2p/constants.js'
 import { CHAIN_FAIL_MODES, NODE_CLASSES } from '../chain/constants.js'
 import { MAX_SUBNET_NODE_ID, MAX_TRUST_PROXY_HOPS } from './constants.js'
 import type { ChainFailMode, NodeClass } from '../chain/constants.js'
@@ -57,7 +57,7 @@ export function parseProfile (text: string): Profile {
  */
 export function checkTemplateSubnetId (subnetId: string, profile: Profile): void {
   if (profile === 'native' || templateSubnetId(subnetId) !== undefined) return
-  throw new InvalidValue(`--profile ${profile} needs the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}; got ${quote(subnetId)}`)
+  throw new InvalidValue(`--profile ${profile} needs ${TEMPLATE_SUBNET_ID_RULE}; got ${quote(subnetId)}`)
 }
 
 /** A multiaddr in its canonical text form (`/ip4/…/tcp/…`). */
@@ -224,7 +224,7 @@ export function parseChainRpc (text: string): string {
 /** `--subnet-id` with `--chain-rpc`: the chain's u32 subnet id, as the template profile needs it. */
 export function parseChainSubnetId (text: string): number {
   const id = templateSubnetId(text)
-  if (id === undefined) throw new InvalidValue(`--chain-rpc needs the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}; got ${quote(text)}`)
+  if (id === undefined) throw new InvalidValue(`--chain-rpc needs ${TEMPLATE_SUBNET_ID_RULE}; got ${quote(text)}`)
   return id
 }
 

@@ -50,6 +50,13 @@ export const BUNDLED_ASN_IPV6_FILE = 'asn-ipv6-num.csv'
 
 /** Decoded records per generation of the reader's cache (offline.ts); also lets shape.ts reuse a hot record's fields. */
 export const MMDB_CACHE_ENTRIES = 20_000
+/**
+ * The most bytes a MaxMind DB file (`--geo-db`, `--asn-db`, the bundled data) may hold: the
+ * bound Node's own `readFile` had here before (2 GiB - 1), kept. City databases are far smaller
+ * (the bundled IPv6 one, the largest, is about 71 MB), but an operator's commercial database may
+ * be a few hundred MB, and it is read whole into memory once, so no tighter bound is set.
+ */
+export const MAX_MMDB_BYTES = 2 ** 31 - 1
 
 /** Coordinates get ip-api's precision (4 decimals, about 10 m). */
 export const COORDINATE_DECIMALS = 4

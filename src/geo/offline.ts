@@ -5,17 +5,17 @@
  * with no IPv6 peer never loads it), and shared by every later lookup. No network, ever.
  */
 import { createRequire } from 'node:module'
-import { constants as fsConstants } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Reader } from 'maxmind'
 import { loadIpv4AsnCsv, loadIpv6AsnCsv } from './asn-csv.js'
 import { fail } from './classify.js'
 import {
   BUNDLED_ASN_IPV4_FILE, BUNDLED_ASN_IPV6_FILE, BUNDLED_ASN_PACKAGE, BUNDLED_ATTRIBUTION,
-  BUNDLED_CITY_IPV4_FILE, BUNDLED_CITY_IPV6_FILE, BUNDLED_CITY_PACKAGE, MMDB_CACHE_ENTRIES
+  BUNDLED_CITY_IPV4_FILE, BUNDLED_CITY_IPV6_FILE, BUNDLED_CITY_PACKAGE, MAX_MMDB_BYTES, MMDB_CACHE_ENTRIES
 } from './constants.js'
 import { GeoDatabaseError } from './errors.js'
+import { readRegularFile, RegularFileError } from '../util/regular-file.js'
 import { shapeCity, shapeNetwork } from './shape.js'
 import type { AsnTable } from './asn-csv.js'
 import type { PublicAddress } from './classify.js'
@@ -36,23 +36,19 @@ export type Family = 4 | 6
  * `label` names the setting in the message (`--geo-db`, `--asn-db`).
  */
 export async function openMmdb (path: string, label: string): Promise<Reader<Response>> {
-  // One open, one error mapping: the type check runs on the handle that is then read, and a
-  // FIFO or device is refused instead of read until it ends (O_NONBLOCK: opening a FIFO
-  // does not wait for a writer; it changes nothing for a regular file).
+  // util/regular-file: a FIFO or device is refused instead of read until it ends (or blocking
+  // the open), and the type check runs on the handle that is then read.
   let buffer: Buffer
   try {
-    const file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
-    try {
-      if (!(await file.stat()).isFile()) throw new GeoDatabaseError(`${label} ${path} is not a file`)
-      buffer = await file.readFile()
-    } finally {
-      await file.close()
-    }
+    buffer = (await readRegularFile(path, { maxBytes: MAX_MMDB_BYTES })).bytes
   } catch (err) {
-    if (err instanceof GeoDatabaseError) throw err
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new GeoDatabaseError(`${label} ${path} does not exist`, { cause: err })
-    throw new GeoDatabaseError(`${label} ${path} cannot be read (${code ?? String(err)})`, { cause: err })
+    if (!(err instanceof RegularFileError)) throw err
+    switch (err.reason) {
+      case 'missing': throw new GeoDatabaseError(`${label} ${path} does not exist`, { cause: err.cause })
+      case 'not-regular': throw new GeoDatabaseError(`${label} ${path} is not a file`)
+      case 'too-large': throw new GeoDatabaseError(`${label} ${path} is larger than ${MAX_MMDB_BYTES} bytes`)
+      case 'io': throw new GeoDatabaseError(`${label} ${path} cannot be read (${err.errno ?? String(err.cause)})`, { cause: err.cause })
+    }
   }
   if (buffer[0] === 0x1f && buffer[1] === 0x8b) {
     throw new GeoDatabaseError(`${label} ${path} is gzip-compressed: decompress it to a .mmdb file first`)

@@ -3,17 +3,15 @@
  * written atomically (write-file-atomic: temp file, fsync, rename) under a lock
  * (proper-lockfile), created 0600. A missing file counts as an empty store.
  */
-import { constants as fsConstants } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import lockfile from 'proper-lockfile'
 import writeFileAtomic from 'write-file-atomic'
 import { setTimeout as delay } from 'node:timers/promises'
 import { KEY_FILE_MODE, MAX_KEY_FILE_BYTES, LOCK_RETRY_MAX_MS, LOCK_RETRY_MIN_MS, LOCK_STALE_MS, LOCK_UPDATE_MS, LOCK_WAIT_MS } from './constants.js'
 import { KeyFileError } from './errors.js'
+import { readRegularFile, RegularFileError } from '../util/regular-file.js'
 import { parseKeyFileText, validateKeyEntries } from './validate.js'
 import type { ApiKeyEntry } from './types.js'
-import type { Stats } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 
 function errnoCode (err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
@@ -37,73 +35,24 @@ export function ioError (file: string, action: string, err: unknown): KeyFileErr
   return new KeyFileError(`${file}: cannot ${action}: ${reason}`, { file }, { cause: err })
 }
 
-/** What a non-regular file is, for a message. */
-function fileKind (s: Stats): string {
-  if (s.isDirectory()) return 'a directory'
-  if (s.isFIFO()) return 'a FIFO'
-  if (s.isSocket()) return 'a socket'
-  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device'
-  return 'something else'
-}
-
-function notRegularFile (file: string, s: Stats): KeyFileError {
-  return new KeyFileError(`${file}: cannot read: it is ${fileKind(s)}, not a regular file`, { file })
-}
-
-function tooLarge (file: string): KeyFileError {
-  return new KeyFileError(`${file}: cannot read: larger than ${MAX_KEY_FILE_BYTES} bytes (the key file's bound, SPEC §2)`, { file })
-}
-
-/**
- * Opened read-only and non-blocking: a FIFO swapped in between the `stat` and the `open`
- * must not block the open (it would hold a libuv thread, and Node's exit, for good).
- * `O_NONBLOCK` does not exist on Windows, where there are no FIFOs to fear.
- */
-const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)
-
 /**
  * The file's text, or `undefined` when it does not exist. The one read of the key file, for
- * the watcher and the CLI (SPEC §2): anything but a regular file (FIFO, device, socket,
- * directory, also behind a symlink) is refused before it is opened, and a file larger than
- * {@link MAX_KEY_FILE_BYTES} before it is read; at most that many bytes + 1 are ever read, so a
- * file that grows between the `fstat` and the read is refused too.
+ * the watcher and the CLI (SPEC §2), through util/regular-file: anything but a regular file
+ * (FIFO, device, socket, directory, also behind a symlink) is refused before it is opened, and
+ * a file larger than {@link MAX_KEY_FILE_BYTES} before it is read; at most that many bytes + 1
+ * are ever read, so a file that grows between the `fstat` and the read is refused too.
  */
 export async function readKeyFileText (file: string): Promise<string | undefined> {
-  let handle: FileHandle
   try {
-    // stat follows a symlink: a link to a regular file is fine, one to /dev/zero is not.
-    const before = await stat(file)
-    if (!before.isFile()) throw notRegularFile(file, before)
-    handle = await open(file, OPEN_FLAGS)
+    return (await readRegularFile(file, { maxBytes: MAX_KEY_FILE_BYTES })).bytes.toString('utf8')
   } catch (err) {
-    if (err instanceof KeyFileError) throw err
-    if (errnoCode(err) === 'ENOENT') return undefined
-    throw ioError(file, 'read', err)
-  }
-  try {
-    const opened = await handle.stat()
-    if (!opened.isFile()) throw notRegularFile(file, opened)
-    if (opened.size > MAX_KEY_FILE_BYTES) throw tooLarge(file)
-    let buffer = Buffer.alloc(opened.size + 1)
-    let length = 0
-    for (;;) {
-      if (length === buffer.length) {
-        if (length > MAX_KEY_FILE_BYTES) throw tooLarge(file)
-        // The file grew after the fstat: read on, up to the bound + 1.
-        const bigger = Buffer.alloc(MAX_KEY_FILE_BYTES + 1)
-        buffer.copy(bigger, 0, 0, length)
-        buffer = bigger
-      }
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
-      if (bytesRead === 0) break
-      length += bytesRead
+    if (!(err instanceof RegularFileError)) throw err
+    switch (err.reason) {
+      case 'missing': return undefined
+      case 'not-regular': throw new KeyFileError(`${file}: cannot read: it is ${err.kind ?? 'something else'}, not a regular file`, { file })
+      case 'too-large': throw new KeyFileError(`${file}: cannot read: larger than ${MAX_KEY_FILE_BYTES} bytes (the key file's bound, SPEC §2)`, { file })
+      case 'io': throw ioError(file, 'read', err.cause)
     }
-    return buffer.toString('utf8', 0, length)
-  } catch (err) {
-    if (err instanceof KeyFileError) throw err
-    throw ioError(file, 'read', err)
-  } finally {
-    await handle.close().catch(() => {})
   }
 }
 

@@ -37,7 +37,13 @@ export const SUBNET_ID_RULE = '1 to 128 characters from A-Z a-z 0-9 . _ -'
  */
 export const TEMPLATE_SUBNET_ID_PATTERN = /^[1-9][0-9]{0,9}$/
 export const MAX_TEMPLATE_SUBNET_ID = 2 ** 32 - 1
-/** The template's subnet id as a number, or undefined when `subnetId` is not one. */
+/** {@link TEMPLATE_SUBNET_ID_PATTERN} in words, for help text and messages. */
+export const TEMPLATE_SUBNET_ID_RULE = `the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}`
+/**
+ * The template's subnet id as a number, or undefined when `subnetId` is not one: the one
+ * derivation of the chain's u32, for the profile check and `--chain-rpc` (config), the subnet
+ * node, and the template's publisher and source ({@link requireTemplateSubnetId}).
+ */
 export function templateSubnetId (subnetId: string | number): number | undefined {
   const n = typeof subnetId === 'number' ? subnetId : TEMPLATE_SUBNET_ID_PATTERN.test(subnetId) ? Number(subnetId) : NaN
   return Number.isSafeInteger(n) && n >= 1 && n <= MAX_TEMPLATE_SUBNET_ID ? n : undefined
@@ -46,7 +52,7 @@ export function templateSubnetId (subnetId: string | number): number | undefined
 /** templateSubnetId, or a TypeError naming the value (for library callers; the config checks flags first). */
 export function requireTemplateSubnetId (subnetId: string | number): number {
   const n = templateSubnetId(subnetId)
-  if (n === undefined) throw new TypeError(`subnet id ${JSON.stringify(subnetId)} is not a template subnet id (an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID})`)
+  if (n === undefined) throw new TypeError(`subnet id ${JSON.stringify(subnetId)} is not a template subnet id (${TEMPLATE_SUBNET_ID_RULE})`)
   return n
 }
 /**

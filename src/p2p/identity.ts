@@ -12,6 +12,8 @@ import { link, mkdir, open, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { generateKeyPair, generateKeyPairFromSeed, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { SubnetBootnodeError } from '../errors.js'
+import { readRegularFile, RegularFileError } from '../util/regular-file.js'
+import type { RegularFile } from '../util/regular-file.js'
 import type { Logger } from '../log/index.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -60,24 +62,28 @@ export async function loadOrCreateIdentity (path: string, logger: Logger): Promi
   return key
 }
 
-/** The key in an existing file, or undefined if there is none; its mode comes from the same open. */
+/** Far above an RSA-8192 PKCS#1 key; a larger file is not a key, and is not read further. */
+const MAX_KEY_FILE_BYTES = 16 * 1024
+
+/**
+ * The key in an existing file, or undefined if there is none; its mode comes from the same open.
+ * util/regular-file: a FIFO or device is refused without blocking, at most the bound is read.
+ */
 async function readKey (path: string, logger: Logger): Promise<PrivateKey | undefined> {
-  let bytes: Buffer
-  let mode: number
+  let file: RegularFile
   try {
-    const handle = await open(path, 'r')
-    try {
-      mode = (await handle.stat()).mode
-      bytes = await handle.readFile()
-    } finally {
-      await handle.close()
-    }
+    file = await readRegularFile(path, { maxBytes: MAX_KEY_FILE_BYTES })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new IdentityError(`cannot read identity file ${path}: ${(err as Error).message}`, { cause: err })
+    if (!(err instanceof RegularFileError)) throw err
+    switch (err.reason) {
+      case 'missing': return undefined
+      case 'not-regular': throw new IdentityError(`cannot read identity file ${path}: it is ${err.kind ?? 'something else'}, not a regular file`)
+      case 'too-large': throw new IdentityError(`identity file ${path} is ${err.size ?? MAX_KEY_FILE_BYTES + 1} bytes, more than any key file; move it away to create a new identity`)
+      case 'io': throw new IdentityError(`cannot read identity file ${path}: ${(err.cause as Error).message}`, { cause: err.cause })
+    }
   }
-  const key = await decodeKey(path, bytes)
-  if ((mode & 0o077) !== 0) logger.warn('identity file is readable by others; chmod 600 it', { path })
+  const key = await decodeKey(path, file.bytes)
+  if ((file.stats.mode & 0o077) !== 0) logger.warn('identity file is readable by others; chmod 600 it', { path })
   return key
 }
 
@@ -85,9 +91,6 @@ async function readKey (path: string, logger: Logger): Promise<PrivateKey | unde
 const KEY_TYPE_NAMES: Record<number, string> = { 0: 'RSA', 1: 'Ed25519', 2: 'secp256k1', 3: 'ECDSA', 4: 'ECC_P256' }
 const ED25519_SEED_BYTES = 32
 const ED25519_FULL_BYTES = 64
-/** Far above an RSA-8192 PKCS#1 key; a larger file is not a key, and is not read further. */
-const MAX_KEY_FILE_BYTES = 16 * 1024
-
 /**
  * Turns a key file's bytes into a key, or throws one IdentityError line that names the file and
  * what it holds (never key bytes). Byte forms per key type:
@@ -102,7 +105,6 @@ async function decodeKey (path: string, bytes: Uint8Array): Promise<PrivateKey> 
   const fail = (found: string, err?: unknown): never => {
     throw new IdentityError(`identity file ${path} ${found}; move it away to create a new identity`, { cause: err })
   }
-  if (bytes.byteLength > MAX_KEY_FILE_BYTES) return fail(`is ${bytes.byteLength} bytes, more than any key file`)
   const message = decodePrivateKeyMessage(bytes)
   if (message === undefined) return fail(`is not a libp2p protobuf private key (${bytes.byteLength} bytes)`)
   const { type, data } = message

@@ -21,7 +21,7 @@ import { createRepeatingTask } from '../util/task.js'
 import {
   BOOTSTRAP_DIAL_TIMEOUT_MS, BOOTSTRAP_RETRY_MAX_MS, BOOTSTRAP_RETRY_MIN_MS, DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, MAX_PEER_ADDRS_TO_DIAL, MAX_STORED_ADDRS_PER_PEER, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_CONNECTIONS_PER_PEER,
-  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, MAX_TEMPLATE_SUBNET_ID, SUBNET_ID_PATTERN, SUBNET_ID_RULE,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, SUBNET_ID_PATTERN, SUBNET_ID_RULE, TEMPLATE_SUBNET_ID_RULE,
   kadProtocol, templateSubnetId
 } from './constants.js'
 import { dialableAddrs } from '../util/dialable.js'
@@ -51,7 +51,7 @@ export async function createDefaultSubnetNode (init: SubnetNodeInit, components:
   }
   const profile = init.profile ?? 'native'
   if (profile !== 'native' && templateSubnetId(init.subnetId) === undefined) {
-    throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid for the ${profile} profile: the subnet template's subnet ids are positive integers (1-${MAX_TEMPLATE_SUBNET_ID})`)
+    throw new ConfigError(`subnet id ${JSON.stringify(init.subnetId)} is invalid for the ${profile} profile: use ${TEMPLATE_SUBNET_ID_RULE}`)
   }
   const bootstrap = parseMultiaddrs(init.bootstrap ?? [], 'bootstrap', true)
   const listen = parseMultiaddrs(init.listen ?? DEFAULT_LISTEN, 'listen', false)

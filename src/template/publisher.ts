@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto'
 import { silentLogger } from '../log/index.js'
 import { requireTemplateSubnetId } from '../p2p/index.js'
-import { deadline } from '../util/deadline.js'
+import { settleWithin } from '../util/deadline.js'
 import { createRepeatingTask } from '../util/task.js'
 import {
   DEFAULT_TEMPLATE_HEARTBEAT_INTERVAL_MS, DEFAULT_TEMPLATE_OFFLINE_SETTLE_MS, DEFAULT_TEMPLATE_PEER_STATE_INTERVAL_MS, MAX_SUBNET_NODE_ID,
@@ -182,15 +182,11 @@ class DefaultTemplatePublisher implements TemplatePublisher {
     this.currentState = 'OFFLINE'
     if (this.node.isStarted()) {
       // A last OFFLINE peer_state so the subnet (and a sidecar) learns of a clean shutdown at once.
-      const bound = deadline(TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS)
-      const timeout = new Promise<false>((resolve) => { bound.signal.addEventListener('abort', () => { resolve(false) }, { once: true }) })
       try {
-        const sent = await Promise.race([this.publish(TEMPLATE_PEER_STATE_TOPIC, this.peerStateBytes()), timeout])
+        const sent = await settleWithin(this.publish(TEMPLATE_PEER_STATE_TOPIC, this.peerStateBytes()), TEMPLATE_OFFLINE_PUBLISH_TIMEOUT_MS, () => false)
         if (sent && this.offlineSettleMs > 0) await new Promise((resolve) => setTimeout(resolve, this.offlineSettleMs))
       } catch (err) {
         this.log.warn('could not publish the OFFLINE peer_state', { err })
-      } finally {
-        bound.clear()
       }
       for (const topic of this.subscribed) {
         try { pubsub.unsubscribe(topic) } catch {}

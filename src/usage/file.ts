@@ -3,9 +3,9 @@
  * atomically (write-file-atomic: temp file, fsync, rename), and read by `subnet-add-api-key --list`.
  * It is validated on every read; a missing file counts as "no usage recorded yet".
  */
-import { open, stat } from 'node:fs/promises'
 import writeFileAtomic from 'write-file-atomic'
 import { SubnetBootnodeError } from '../errors.js'
+import { readRegularFile, RegularFileError } from '../util/regular-file.js'
 import { isoWeek, utcDay } from './calendar.js'
 import { MAX_USAGE_FILE_BYTES, USAGE_FILE_VERSION } from './constants.js'
 
@@ -92,21 +92,16 @@ export function parseUsageText (text: string, file: string): UsageFileContent {
 export async function readUsageFile (file: string): Promise<UsageFileContent | undefined> {
   let text: string
   try {
-    // a FIFO would block the open: refuse anything but a regular file before opening it
-    if (!(await stat(file)).isFile()) throw new UsageFileError(`${file}: not a regular file`)
-    const handle = await open(file, 'r')
-    try {
-      const s = await handle.stat()
-      if (!s.isFile()) throw new UsageFileError(`${file}: not a regular file`)
-      if (s.size > MAX_USAGE_FILE_BYTES) throw new UsageFileError(`${file}: larger than ${MAX_USAGE_FILE_BYTES} bytes`)
-      text = await handle.readFile('utf8')
-    } finally {
-      await handle.close().catch(() => {})
-    }
+    // util/regular-file: a FIFO or device is refused without blocking, at most the bound is read
+    text = (await readRegularFile(file, { maxBytes: MAX_USAGE_FILE_BYTES })).bytes.toString('utf8')
   } catch (err) {
-    if (err instanceof UsageFileError) throw err
-    if ((err as { code?: unknown }).code === 'ENOENT') return undefined
-    throw new UsageFileError(`${file}: cannot read: ${(err as { code?: string }).code ?? (err as Error).message}`, { cause: err })
+    if (!(err instanceof RegularFileError)) throw err
+    switch (err.reason) {
+      case 'missing': return undefined
+      case 'not-regular': throw new UsageFileError(`${file}: not a regular file`)
+      case 'too-large': throw new UsageFileError(`${file}: larger than ${MAX_USAGE_FILE_BYTES} bytes`)
+      case 'io': throw new UsageFileError(`${file}: cannot read: ${err.errno ?? (err.cause as Error).message}`, { cause: err.cause })
+    }
   }
   return parseUsageText(text, file)
 }

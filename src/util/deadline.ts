@@ -24,3 +24,32 @@ export function deadline (ms: number, ...signals: AbortSignal[]): Deadline {
     clear: () => { clearTimeout(timer) }
   }
 }
+
+export interface SettleWithinOptions {
+  /** Unref the timer, so it never keeps the process alive (default `true`, as {@link deadline}'s). */
+  unref?: boolean
+}
+
+/**
+ * `work`'s outcome, or `onTimeout()`'s if `work` has not settled within `ms`: its value, or its
+ * throw as the rejection. The timer is cleared as soon as either side wins. `work` is not
+ * cancelled (pass it a {@link deadline} signal for that); its later rejection is handled here.
+ */
+export async function settleWithin<T, U> (work: PromiseLike<T>, ms: number, onTimeout: () => U, options: SettleWithinOptions = {}): Promise<T | U> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<U>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(onTimeout())
+      } catch (err) {
+        reject(err)
+      }
+    }, ms)
+    if (options.unref !== false) timer.unref()
+  })
+  try {
+    return await Promise.race([work, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -5,6 +5,7 @@
  */
 import { createClient } from 'redis'
 import { ConfigError, SubnetBootnodeError } from '../errors.js'
+import { settleWithin } from './deadline.js'
 import type { Logger } from '../log/index.js'
 
 /** Bound on connecting to Redis at start-up, so a wrong `--redis-url` fails fast with a clear error. */
@@ -68,21 +69,14 @@ export function createRedisConnection (url: string, logger: Logger): RedisConnec
   return {
     client,
     start: async () => {
-      let timer: NodeJS.Timeout | undefined
       try {
-        await Promise.race([
-          client.connect(),
-          new Promise((_resolve, reject) => {
-            timer = setTimeout(() => { reject(new Error(`no connection within ${REDIS_CONNECT_TIMEOUT_MS} ms`)) }, REDIS_CONNECT_TIMEOUT_MS)
-          })
-        ])
+        // Not unref'd: the first connection is what start waits for, so its bound must fire.
+        await settleWithin(client.connect(), REDIS_CONNECT_TIMEOUT_MS, () => { throw new Error(`no connection within ${REDIS_CONNECT_TIMEOUT_MS} ms`) }, { unref: false })
       } catch (err) {
         try {
           client.destroy()
         } catch {} // already closed by the failed connect
         throw new SubnetBootnodeError(`cannot connect to Redis at ${shown}: ${(err as Error).message}`, 'ERR_API_REDIS', { cause: err })
-      } finally {
-        clearTimeout(timer)
       }
     },
     stop: async () => {

@@ -12,6 +12,7 @@
  * periodic refresh all of them (an unchanged location keeps its object).
  */
 import { silentLogger } from '../log/index.js'
+import { settleWithin } from '../util/deadline.js'
 import { ipsOfMultiaddr } from '../util/multiaddr.js'
 import { createRepeatingTask, singleFlight } from '../util/task.js'
 import { createStaticView } from './index.js'
@@ -278,11 +279,7 @@ class DefaultViewBuilder implements ViewBuilder {
       // Locator.locate never rejects (its contract, view/index.ts): every IP gets an entry.
       const job = locator.locate(wanted).then((found) => { this.merge(found, full ? ips : undefined) })
       this.locating = job
-      const timer = Promise.withResolvers<void>()
-      const timeout = setTimeout(timer.resolve, LOCATE_WAIT_MS)
-      timeout.unref()
-      const finished = await Promise.race([job.then(() => true), timer.promise.then(() => false)])
-      clearTimeout(timeout)
+      const finished = await settleWithin(job.then(() => true), LOCATE_WAIT_MS, () => false)
       if (finished) {
         this.locating = undefined
       } else {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import test from 'ava'
 import { checkGeoDatabase, createLocator, GeoDatabaseError } from '../../src/geo/index.js'
-import { tempDir } from '../helpers/fs.js'
+import { mkfifo, tempDir } from '../helpers/fs.js'
 import { countNetworkCalls, SUCCESS_KEYS } from './helpers/index.js'
 import { buildMmdb, Double } from './helpers/mmdb-writer.js'
 import type { ExecutionContext } from 'ava'
@@ -190,6 +190,7 @@ test('--geo-db without --asn-db takes AS data from the bundled ASN table', async
 const badCases: Array<[string, (dir: string) => Promise<string>, RegExp]> = [
   ['a missing file', async (dir) => join(dir, 'absent.mmdb'), /absent\.mmdb does not exist/],
   ['a directory', async (dir) => { await mkdir(join(dir, 'sub')); return join(dir, 'sub') }, /sub is not a file/],
+  ['a FIFO (at once, with no writer)', async (dir) => { await mkfifo(join(dir, 'fifo.mmdb')); return join(dir, 'fifo.mmdb') }, /fifo\.mmdb is not a file/],
   ['a text file', async (dir) => { const p = join(dir, 'notes.txt'); await writeFile(p, 'hello, not a database\n'.repeat(50)); return p }, /notes\.txt is not a MaxMind DB \(\.mmdb\) file/],
   ['an empty file', async (dir) => { const p = join(dir, 'empty.mmdb'); await writeFile(p, ''); return p }, /empty\.mmdb is not a MaxMind DB/],
   ['a gzip file', async (dir) => { const p = join(dir, 'city.mmdb.gz'); await writeFile(p, gzipSync(GEOLITE_CITY)); return p }, /gzip-compressed: decompress it/]

@@ -2,23 +2,18 @@
  * The key file is read only when it is a regular file of at most MAX_KEY_FILE_BYTES (SPEC §2),
  * and no message or log line quotes its content (issue 12, item 6).
  */
-import { execFile } from 'node:child_process'
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { promisify } from 'node:util'
 import test from 'ava'
 import { KeyFileError, createKeyStoreWatcher, readKeyFile } from '../../src/keys/index.js'
 import { createLogger } from '../../src/log/index.js'
 import { ADD_KEY_BIN, BOOTNODE_BIN, runCli, startCli } from '../helpers/cli.js'
+import { mkfifo } from '../helpers/fs.js'
 import { tempKeyFile } from '../helpers/keys.js'
 import { waitFor } from '../helpers/wait.js'
 
 const MIB = 1024 * 1024
 const SECRET = 'key-SeCrEt-tail-0123456789abcdef'
-
-async function mkfifo (path: string): Promise<void> {
-  await promisify(execFile)('mkfifo', [path])
-}
 
 /** Every message in an error and its cause chain. */
 function messages (err: unknown): string {

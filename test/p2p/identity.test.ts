@@ -6,6 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import test from 'ava'
 import { createLogger } from '../../src/log/index.js'
 import { loadOrCreateIdentity } from '../../src/p2p/identity.js'
+import { mkfifo, tempDir } from '../helpers/fs.js'
 
 const FIXTURES = fileURLToPath(new URL('fixtures/', import.meta.url))
 
@@ -107,4 +108,18 @@ test('the template\'s ECDSA key file is recognised and refused in one line', asy
   const { error } = await rejection(t, await readFile(join(FIXTURES, 'py-keys/ecdsa.key')))
   t.regex(error.message, /holds an ECDSA P-256 key \(the subnet template's --key-type ecc\)/)
   t.false(error.message.includes('BEGIN'), 'no key text in the message')
+})
+
+test('a FIFO at the identity path is refused at once in one line, and left alone', async (t) => {
+  const path = join(await tempDir(t), 'identity.key')
+  await mkfifo(path)
+  // No writer ever opens the FIFO: a blocking open or read would time the test out.
+  const error = await t.throwsAsync(loadOrCreateIdentity(path, capture().logger), { name: 'IdentityError' })
+  t.is(error.message, `cannot read identity file ${path}: it is a FIFO, not a regular file`)
+  t.true((await stat(path)).isFIFO(), 'not replaced by a new key')
+})
+
+test('a file larger than any key file is refused without being read whole', async (t) => {
+  const { error } = await rejection(t, Buffer.alloc(64 * 1024, 7))
+  t.regex(error.message, /is 65536 bytes, more than any key file; move it away to create a new identity$/)
 })

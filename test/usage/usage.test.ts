@@ -8,9 +8,9 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { createMetricsRegistry } from '../../src/util/metrics.js'
-import { createKeyUsage, isoWeek, readUsageFile, utcDay, type KeyUsage, type KeyUsageInit } from '../../src/usage/index.js'
+import { createKeyUsage, isoWeek, readUsageFile, UsageFileError, utcDay, type KeyUsage, type KeyUsageInit } from '../../src/usage/index.js'
 import { connectTestRedis, redisServerPath, startRedis, startRedisServer, startTestApi, type TestApi } from '../helpers/api.js'
-import { tempDir } from '../helpers/fs.js'
+import { mkfifo, tempDir } from '../helpers/fs.js'
 import { waitFor } from '../helpers/wait.js'
 import type { RedisClient } from '../../src/util/redis.js'
 import type { ExecutionContext } from 'ava'
@@ -93,6 +93,15 @@ test('an unreadable usage file is kept aside and counting starts again', async t
   const usage = await startUsage(t, { dataDir: dir })
   t.deepEqual(usage.usage(), {})
   t.is(await readFile(join(dir, 'key-usage.json.invalid'), 'utf8'), '{"version":1,"owners":{"a":{"requests":"many"}}}')
+})
+
+test('a FIFO at the usage path is refused at once with the usage file\'s one line', async t => {
+  const file = join(await tempDir(t), 'key-usage.json')
+  await mkfifo(file)
+  // No writer ever opens the FIFO: a blocking open or read would time the test out.
+  const err = await t.throwsAsync(readUsageFile(file), { instanceOf: UsageFileError })
+  t.is(err.message, `${file}: not a regular file`)
+  t.is(err.code, 'ERR_USAGE_FILE')
 })
 
 const bin = redisServerPath()
