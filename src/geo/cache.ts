@@ -3,9 +3,10 @@
  * must not re-query). Optionally persisted as one JSON file, written atomically; the file is a
  * cache, so one that is missing, stale or unreadable is simply ignored (and later replaced).
  */
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import writeFileAtomic from 'write-file-atomic'
-import { CACHE_FILE_VERSION } from './constants.js'
+import { readRegularFile, RegularFileError } from '../util/regular-file.js'
+import { CACHE_FILE_VERSION, MAX_CACHE_FILE_BYTES } from './constants.js'
 import type { Location } from '../view/index.js'
 
 interface Entry { location: Location, expiresAt: number }
@@ -57,13 +58,16 @@ export class LocationCache {
     }
   }
 
-  /** Loads a persisted cache; returns how many live entries were read. Throws only on I/O errors other than a missing file. */
+  /**
+   * Loads a persisted cache; returns how many live entries were read. A missing file is 0; one that
+   * is not a regular file (a FIFO would block the read for good), too large or unreadable throws.
+   */
   async load (path: string, now: number): Promise<number> {
     let text: string
     try {
-      text = await readFile(path, 'utf8')
+      text = (await readRegularFile(path, { maxBytes: MAX_CACHE_FILE_BYTES })).bytes.toString('utf8')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
+      if (err instanceof RegularFileError && err.reason === 'missing') return 0
       throw err
     }
     const data = JSON.parse(text) as Partial<CacheFile>

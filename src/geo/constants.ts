@@ -33,6 +33,8 @@ export const FAILURE_BACKOFF_MAX_MS = 10 * 60_000
 export const DEFAULT_CACHE_TTL_MS = 24 * 3_600_000
 /** Bound on cached answers; the oldest go first. */
 export const MAX_CACHE_ENTRIES = 100_000
+/** Bound on the persisted cache file: MAX_CACHE_ENTRIES answers of a few hundred bytes each fit well within it. */
+export const MAX_CACHE_FILE_BYTES = 128 * 1024 * 1024
 /** File name of the persisted ip-api cache inside `cacheDir`. */
 export const CACHE_FILE_NAME = 'ip-api-cache.json'
 export const CACHE_FILE_VERSION = 1

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client'
 import { createLocator } from '../../src/geo/index.js'
 import { createLogger } from '../../src/log/index.js'
 import { answerFor, normal, startFakeIpApi } from './helpers/fake-ip-api.js'
-import { tempDir } from '../helpers/fs.js'
+import { mkfifo, tempDir } from '../helpers/fs.js'
 import { SUCCESS_KEYS } from './helpers/index.js'
 import type { IpApiFailureReason, LocatorInit } from '../../src/geo/index.js'
 import type { ExecutionContext } from 'ava'
@@ -273,6 +273,15 @@ test('a corrupt cache file is ignored, not fatal', async (t) => {
   const dir = await tempDir(t)
   const { writeFile } = await import('node:fs/promises')
   await writeFile(join(dir, 'ip-api-cache.json'), '{ not json')
+  const locator = ipApiLocator(t, { ipApiUrl: fake.url, cacheDir: dir })
+  t.is((await locator.locate(['8.8.8.8'])).get('8.8.8.8')?.city, 'Ashburn')
+  t.is(fake.requests.length, 1)
+})
+
+test('a FIFO at the cache path is ignored at once, not read (it would block the read for good)', async (t) => {
+  const fake = await startFakeIpApi(t)
+  const dir = await tempDir(t)
+  await mkfifo(join(dir, 'ip-api-cache.json'))
   const locator = ipApiLocator(t, { ipApiUrl: fake.url, cacheDir: dir })
   t.is((await locator.locate(['8.8.8.8'])).get('8.8.8.8')?.city, 'Ashburn')
   t.is(fake.requests.length, 1)
