@@ -49,7 +49,7 @@ export function parseBootnodeSource (query: Query): 'node' | 'chain' {
   throw new FilterError('source must be node or chain')
 }
 
-export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
+function parseHeartbeatFilter (query: Query): HeartbeatFilter {
   const filter: HeartbeatFilter = {}
   const state = single(query, 'state')
   if (state !== undefined) {
@@ -66,7 +66,7 @@ export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
   return filter
 }
 
-export function parsePeerFilter (query: Query): string | undefined {
+function parsePeerFilter (query: Query): string | undefined {
   const peerId = single(query, 'peer_id')
   return peerId === undefined ? undefined : checkPeerId(peerId)
 }

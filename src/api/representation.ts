@@ -63,7 +63,7 @@ export const FREE_COMPRESS_BYTES = 64 * 1024
  * followed by a ~0.5 s pause; the identity bytes are current meanwhile (SPEC §1: a change is
  * visible within 1 s), only their compressed copies lag.
  */
-export const COMPRESS_DUTY = 0.2
+const COMPRESS_DUTY = 0.2
 
 /** When the next large body may be compressed; shared by every body of one API. */
 export interface CompressBudget {

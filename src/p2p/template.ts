@@ -38,7 +38,7 @@ export const TEMPLATE_GOSSIPSUB_PROTOCOL = '/meshsub/2.0.0'
  * What the template gossipsub router advertises and proposes, in this order: `/meshsub/2.0.0`
  * first (template nodes answer `na` to anything else), then the 1.x versions for js/go peers.
  */
-export const TEMPLATE_GOSSIPSUB_PROTOCOLS: readonly string[] = [TEMPLATE_GOSSIPSUB_PROTOCOL, '/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0']
+const TEMPLATE_GOSSIPSUB_PROTOCOLS: readonly string[] = [TEMPLATE_GOSSIPSUB_PROTOCOL, '/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0']
 
 /** The template's DHT protocol: py-libp2p's default, the same id as the public IPFS DHT. */
 export const TEMPLATE_KAD_PROTOCOL = '/ipfs/kad/1.0.0'
@@ -49,7 +49,7 @@ export { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS } 
  * The template's GossipSub parameters (subnet/server/server.py: degree 7, degree_low 5,
  * degree_high 10, time_to_live 60 s, gossip_window 2, gossip_history 5, heartbeat_interval 2 s).
  */
-export const TEMPLATE_GOSSIPSUB_PARAMS = {
+const TEMPLATE_GOSSIPSUB_PARAMS = {
   D: 7,
   Dlo: 5,
   Dhi: 10,
@@ -64,13 +64,13 @@ export const TEMPLATE_GOSSIPSUB_PARAMS = {
  * package's own bound, that of its length-prefixed decoder, is 4 MiB). The template's messages are
  * ~100 bytes (plain) to ~1.5 KB (DAG nodes); 1 MiB leaves room for batched messages and control.
  */
-export const TEMPLATE_MAX_RPC_BYTES = 1024 * 1024
+const TEMPLATE_MAX_RPC_BYTES = 1024 * 1024
 
 /** Records the template DHT keeps at most (oldest evicted first). */
-export const TEMPLATE_DHT_MAX_RECORDS = 1024
+const TEMPLATE_DHT_MAX_RECORDS = 1024
 
 /** Largest `pk` record value accepted: an RSA-8192 public key in protobuf is about 1.1 KiB. */
-export const TEMPLATE_PK_MAX_BYTES = 2048
+const TEMPLATE_PK_MAX_BYTES = 2048
 
 /**
  * Noise offered under `/pos-transport/1.0.0`. The template with proof of stake maps that id to
