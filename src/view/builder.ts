@@ -14,6 +14,7 @@
 import { silentLogger } from '../log/index.js'
 import { ipsOfMultiaddr } from '../util/multiaddr.js'
 import { createRepeatingTask, singleFlight } from '../util/task.js'
+import { DEFAULT_REFRESH_INTERVAL_MS } from './constants.js'
 import { createStaticView } from './index.js'
 import type { HeartbeatEntry, Location, Locator, PeersInfo, ViewSnapshot, ViewSource } from './index.js'
 import type { HeartbeatCollector } from '../heartbeat/index.js'
@@ -22,7 +23,6 @@ import type { SubnetNode } from '../p2p/index.js'
 import type { PeerCollector } from '../peers/index.js'
 import type { RepeatingTask } from '../util/task.js'
 
-export const DEFAULT_REFRESH_INTERVAL_MS = 10_000
 /** Changes arriving within this window are folded into one rebuild. */
 const REBUILD_DEBOUNCE_MS = 100
 /** How often the cheap readiness/address check runs (healthz turns 200 promptly). */
