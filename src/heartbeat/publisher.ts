@@ -156,6 +156,7 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     if (!this.push && !ping) return
     // One listing of the connected peers a round, for the push and the pings.
     const peers = await this.connectedPeers()
+    if (signal.aborted) return // stopped meanwhile
     if (this.push) void this.pushToAll(envelope, signal, peers)
     if (ping) {
       this.pingInFlight = true
