@@ -28,7 +28,7 @@ import type { Config, Profile } from './config/index.js'
 import type { HeartbeatState } from './heartbeat/index.js'
 import type { Logger } from './log/index.js'
 
-export const DEMO_OWNER = 'demo'
+const DEMO_OWNER = 'demo'
 
 /**
  * Demo data (SPEC §4): well-known public addresses the demo peers announce beside their loopback
@@ -42,10 +42,10 @@ export const DEMO_PUBLIC_IPS = [
 ] as const
 
 /** The tcp port of the announced demo addresses (never dialled). */
-export const DEMO_PUBLIC_PORT = 4001
+const DEMO_PUBLIC_PORT = 4001
 
 /** How long the demo's state-cycling peer stays in each state. */
-export const DEMO_STATE_CYCLE_MS = 10_000
+const DEMO_STATE_CYCLE_MS = 10_000
 
 /** The order the cycling peer goes through, starting from the ONLINE it reaches by itself. */
 const CYCLE: readonly HeartbeatState[] = ['OFFLINE', 'JOINING', 'ONLINE']
@@ -56,7 +56,7 @@ export function demoPeerName (i: number, cycling: boolean): string {
 }
 
 /** The index of the peer that cycles its state: the last native one, if there are at least two; else none. */
-export function demoCyclingPeer (kinds: ReadonlyArray<'native' | 'template'>): number | undefined {
+function demoCyclingPeer (kinds: ReadonlyArray<'native' | 'template'>): number | undefined {
   const native = kinds.flatMap((k, i) => k === 'native' ? [i] : [])
   return native.length >= 2 ? native.at(-1) : undefined
 }
@@ -79,7 +79,7 @@ async function ensureDemoKey (keysFile: string): Promise<string> {
 }
 
 /** The profile of demo peer `i` (0-based) of `n`: `both` splits them, native first, template after. */
-export function demoPeerProfile (profile: Profile, i: number, n: number): 'native' | 'template' {
+function demoPeerProfile (profile: Profile, i: number, n: number): 'native' | 'template' {
   if (profile !== 'both') return profile
   return i < Math.ceil(n / 2) ? 'native' : 'template'
 }

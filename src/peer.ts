@@ -89,7 +89,7 @@ export async function startPeer (init: PeerInit): Promise<Peer> {
 }
 
 /** setState on a template-only peer: the template's peer_state follows the node, it cannot be set. */
-export class TemplateStateError extends SubnetBootnodeError {
+class TemplateStateError extends SubnetBootnodeError {
   constructor () {
     super('a template peer\'s state cannot be set: its peer_state messages follow the node (use a native or both-profile peer)', 'ERR_TEMPLATE_STATE')
   }

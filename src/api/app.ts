@@ -187,21 +187,6 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
     }
     return body
   }
-  /**
-   * A key's own limit (SPEC §2 `rate_limit`), parsed once per key-set entry: entries are frozen
-   * snapshots replaced on every reload, so a hot edit is a new entry and is parsed again.
-   */
-  const keyRates = new WeakMap<object, CheckedRate>()
-  const rateOf = (entry: Readonly<ApiKeyEntry>): CheckedRate => {
-    if (entry.rate_limit === undefined) return rate
-    let r = keyRates.get(entry)
-    if (r === undefined) {
-      // validated with the key file; a value that slipped through falls back to the default
-      r = parseRate(entry.rate_limit) ?? rate
-      keyRates.set(entry, r)
-    }
-    return r
-  }
   const usage = components.usage
   const AUTH_THROTTLED = json({ detail: `Rate limit exceeded: ${authFail.text} (failed API key attempts)` })
   const statusBodies = new Map<number, Buffer>()
@@ -361,7 +346,8 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
       return
     }
     locals.entry = result.entry
-    locals.rate = rateOf(result.entry)
+    // the key's own rate_limit, parsed once per key-set load (SPEC §2), else the default
+    locals.rate = result.rate ?? rate
     next()
   }
 

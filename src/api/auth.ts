@@ -6,6 +6,7 @@
  */
 import { MAX_API_KEY_LENGTH, keyRefusal, type ApiKeyEntry, type KeySet } from '../keys/index.js'
 import type { RouteName } from './constants.js'
+import type { Rate } from '../util/rate.js'
 import type { AuthRejectReason } from './metrics.js'
 import type { IncomingHttpHeaders } from 'node:http'
 
@@ -15,7 +16,8 @@ export interface KeySource {
 }
 
 export type AuthResult =
-  | { ok: true, entry: Readonly<ApiKeyEntry> }
+  /** `rate`: the key's own limit (SPEC §2 `rate_limit`), from the same key set; absent: the default. */
+  | { ok: true, entry: Readonly<ApiKeyEntry>, rate: Rate | undefined }
   /** `entry`: the key's entry when the key is known but refused (expired, not scoped), for its usage counts. */
   | { ok: false, reason: AuthRejectReason, entry?: Readonly<ApiKeyEntry> }
 
@@ -45,10 +47,11 @@ export function authenticate (keys: KeySource, headers: IncomingHttpHeaders, rou
   const key = presentedKey(headers)
   if (key === undefined) return { ok: false, reason: 'missing' }
   if (key.length > MAX_API_KEY_LENGTH) return { ok: false, reason: 'unknown' }
-  const entry = keys.current().lookup(key)
+  const set = keys.current()
+  const entry = set.lookup(key)
   if (entry === undefined) return { ok: false, reason: 'unknown' }
   const refusal = keyRefusal(entry, route, now)
-  if (refusal === undefined) return { ok: true, entry }
+  if (refusal === undefined) return { ok: true, entry, rate: set.rate(entry) }
   // lookup() only returns active entries; were one inactive, it is refused as a key nobody holds.
   return refusal === 'inactive' ? { ok: false, reason: 'unknown' } : { ok: false, reason: refusal, entry }
 }

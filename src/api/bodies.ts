@@ -11,6 +11,7 @@
  * byte what `JSON.stringify({ value })` gives; large bodies are compressed at a bounded rate
  * (representation.ts `CompressBudget`), and one whose bytes did not change keeps its variants.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 // From the leaf model.ts, not heartbeat/index.js, so loading the API does not pull in libp2p.
 import { HEARTBEAT_STATES, ROLE_PATTERN, isPeerId } from '../heartbeat/model.js'
 import { BODY_ROUTES, FILTER_CACHE_SIZE, type BodyRoute } from './constants.js'
@@ -49,7 +50,7 @@ export function parseBootnodeSource (query: Query): 'node' | 'chain' {
   throw new FilterError('source must be node or chain')
 }
 
-export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
+function parseHeartbeatFilter (query: Query): HeartbeatFilter {
   const filter: HeartbeatFilter = {}
   const state = single(query, 'state')
   if (state !== undefined) {
@@ -66,7 +67,7 @@ export function parseHeartbeatFilter (query: Query): HeartbeatFilter {
   return filter
 }
 
-export function parsePeerFilter (query: Query): string | undefined {
+function parsePeerFilter (query: Query): string | undefined {
   const peerId = single(query, 'peer_id')
   return peerId === undefined ? undefined : checkPeerId(peerId)
 }
@@ -285,17 +286,12 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     return rep
   }
 
+  /** Aborted by close(): ends a pause early. */
+  const closing = new AbortController()
   /** Waits `ms` (an unref'd timer), or less if the bodies are closed meanwhile. */
-  let wake: (() => void) | undefined
   const pause = async (ms: number): Promise<void> => {
     if (ms <= 0) return
-    const { promise, resolve } = Promise.withResolvers<void>()
-    const timer = setTimeout(resolve, ms)
-    timer.unref()
-    wake = resolve
-    await promise
-    clearTimeout(timer)
-    wake = undefined
+    await sleep(ms, undefined, { ref: false, signal: closing.signal }).catch(() => {})
   }
 
   /**
@@ -337,7 +333,7 @@ export function createBodies (view: ViewSource, hooks: BodiesHooks = {}): Bodies
     close: () => {
       if (closed) return
       closed = true
-      wake?.()
+      closing.abort()
       unsubscribe()
     },
     snapshot: sync,

@@ -18,7 +18,7 @@ import { DOCS_PATH, OPENAPI_PATH, openApiDocument, type OpenApiInit } from './op
  * Self only, no inline script or style; images also from `data:` URLs, which swagger-ui.css uses
  * for its icons (they load nothing from anywhere).
  */
-export const DOCS_CSP = [
+const DOCS_CSP = [
   "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
   "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
 ].join('; ')

@@ -12,10 +12,10 @@ import express, { type Router, type Response } from 'express'
 import { setPageHeaders } from './constants.js'
 
 /** `web/` sits two levels above this file both in src/api and in dist/api. */
-export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
+const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
 
 /** Self only; no inline script or style, no framing, no form posts elsewhere. */
-export const STATUS_PAGE_CSP = [
+const STATUS_PAGE_CSP = [
   "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
   "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
 ].join('; ')

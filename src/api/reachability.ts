@@ -51,10 +51,10 @@ export interface Reachability {
   check: (peerId: string) => Promise<ReachabilityAnswer>
 }
 
-export const INVALID_PEER_ID = 'Invalid peer id'
+const INVALID_PEER_ID = 'Invalid peer id'
 export const UNKNOWN_PEER = 'Unknown peer'
-export const CHECKS_BUSY = 'Too many reachability checks in progress; retry in a few seconds'
-export const CHECKS_UNAVAILABLE = 'Reachability checks are not available on this server'
+const CHECKS_BUSY = 'Too many reachability checks in progress; retry in a few seconds'
+const CHECKS_UNAVAILABLE = 'Reachability checks are not available on this server'
 
 const DNS_PROTOCOLS: Readonly<Record<string, 0 | 4 | 6>> = { dns: 0, dns4: 4, dns6: 6, dnsaddr: 0 }
 

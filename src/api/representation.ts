@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import { brotliCompress, brotliCompressSync, constants as zlibConstants, gzip as gzipAsync, gzipSync, type BrotliOptions } from 'node:zlib'
 import { BROTLI_QUALITY, MIN_COMPRESS_BYTES } from './constants.js'
+import { singleFlight } from '../util/task.js'
 
 export type Encoding = 'identity' | 'gzip' | 'br'
 export type CompressedEncoding = Exclude<Encoding, 'identity'>
@@ -63,7 +64,7 @@ export const FREE_COMPRESS_BYTES = 64 * 1024
  * followed by a ~0.5 s pause; the identity bytes are current meanwhile (SPEC §1: a change is
  * visible within 1 s), only their compressed copies lag.
  */
-export const COMPRESS_DUTY = 0.2
+const COMPRESS_DUTY = 0.2
 
 /** When the next large body may be compressed; shared by every body of one API. */
 export interface CompressBudget {
@@ -132,7 +133,6 @@ export function representBytes (body: Buffer, hooks: RepresentationHooks = {}): 
   }
 
   /** The variants not made yet, on the thread pool, while the budget and `isCurrent` allow. */
-  let running: Promise<void> | undefined
   const compressAhead = async (isCurrent: () => boolean, trigger: CompressTrigger): Promise<void> => {
     for (const encoding of ['br', 'gzip'] as const) {
       if (compressed[encoding] !== undefined || !isCurrent()) continue
@@ -152,11 +152,13 @@ export function representBytes (body: Buffer, hooks: RepresentationHooks = {}): 
       compressed[encoding] = toVariant(encoding, out)
     }
   }
+  /** One compressAhead at a time; a call during one gets one more run after it, with the latest arguments. */
+  let next: { isCurrent: () => boolean, trigger: CompressTrigger } = { isCurrent: () => true, trigger: 'request' }
+  const flight = singleFlight(async () => { await compressAhead(next.isCurrent, next.trigger) })
   const ahead = async (isCurrent: () => boolean, trigger: CompressTrigger): Promise<void> => {
     if (!compressible) return
-    while (running !== undefined) await running
-    running = compressAhead(isCurrent, trigger).finally(() => { running = undefined })
-    await running
+    next = { isCurrent, trigger }
+    await flight.run()
   }
 
   const tags = new Set([identity.etag, `"${hash}-gz"`, `"${hash}-br"`])
@@ -171,7 +173,7 @@ export function representBytes (body: Buffer, hooks: RepresentationHooks = {}): 
       // a large body: never compressed on the request path; the current bytes go out uncompressed
       // and the variants are made on the thread pool if the budget allows (else a later request or
       // the bodies' own run makes them)
-      if (running === undefined) void ahead(() => true, 'request')
+      if (!flight.isRunning()) void ahead(() => true, 'request')
       return identity
     },
     precompress: async (isCurrent = () => true) => { await ahead(isCurrent, 'view_change') },

@@ -15,14 +15,14 @@ import type { Api, ApiComponents, ApiServer, ApiServerInit } from './index.js'
 import type { Duplex } from 'node:stream'
 
 /** The API could not listen (address in use, not available, no permission). */
-export class ApiListenError extends SubnetBootnodeError {
+class ApiListenError extends SubnetBootnodeError {
   constructor (message: string, options?: ErrorOptions) {
     super(message, 'ERR_API_LISTEN', options)
   }
 }
 
 /** The server was used before start(). */
-export class ApiNotStartedError extends SubnetBootnodeError {
+class ApiNotStartedError extends SubnetBootnodeError {
   constructor () {
     super('the API server is not started', 'ERR_API_NOT_STARTED')
   }

@@ -13,15 +13,15 @@ import type { ViewSource } from '../view/index.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** The event each view route's body is sent as (SPEC §1 `/v1/watch`). */
-export const WATCH_EVENTS: Readonly<Record<BodyRoute, string>> = {
+const WATCH_EVENTS: Readonly<Record<BodyRoute, string>> = {
   get_heartbeat: 'heartbeat',
   get_peers_info: 'peers_info',
   get_bootnodes: 'bootnodes'
 }
 
 /** Why the server ends a stream: the `detail` of its `close` event. */
-export const WATCH_CLOSE_REVOKED = FORBIDDEN_DETAIL
-export const WATCH_CLOSE_SHUTDOWN = 'Server shutting down'
+const WATCH_CLOSE_REVOKED = FORBIDDEN_DETAIL
+const WATCH_CLOSE_SHUTDOWN = 'Server shutting down'
 
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n')
 

@@ -34,10 +34,10 @@ import type { OwnerUsage } from '../usage/index.js'
 const PROGRAM = 'subnet-add-api-key'
 
 /** SPEC §2: the key file when neither `--keys-file` nor a variable names one. */
-export const DEFAULT_KEYS_FILE = `./${DEFAULT_KEYS_FILE_NAME}`
+const DEFAULT_KEYS_FILE = `./${DEFAULT_KEYS_FILE_NAME}`
 
 export const EXIT_OK = 0
-export const EXIT_REFUSED = 1
+const EXIT_REFUSED = 1
 export const EXIT_USAGE = 2
 
 /** Bad usage: exit 2. */
@@ -62,10 +62,10 @@ export interface AddApiKeyIo {
 const BOOLEAN_FLAGS = ['inactive', 'rotate', 'list', 'remove', 'json', 'help'] as const
 
 /** `--list --status`: what {@link keyStatus} says of an entry, or every entry. */
-export const LIST_STATUSES = ['active', 'inactive', 'expired', 'all'] as const
+const LIST_STATUSES = ['active', 'inactive', 'expired', 'all'] as const
 type ListStatus = typeof LIST_STATUSES[number]
 /** `--list --sort`: by owner name; newest first; most recently used first; most requests today first. */
-export const LIST_SORTS = ['owner', 'created', 'last-used', 'requests'] as const
+const LIST_SORTS = ['owner', 'created', 'last-used', 'requests'] as const
 type ListSort = typeof LIST_SORTS[number]
 /** The options only `--list` takes. */
 const LIST_OPTIONS = ['data-dir', 'status', 'sort', 'stale', 'json'] as const
@@ -294,7 +294,7 @@ function toListOptions (argv: Record<string, unknown>, env: AddApiKeyIo['env'], 
 }
 
 /** `****` and the last 4 characters; keys under 12 characters are fully masked (4 would give too much away). */
-export function maskKey (key: string): string {
+function maskKey (key: string): string {
   return key.length >= 12 ? `****${key.slice(-4)}` : '****'
 }
 

@@ -7,6 +7,8 @@
 import { DEFAULT_SUBNET_NODE_ID, DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from '../template/constants.js'
 import { DEFAULT_BOOTNODE_REFRESH_MS, DEFAULT_STAKE_CACHE_TTL_MS } from '../chain/constants.js'
 import { DEFAULT_MAX_CONNECTIONS_PER_PEER } from '../p2p/constants.js'
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_ROLE as HEARTBEAT_DEFAULT_ROLE } from '../heartbeat/constants.js'
+import { DEFAULT_REFRESH_INTERVAL_MS } from '../view/constants.js'
 import { DEFAULT_MAX_WATCHERS as API_DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WATCHERS_PER_KEY as API_DEFAULT_MAX_WATCHERS_PER_KEY } from '../api/constants.js'
 import type { Profile } from '../p2p/constants.js'
 
@@ -48,7 +50,8 @@ export const DEFAULT_MAX_WATCHERS = String(API_DEFAULT_MAX_WATCHERS)
 export const MAX_WATCHERS = 100_000
 export const DEFAULT_AUTH_FAIL_LIMIT = '30/minute'
 export const DEFAULT_TRUST_PROXY = 'off'
-export const DEFAULT_REFRESH_INTERVAL = '10s'
+/** The view builder's own default (one home). */
+export const DEFAULT_REFRESH_INTERVAL = `${DEFAULT_REFRESH_INTERVAL_MS / 1000}s`
 export const DEFAULT_PEER_TTL = '1h'
 /** As the subnet template caches proof of stake (300 s); the bootnode list is read every few minutes. */
 export const DEFAULT_CHAIN_CACHE_TTL = `${DEFAULT_STAKE_CACHE_TTL_MS / 1000}s`
@@ -60,8 +63,9 @@ export const MAX_CHAIN_REFRESH_MS = 86_400_000
 /** Two template epochs, written in seconds as the issue and SPEC §4 state it. */
 export const DEFAULT_TEMPLATE_HEARTBEAT_TTL = `${DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS / 1000}s`
 
-export const DEFAULT_ROLE = 'VALIDATOR'
-export const DEFAULT_HEARTBEAT_INTERVAL = '60s'
+/** The heartbeat publisher's own defaults (one home). */
+export const DEFAULT_ROLE = HEARTBEAT_DEFAULT_ROLE
+export const DEFAULT_HEARTBEAT_INTERVAL = `${DEFAULT_HEARTBEAT_INTERVAL_MS / 1000}s`
 /** Short in the demo so the view fills within seconds (SPEC §4). */
 export const DEMO_HEARTBEAT_INTERVAL = '5s'
 export const DEFAULT_DEMO_PEERS = '5'

@@ -7,9 +7,9 @@
 import { GLOBAL_UNICAST_RANGES, parseIp } from '../util/ipaddr.js'
 import type { Location } from '../view/index.js'
 
-export const MESSAGE_INVALID = 'invalid query'
-export const MESSAGE_PRIVATE = 'private range'
-export const MESSAGE_RESERVED = 'reserved range'
+const MESSAGE_INVALID = 'invalid query'
+const MESSAGE_PRIVATE = 'private range'
+const MESSAGE_RESERVED = 'reserved range'
 
 /** An address worth looking up: its family and the canonical text a database reader takes. */
 export interface PublicAddress {

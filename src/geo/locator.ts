@@ -24,7 +24,7 @@ import type { IpApiFailureReason } from './ip-api.js'
 import type { Logger } from '../log/index.js'
 import type { Location } from '../view/index.js'
 
-export const MESSAGE_DISABLED = 'geolocation disabled'
+const MESSAGE_DISABLED = 'geolocation disabled'
 
 function positive (name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback

@@ -25,7 +25,7 @@ import type { Location } from '../view/index.js'
 import type { Response } from 'maxmind'
 
 /** A public address none of the data knows. */
-export const MESSAGE_NO_DATA = 'no data'
+const MESSAGE_NO_DATA = 'no data'
 /** The data could not be opened (its error was logged once, at start or first use). */
 export const MESSAGE_UNAVAILABLE = 'geolocation unavailable'
 
@@ -88,7 +88,7 @@ class GenerationalCache {
 }
 
 /** Where an installed data package keeps `file`, or a GeoDatabaseError saying how to get it. */
-export function bundledFile (pkg: string, file: string): string {
+function bundledFile (pkg: string, file: string): string {
   let root: string
   try {
     root = dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`))

@@ -25,7 +25,7 @@ import type { RepeatingTask } from '../util/task.js'
 import type { Registry } from 'prom-client'
 
 export const DHT_SOURCE = 'dht'
-export const STORE_SOURCE = 'store'
+const STORE_SOURCE = 'store'
 const KEY_PREFIX = uint8ArrayFromString(`/${HEARTBEAT_NAMESPACE}/`)
 /** libp2p's peer-store metadata keys for the outcome of its last dials (libp2p connection-manager constants, not exported). */
 const LAST_DIAL_SUCCESS_KEY = 'last-dial-success'

@@ -22,8 +22,7 @@ export {
 } from './model.js'
 export type { HeartbeatEntry, HeartbeatProtocol, HeartbeatServer, HeartbeatState } from './model.js'
 export {
-  HEARTBEAT_DOMAIN, HEARTBEAT_PAYLOAD_TYPE, HEARTBEAT_PAYLOAD_TYPE_STRING, HEARTBEAT_NAMESPACE,
-  HEARTBEAT_REJECT_REASONS, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_TTL_S, HeartbeatRejectedError,
+  HEARTBEAT_PAYLOAD_TYPE, HEARTBEAT_NAMESPACE, MAX_HEARTBEAT_BYTES, MAX_HEARTBEAT_TTL_S, HeartbeatRejectedError,
   heartbeatKey, peerIdFromHeartbeatKey, sealHeartbeat, validateHeartbeat, toHeartbeatEntry,
   heartbeatDhtRecords, heartbeatDhtSelector
 } from './record.js'

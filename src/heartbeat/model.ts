@@ -25,7 +25,7 @@ export const MAX_NEXT_PINGS = 16
 export const ROLE_PATTERN = /^[A-Z0-9_-]{1,64}$/
 
 /** Which wire a heartbeat arrived on (docs/PROTOCOL.md): the sidecar's own, or the subnet template's gossipsub. */
-export const HEARTBEAT_PROTOCOLS = ['native', 'template'] as const
+const HEARTBEAT_PROTOCOLS = ['native', 'template'] as const
 export type HeartbeatProtocol = typeof HEARTBEAT_PROTOCOLS[number]
 
 /** `server` object of a heartbeat, exactly the fields of SPEC §1 `/v1/get_heartbeat`. */

@@ -22,6 +22,12 @@ import type { SubnetNode } from '../p2p/index.js'
 import type { RepeatingTask } from '../util/task.js'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 
+/** A connected peer with the protocols its identify reported. */
+interface ConnectedPeer {
+  id: PeerId
+  protocols: string[]
+}
+
 export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
   private readonly node: SubnetNode
   private readonly log: Logger
@@ -139,7 +145,6 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     this.maybeGoOnline()
     const envelope = await this.seal()
     const signal = this.abort.signal
-    if (this.push) void this.pushToAll(envelope, signal)
     if (this.put && !this.putInFlight) {
       // One put at a time: a slow lookup must not pile up behind itself.
       this.putInFlight = true
@@ -147,9 +152,15 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
       void this.putRecord(envelope, bound.signal)
         .finally(() => { bound.clear(); this.putInFlight = false })
     }
-    if (!this.pingInFlight) {
+    const ping = !this.pingInFlight
+    if (!this.push && !ping) return
+    // One listing of the connected peers a round, for the push and the pings.
+    const peers = await this.connectedPeers()
+    if (signal.aborted) return // stopped meanwhile
+    if (this.push) void this.pushToAll(envelope, signal, peers)
+    if (ping) {
       this.pingInFlight = true
-      void this.measurePings(signal).finally(() => { this.pingInFlight = false })
+      void this.measurePings(signal, peers).finally(() => { this.pingInFlight = false })
     }
   }
 
@@ -184,9 +195,9 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
    * Each connected peer once (a peer may hold several connections) with the protocols its
    * identify reported; a peer the peer store does not know yet (identify still running) is left out.
    */
-  private async connectedPeers (): Promise<Array<{ id: PeerId, protocols: string[] }>> {
+  private async connectedPeers (): Promise<ConnectedPeer[]> {
     const seen = new Set<string>()
-    const out: Array<{ id: PeerId, protocols: string[] }> = []
+    const out: ConnectedPeer[] = []
     for (const conn of this.node.libp2p.getConnections()) {
       const id = conn.remotePeer
       if (seen.has(id.toString())) continue
@@ -198,13 +209,10 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     return out
   }
 
-  /** Connected peers whose identify lists the collector protocol. */
-  private async collectors (): Promise<PeerId[]> {
-    return (await this.connectedPeers()).filter((p) => p.protocols.includes(heartbeatProtocol(this.node.subnetId))).map((p) => p.id)
-  }
-
-  private async pushToAll (envelope: Uint8Array, signal: AbortSignal): Promise<void> {
-    const targets = await this.collectors()
+  /** Pushes to the connected peers (`peers`, else listed now) whose identify lists the collector protocol. */
+  private async pushToAll (envelope: Uint8Array, signal: AbortSignal, peers?: readonly ConnectedPeer[]): Promise<void> {
+    const protocol = heartbeatProtocol(this.node.subnetId)
+    const targets = (peers ?? await this.connectedPeers()).filter((p) => p.protocols.includes(protocol)).map((p) => p.id)
     await Promise.all(targets.map(async (peer) => { await this.pushTo(peer, envelope, signal) }))
   }
 
@@ -273,9 +281,9 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
    * about; a collector (push protocol) that has not published is left out, since a sidecar
    * publishes no heartbeat. Within a rank, peers we already measure stay, then peer id order.
    */
-  private async pingCandidates (signal: AbortSignal): Promise<PeerId[]> {
+  private async pingCandidates (signal: AbortSignal, peers: readonly ConnectedPeer[]): Promise<PeerId[]> {
     const ranked: Array<{ peer: PeerId, rank: number }> = []
-    for (const { id, protocols } of await this.connectedPeers()) {
+    for (const { id, protocols } of peers) {
       if (!protocols.includes(this.node.kadProtocol)) continue
       const published = await this.hasStoredHeartbeat(id.toString(), signal)
       if (!published && protocols.includes(heartbeatProtocol(this.node.subnetId))) continue
@@ -292,8 +300,8 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
   }
 
   /** Smoothed RTTs (seconds) to up to MAX_PING_PEERS other heartbeat peers (SPEC §5 next_pings). */
-  private async measurePings (signal: AbortSignal): Promise<void> {
-    const candidates = await this.pingCandidates(signal)
+  private async measurePings (signal: AbortSignal, peers: readonly ConnectedPeer[]): Promise<void> {
+    const candidates = await this.pingCandidates(signal, peers)
     const chosen = candidates.slice(0, MAX_PING_PEERS)
     const chosenIds = new Set(chosen.map(String))
     for (const id of this.rtts.keys()) if (!chosenIds.has(id)) this.rtts.delete(id)

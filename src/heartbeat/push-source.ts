@@ -23,7 +23,7 @@ import type { Logger } from '../log/index.js'
 import type { SubnetNode } from '../p2p/index.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
-export const PUSH_SOURCE = 'push'
+const PUSH_SOURCE = 'push'
 
 /**
  * Reasons the push handler counts for a stream rather than a record (docs/PROTOCOL.md §5), beside

@@ -21,9 +21,9 @@ import type { PrivateKey, Record as Libp2pRecordLike } from '@libp2p/interface'
 import type { SelectFn, ValidateFn } from '@libp2p/kad-dht'
 
 /** Signature domain of the envelope (RFC 0002 domain separation). */
-export const HEARTBEAT_DOMAIN = 'subnet-heartbeat'
+const HEARTBEAT_DOMAIN = 'subnet-heartbeat'
 /** Envelope `payload_type`: the UTF-8 bytes of this string (docs/PROTOCOL.md). */
-export const HEARTBEAT_PAYLOAD_TYPE_STRING = '/subnet-heartbeat/json/1'
+const HEARTBEAT_PAYLOAD_TYPE_STRING = '/subnet-heartbeat/json/1'
 export const HEARTBEAT_PAYLOAD_TYPE = uint8ArrayFromString(HEARTBEAT_PAYLOAD_TYPE_STRING)
 /** DHT key namespace; validator and selector are registered under it (no slashes). */
 export const HEARTBEAT_NAMESPACE = 'heartbeat'
@@ -32,7 +32,7 @@ export const MAX_HEARTBEAT_BYTES = 8 * 1024
 /** A record may not expire further ahead than this (SPEC §5). */
 export const MAX_HEARTBEAT_TTL_S = 60 * 60
 /** Payload limit of `subnet_id` (docs/PROTOCOL.md §Payload); the others are the model's. */
-export const MAX_SUBNET_ID_LENGTH = 128
+const MAX_SUBNET_ID_LENGTH = 128
 /**
  * What no payload string may hold (docs/PROTOCOL.md §3.2), as the API serves strings verbatim:
  * C0 and C1 controls and DEL (U+0000–U+001F, U+007F–U+009F), the bidi controls that reorder
@@ -56,11 +56,6 @@ export type HeartbeatRejectReason =
   | 'wrong-subnet' // payload `subnet_id` is another subnet
   | 'expired' // `expiration_time` is not in the future
   | 'too-far-future' // `expiration_time` is more than MAX_HEARTBEAT_TTL_S ahead
-
-export const HEARTBEAT_REJECT_REASONS: readonly HeartbeatRejectReason[] = [
-  'oversized', 'bad-envelope', 'unsigned', 'bad-signature', 'forged', 'bad-key', 'malformed',
-  'wrong-subnet', 'expired', 'too-far-future'
-]
 
 export class HeartbeatRejectedError extends SubnetBootnodeError {
   readonly reason: HeartbeatRejectReason

@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto'
 import { MAX_API_KEY_LENGTH } from './constants.js'
 
 /** Bytes of CSPRNG output in a generated key (SPEC §3: at least 128 bits). */
-export const GENERATED_KEY_BYTES = 16
+const GENERATED_KEY_BYTES = 16
 
 /** Longest owner name, in characters (owners end up in keys and logs). */
-export const MAX_OWNER_LENGTH = 64
+const MAX_OWNER_LENGTH = 64
 
 /**
  * A fresh key for `owner`: `key-<owner>-<32 hex>`. Characters of the owner that cannot

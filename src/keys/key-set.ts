@@ -3,6 +3,7 @@
  * entries only, looked up by value with a constant-time comparison per candidate.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { parseRate, type Rate } from '../util/rate.js'
 import { parseTimestamp } from './timestamp.js'
 import type { ApiKeyEntry, ApiRoute } from './types.js'
 
@@ -18,6 +19,12 @@ export interface KeySet {
    * prefix of one, came close. Expiry and scopes are checked by {@link keyRefusal}.
    */
   lookup: (key: string) => Readonly<ApiKeyEntry> | undefined
+  /**
+   * The limit of an entry of this set (as {@link lookup} returns it), parsed from its
+   * `rate_limit` (SPEC §2) when the set was made; `undefined` when it has none (the default
+   * applies), or one that does not parse (the key file's validation refuses those).
+   */
+  rate: (entry: Readonly<ApiKeyEntry>) => Rate | undefined
 }
 
 function digest (text: string): Buffer {
@@ -39,6 +46,12 @@ export function createKeySet (entries: readonly ApiKeyEntry[]): KeySet {
     .map(entry => deepFreeze(structuredClone(entry)))
   const frozen = Object.freeze(active) as ReadonlyArray<Readonly<ApiKeyEntry>>
   const candidates = active.map(entry => ({ entry, digest: digest(entry.key) }))
+  // A reload makes a new set: an edited rate_limit is parsed again, once.
+  const rates = new Map<Readonly<ApiKeyEntry>, Rate>()
+  for (const entry of active) {
+    const rate = typeof entry.rate_limit === 'string' ? parseRate(entry.rate_limit) : undefined
+    if (rate !== undefined) rates.set(entry, rate)
+  }
 
   return {
     size: active.length,
@@ -52,7 +65,8 @@ export function createKeySet (entries: readonly ApiKeyEntry[]): KeySet {
         if (timingSafeEqual(wanted, candidate.digest) && found === undefined) found = candidate.entry
       }
       return found
-    }
+    },
+    rate: (entry) => rates.get(entry)
   }
 }
 

@@ -21,8 +21,8 @@ export interface AddressCapInit {
   logger: Logger
 }
 
-/** Starts trimming; the returned function stops it. */
-export function capStoredAddresses (libp2p: Libp2p, init: AddressCapInit): () => void {
+/** Trims from now on, for the node's whole life (the listener goes with the node; a restarted node keeps it). */
+export function capStoredAddresses (libp2p: Libp2p, init: AddressCapInit): void {
   const onUpdate = (evt: CustomEvent<PeerUpdate>): void => {
     const { peer } = evt.detail
     if (peer.addresses.length <= init.max || peer.id.equals(libp2p.peerId)) return
@@ -33,7 +33,6 @@ export function capStoredAddresses (libp2p: Libp2p, init: AddressCapInit): () =>
     })
   }
   libp2p.addEventListener('peer:update', onUpdate)
-  return () => { libp2p.removeEventListener('peer:update', onUpdate) }
 }
 
 /** At most `max` distinct addresses: certified first, then dialable ones, each group in stored order. */

@@ -35,7 +35,7 @@ export const SUBNET_ID_RULE = '1 to 128 characters from A-Z a-z 0-9 . _ -'
  * In the template profiles the subnet id is the chain's `subnet_id`, a positive u32 that the
  * template's messages carry as an integer (issue 11).
  */
-export const TEMPLATE_SUBNET_ID_PATTERN = /^[1-9][0-9]{0,9}$/
+const TEMPLATE_SUBNET_ID_PATTERN = /^[1-9][0-9]{0,9}$/
 export const MAX_TEMPLATE_SUBNET_ID = 2 ** 32 - 1
 /** {@link TEMPLATE_SUBNET_ID_PATTERN} in words, for help text and messages. */
 export const TEMPLATE_SUBNET_ID_RULE = `the chain's subnet id, an integer from 1 to ${MAX_TEMPLATE_SUBNET_ID}`

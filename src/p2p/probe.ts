@@ -28,7 +28,7 @@ export interface ProbeOptions {
 }
 
 /** A short, stable reason for a failed probe: what a client reads in `error`. */
-export function probeFailure (err: unknown, timedOut: boolean): string {
+function probeFailure (err: unknown, timedOut: boolean): string {
   if (timedOut) return 'timeout'
   const text = collectMessages(err)
   if (/ECONNREFUSED/.test(text)) return 'connection refused'

@@ -23,8 +23,8 @@ import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { TEMPLATE_TOPICS } from './constants.js'
 import { dhtPeerInfoMapper, withDatastore } from './dht-parts.js'
-import type { NoiseComponents, NoiseInit } from '@chainsafe/libp2p-noise'
-import type { GossipSub, GossipSubComponents, GossipsubOpts, Message, TopicValidatorFn } from '@libp2p/gossipsub'
+import type { NoiseComponents } from '@chainsafe/libp2p-noise'
+import type { GossipSub, GossipSubComponents, GossipsubOpts, Message } from '@libp2p/gossipsub'
 import type { AbortOptions, ConnectionEncrypter } from '@libp2p/interface'
 import type { KadDHT, KadDHTComponents, ValidateFn } from '@libp2p/kad-dht'
 
@@ -38,7 +38,7 @@ export const TEMPLATE_GOSSIPSUB_PROTOCOL = '/meshsub/2.0.0'
  * What the template gossipsub router advertises and proposes, in this order: `/meshsub/2.0.0`
  * first (template nodes answer `na` to anything else), then the 1.x versions for js/go peers.
  */
-export const TEMPLATE_GOSSIPSUB_PROTOCOLS: readonly string[] = [TEMPLATE_GOSSIPSUB_PROTOCOL, '/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0']
+const TEMPLATE_GOSSIPSUB_PROTOCOLS: readonly string[] = [TEMPLATE_GOSSIPSUB_PROTOCOL, '/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0']
 
 /** The template's DHT protocol: py-libp2p's default, the same id as the public IPFS DHT. */
 export const TEMPLATE_KAD_PROTOCOL = '/ipfs/kad/1.0.0'
@@ -49,7 +49,7 @@ export { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS } 
  * The template's GossipSub parameters (subnet/server/server.py: degree 7, degree_low 5,
  * degree_high 10, time_to_live 60 s, gossip_window 2, gossip_history 5, heartbeat_interval 2 s).
  */
-export const TEMPLATE_GOSSIPSUB_PARAMS = {
+const TEMPLATE_GOSSIPSUB_PARAMS = {
   D: 7,
   Dlo: 5,
   Dhi: 10,
@@ -64,13 +64,13 @@ export const TEMPLATE_GOSSIPSUB_PARAMS = {
  * package's own bound, that of its length-prefixed decoder, is 4 MiB). The template's messages are
  * ~100 bytes (plain) to ~1.5 KB (DAG nodes); 1 MiB leaves room for batched messages and control.
  */
-export const TEMPLATE_MAX_RPC_BYTES = 1024 * 1024
+const TEMPLATE_MAX_RPC_BYTES = 1024 * 1024
 
 /** Records the template DHT keeps at most (oldest evicted first). */
-export const TEMPLATE_DHT_MAX_RECORDS = 1024
+const TEMPLATE_DHT_MAX_RECORDS = 1024
 
 /** Largest `pk` record value accepted: an RSA-8192 public key in protobuf is about 1.1 KiB. */
-export const TEMPLATE_PK_MAX_BYTES = 2048
+const TEMPLATE_PK_MAX_BYTES = 2048
 
 /**
  * Noise offered under `/pos-transport/1.0.0`. The template with proof of stake maps that id to
@@ -78,9 +78,9 @@ export const TEMPLATE_PK_MAX_BYTES = 2048
  * remote peer id), so the same handshake under another id is all a bootnode needs. List it after
  * `noise()`, so outbound dials try `/noise` first and fall back to this.
  */
-export function posNoise (init?: NoiseInit): (components: NoiseComponents) => ConnectionEncrypter {
+export function posNoise (): (components: NoiseComponents) => ConnectionEncrypter {
   return (components) => {
-    const encrypter = noise(init)(components)
+    const encrypter = noise()(components)
     encrypter.protocol = POS_TRANSPORT_PROTOCOL
     return encrypter
   }
@@ -101,22 +101,9 @@ export function templateMsgId (msg: Message): Uint8Array {
   return id
 }
 
-export interface TemplateGossipsubInit {
-  /**
-   * Validators by topic, installed before the router starts. A validator returns
-   * `TopicValidatorResult.Reject` to penalise the sender and drop the message.
-   * Default none.
-   */
-  topicValidators?: Record<string, TopicValidatorFn>
-  /** Topics whose messages and subscriptions the router accepts at all. Default `TEMPLATE_TOPICS`. */
-  allowedTopics?: readonly string[]
-  /** Other gossipsub options; `protocols` here is ignored by @libp2p/gossipsub 17 (see below). */
-  options?: Partial<Omit<GossipsubOpts, 'protocols' | 'globalSignaturePolicy' | 'msgIdFn'>>
-}
-
 /**
  * A gossipsub router that template nodes mesh with: `/meshsub/2.0.0` + 1.x, StrictSign,
- * `from + seqno` message ids, the template's parameters.
+ * `from + seqno` message ids, the template's parameters, only `TEMPLATE_TOPICS` accepted.
  *
  * @libp2p/gossipsub 17 silently ignores its `protocols` option (its class initialises
  * `protocols` from its own version ladder and registers exactly that list in `start()`), but
@@ -127,14 +114,14 @@ export interface TemplateGossipsubInit {
  *
  * `/meshsub/2.0.0` is not on the package's feature ladder, so towards a template peer the router
  * behaves as gossipsub 1.0 (no PRUNE back-off/PX, no IDONTWANT): safe, as py-libp2p accepts both.
- * The service does not subscribe: call `subscribe()` once libp2p has started.
+ * The service does not subscribe: call `subscribe()` once libp2p has started. Topic validators
+ * are its users' to install (`topicValidators`), as src/template/source.ts does.
  */
-export function templateGossipsub (init: TemplateGossipsubInit = {}): (components: GossipSubComponents) => GossipSub {
+export function templateGossipsub (): (components: GossipSubComponents) => GossipSub {
   const factory = gossipsub({
     ...TEMPLATE_GOSSIPSUB_PARAMS,
-    allowedTopics: [...(init.allowedTopics ?? TEMPLATE_TOPICS)],
+    allowedTopics: [...TEMPLATE_TOPICS],
     maxInboundDataLength: TEMPLATE_MAX_RPC_BYTES,
-    ...init.options,
     fallbackToFloodsub: false,
     // a publish before any peer subscribed resolves with no recipients instead of throwing
     allowPublishToZeroTopicPeers: true,
@@ -144,9 +131,6 @@ export function templateGossipsub (init: TemplateGossipsubInit = {}): (component
   return (components) => {
     const router = factory(components)
     router.protocols = [...TEMPLATE_GOSSIPSUB_PROTOCOLS]
-    for (const [topic, validator] of Object.entries(init.topicValidators ?? {})) {
-      router.topicValidators.set(topic, validator)
-    }
     return router
   }
 }
@@ -204,8 +188,6 @@ export class BoundedMemoryDatastore extends MemoryDatastore {
 export interface TemplateDhtInit {
   /** Keep loopback and private addresses (passthrough peer-info mapper). Default false. */
   allowPrivateAddrs?: boolean
-  /** Records kept, oldest evicted first. Default `TEMPLATE_DHT_MAX_RECORDS`. */
-  maxRecords?: number
   /** Debug namespace. Default `libp2p:template:kad-dht`. */
   logPrefix?: string
   /** The peer gate (dhtPeerInfoMapper): a refused peer is neither kept nor handed out. Default: none refused. */
@@ -216,7 +198,7 @@ export interface TemplateDhtInit {
  * A second kad-dht, server mode, on `/ipfs/kad/1.0.0`, as the template's
  * `KadDHT(host, DHTMode.SERVER, enable_random_walk=True)`.
  *
- * Storage: its own in-memory store of at most `maxRecords` records (never the node's datastore:
+ * Storage: its own in-memory store of at most `TEMPLATE_DHT_MAX_RECORDS` records, oldest evicted first (never the node's datastore:
  * that one holds the native DHT's heartbeat records, which the collector scans, and is on disk),
  * so what peers PUT is bounded and forgotten on restart. Only `pk` records are accepted (the one
  * namespace py-libp2p's template validator knows), in both key forms; every other namespace is
@@ -235,6 +217,5 @@ export function templateDht (init: TemplateDhtInit = {}): (components: KadDHTCom
     datastorePrefix: '/dht-template',
     logPrefix: init.logPrefix ?? 'libp2p:template:kad-dht'
   })
-  const maxRecords = init.maxRecords ?? TEMPLATE_DHT_MAX_RECORDS
-  return (components) => factory(withDatastore(components, new BoundedMemoryDatastore(maxRecords)))
+  return (components) => factory(withDatastore(components, new BoundedMemoryDatastore(TEMPLATE_DHT_MAX_RECORDS)))
 }

@@ -26,16 +26,16 @@ import type { PublicKey } from '@libp2p/interface'
 /** `DagGossipTopicConfig.namespace` of the template's peer-state DAG (server.py). */
 export const DAG_NAMESPACE = 'general-dag'
 /** Schema id of peer-state nodes (`DagPublisherTemplateSchema("peer-state", PeerStateData)`). */
-export const DAG_PEER_STATE_SCHEMA = 'peer-state'
+const DAG_PEER_STATE_SCHEMA = 'peer-state'
 /** `DagValidator.max_future_skew_ms`: a node created further ahead of our clock is refused. */
-export const DAG_MAX_FUTURE_SKEW_MS = 60_000
+const DAG_MAX_FUTURE_SKEW_MS = 60_000
 /**
  * A DAG message above this size is refused before parsing. The template's are 1335 bytes with no
  * parent + 74 per parent, so 64 KiB still admits a merge of about 860 heads.
  */
-export const MAX_DAG_MESSAGE_BYTES = 64 * 1024
+const MAX_DAG_MESSAGE_BYTES = 64 * 1024
 /** Nesting depth the canonical serialiser accepts (the template's nodes use 3). */
-export const MAX_CANONICAL_DEPTH = 32
+const MAX_CANONICAL_DEPTH = 32
 
 // ---- canonical JSON ----
 

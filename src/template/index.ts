@@ -36,8 +36,8 @@ import type { Registry } from 'prom-client'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 
 export {
-  TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS, MAX_TEMPLATE_MESSAGE_BYTES, TEMPLATE_STATES,
-  TEMPLATE_ROLES, TEMPLATE_REJECT_REASONS, TemplateMessageRejectedError, parseTemplateHeartbeat, parseTemplatePeerState,
+  TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS, MAX_TEMPLATE_MESSAGE_BYTES,
+  TEMPLATE_REJECT_REASONS, TemplateMessageRejectedError, parseTemplateHeartbeat, parseTemplatePeerState,
   templateRoleName, templateStateName
 } from './messages.js'
 export type {
@@ -45,7 +45,7 @@ export type {
 } from './messages.js'
 
 export {
-  DAG_NAMESPACE, DAG_PEER_STATE_SCHEMA, DAG_MAX_FUTURE_SKEW_MS, MAX_DAG_MESSAGE_BYTES, CanonicalJsonError, canonicalJson,
+  DAG_NAMESPACE, CanonicalJsonError, canonicalJson,
   canonicalJsonBytes, sha256Id, validatePeerStateTopicMessage, verifyDagMessage
 } from './dag.js'
 export type {
@@ -125,7 +125,7 @@ export function createDagSyncService (init: DagSyncInit, components: DagSyncComp
   return new DefaultDagSyncService(init, components)
 }
 
-export { DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS, TEMPLATE_SERVER_DEFAULTS } from './source.js'
+export { DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from './source.js'
 
 export interface TemplateHeartbeatSourceInit {
   /** The subnet id, as the chain's positive integer (text is accepted as `--subnet-id` gives it). */

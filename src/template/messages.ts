@@ -31,12 +31,12 @@ export { TEMPLATE_HEARTBEAT_TOPIC, TEMPLATE_PEER_STATE_TOPIC, TEMPLATE_TOPICS } 
 export const MAX_TEMPLATE_MESSAGE_BYTES = 1024
 
 /** `ServerState` of the template, indexed by its integer value. */
-export const TEMPLATE_STATES = ['OFFLINE', 'JOINING', 'ONLINE'] as const
+const TEMPLATE_STATES = ['OFFLINE', 'JOINING', 'ONLINE'] as const
 export type TemplateState = typeof TEMPLATE_STATES[number]
 export type TemplateStateCode = 0 | 1 | 2
 
 /** `PeerRole` of the template; other values map to `ROLE_<n>` (templateRoleName). */
-export const TEMPLATE_ROLES: Readonly<Record<number, string>> = Object.freeze({ 0: 'VALIDATOR' })
+const TEMPLATE_ROLES: Readonly<Record<number, string>> = Object.freeze({ 0: 'VALIDATOR' })
 
 /** The API role name of a template role value: 0 → `VALIDATOR`, unknown n → `ROLE_<n>`. */
 export function templateRoleName (role: number): string {
@@ -172,7 +172,7 @@ function uintField (obj: JsonObject, key: string, min = 0): number {
   return value
 }
 
-export function heartbeatFields (obj: JsonObject, subnetId: number): TemplateHeartbeat {
+function heartbeatFields (obj: JsonObject, subnetId: number): TemplateHeartbeat {
   const uid = field(obj, 'uid')
   if (typeof uid !== 'string') throw new TemplateMessageRejectedError('invalid_field', `uid must be a string, got ${describe(uid)}`)
   const epoch = uintField(obj, 'epoch')

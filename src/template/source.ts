@@ -25,17 +25,17 @@ import type { SubnetNode } from '../p2p/index.js'
 import type { Message, TopicValidatorFn } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 
-export const TEMPLATE_SOURCE = 'gossip'
+const TEMPLATE_SOURCE = 'gossip'
 // Default `--template-heartbeat-ttl`; in the leaf constants.ts so the config reads it without libp2p.
 export { DEFAULT_TEMPLATE_HEARTBEAT_TTL_MS } from './constants.js'
 /** Members remembered at most (peers that published a valid message); the oldest is forgotten first. */
-export const MAX_TEMPLATE_MEMBERS = 10_000
+const MAX_TEMPLATE_MEMBERS = 10_000
 
 /**
  * What a template heartbeat shows for the SPEC §1 fields the template does not carry
  * (docs/SPEC.md §1): no throughput, name, version, relay or pings are published by template nodes.
  */
-export const TEMPLATE_SERVER_DEFAULTS = Object.freeze({
+const TEMPLATE_SERVER_DEFAULTS = Object.freeze({
   throughput: 0,
   public_name: null,
   version: '',

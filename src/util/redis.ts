@@ -9,7 +9,7 @@ import { settleWithin } from './deadline.js'
 import type { Logger } from '../log/index.js'
 
 /** Bound on connecting to Redis at start-up, so a wrong `--redis-url` fails fast with a clear error. */
-export const REDIS_CONNECT_TIMEOUT_MS = 5_000
+const REDIS_CONNECT_TIMEOUT_MS = 5_000
 
 /** `redis://user:secret@host` → `redis://user:***@host` for messages. */
 function redactUrl (url: string): string {

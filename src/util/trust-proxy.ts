@@ -7,8 +7,8 @@
  */
 import { ipaddr } from './ipaddr.js'
 
-export const MIN_TRUST_PROXY_PREFIX_V4 = 8
-export const MIN_TRUST_PROXY_PREFIX_V6 = 16
+const MIN_TRUST_PROXY_PREFIX_V4 = 8
+const MIN_TRUST_PROXY_PREFIX_V6 = 16
 
 /**
  * Why a trust-proxy entry is too wide, or undefined when it is fine or is not a CIDR this can read

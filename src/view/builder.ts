@@ -15,6 +15,7 @@ import { silentLogger } from '../log/index.js'
 import { settleWithin } from '../util/deadline.js'
 import { ipsOfMultiaddr } from '../util/multiaddr.js'
 import { createRepeatingTask, singleFlight } from '../util/task.js'
+import { DEFAULT_REFRESH_INTERVAL_MS } from './constants.js'
 import { createStaticView } from './index.js'
 import type { HeartbeatEntry, Location, Locator, PeersInfo, ViewSnapshot, ViewSource } from './index.js'
 import type { HeartbeatCollector } from '../heartbeat/index.js'
@@ -23,18 +24,17 @@ import type { SubnetNode } from '../p2p/index.js'
 import type { PeerCollector } from '../peers/index.js'
 import type { RepeatingTask } from '../util/task.js'
 
-export const DEFAULT_REFRESH_INTERVAL_MS = 10_000
 /** Changes arriving within this window are folded into one rebuild. */
-export const REBUILD_DEBOUNCE_MS = 100
+const REBUILD_DEBOUNCE_MS = 100
 /** How often the cheap readiness/address check runs (healthz turns 200 promptly). */
-export const STATE_CHECK_INTERVAL_MS = 500
+const STATE_CHECK_INTERVAL_MS = 500
 /**
  * How long a rebuild waits for the locator. Past it (ip-api slow or down, the offline data still
  * opening) the snapshot goes out with the locations known so far, so new heartbeats are never held
  * back by geolocation; an address not located yet is left out of its peer's entry until the lookup
  * finishes, which triggers another rebuild.
  */
-export const LOCATE_WAIT_MS = 1_000
+const LOCATE_WAIT_MS = 1_000
 
 export interface ViewBuilderInit {
   /** Full rebuild period. Default 10 s (SPEC §4 `--refresh-interval`). */
