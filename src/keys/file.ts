@@ -19,7 +19,7 @@ function errnoCode (err: unknown): string | undefined {
 }
 
 /** One line for a failed file operation, e.g. `keys.json: cannot read: permission denied`. */
-export function ioError (file: string, action: string, err: unknown): KeyFileError {
+function ioError (file: string, action: string, err: unknown): KeyFileError {
   const code = errnoCode(err)
   const reason = code === 'EACCES' || code === 'EPERM'
     ? 'permission denied'
@@ -63,7 +63,7 @@ export async function readKeyFile (file: string): Promise<ApiKeyEntry[]> {
 }
 
 /** The text the store writes: two-space JSON, one trailing newline. */
-export function serializeKeyEntries (entries: readonly ApiKeyEntry[]): string {
+function serializeKeyEntries (entries: readonly ApiKeyEntry[]): string {
   return JSON.stringify(entries, null, 2) + '\n'
 }
 

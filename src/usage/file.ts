@@ -69,7 +69,7 @@ function checkOwnerUsage (v: unknown): v is OwnerUsage {
 }
 
 /** The validated content of `text`; throws {@link UsageFileError} naming the file and the fault. */
-export function parseUsageText (text: string, file: string): UsageFileContent {
+function parseUsageText (text: string, file: string): UsageFileContent {
   let value: unknown
   try {
     value = JSON.parse(text)
