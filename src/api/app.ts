@@ -20,9 +20,9 @@ import { createMetricsRegistry } from '../util/metrics.js'
 import { authenticate } from './auth.js'
 import { createBodies, FilterError, parseBootnodeSource } from './bodies.js'
 import {
-  BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WATCHERS_PER_KEY, DEFAULT_RATE_LIMIT, FORBIDDEN_DETAIL, IPV6_SUBNET, JSON_CONTENT_TYPE,
+  BODY_ROUTES, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_MAX_WATCHERS, DEFAULT_RATE_LIMIT, FORBIDDEN_DETAIL, IPV6_SUBNET, JSON_CONTENT_TYPE, LIMITER_REDIS_TIMEOUT_MS,
   MAX_CONCURRENT_REACHABILITY_CHECKS, REACHABILITY_TIMEOUT_MS, REDIS_PREFIX_AUTH_FAIL, REDIS_PREFIX_RATE_LIMIT, WATCH_KEEP_ALIVE_MS,
-  WATCH_REFUSAL_LOG_WINDOW_MS, WATCHERS_FULL_RETRY_AFTER_S, tooManyWatchers, tooManyWatchersInTotal, type BodyRoute, type RouteName
+  WATCH_REFUSAL_LOG_WINDOW_MS, WATCHERS_FULL_RETRY_AFTER_S, resolveWatcherCaps, tooManyWatchers, tooManyWatchersInTotal, type BodyRoute, type RouteName
 } from './constants.js'
 import { createReachability } from './reachability.js'
 import { createWatchHub } from './watch.js'
@@ -34,6 +34,7 @@ import { trustedRangeTooWide } from '../util/trust-proxy.js'
 import type { Api, ApiComponents, ApiInit, RateLimitInit } from './index.js'
 import type { ApiKeyEntry } from '../keys/index.js'
 import type { NextFunction, Request, Response } from 'express'
+import { sendCommandWithin } from '../util/redis-command.js'
 import type { RedisClient } from '../util/redis.js'
 
 /** `res.locals` fields the pipeline passes along. */
@@ -86,10 +87,11 @@ function checkRate (name: string, rate: RateLimitInit | undefined, fallback: Rat
 function checkWatcherCaps (init: ApiInit): { maxWatchersPerKey: number, maxWatchers: number } {
   const maxWatchers = init.maxWatchers ?? DEFAULT_MAX_WATCHERS
   if (!Number.isSafeInteger(maxWatchers) || maxWatchers < 1) throw new ConfigError(`max watchers must be an integer ≥ 1, got ${String(maxWatchers)}`)
-  const maxWatchersPerKey = init.maxWatchersPerKey ?? Math.min(DEFAULT_MAX_WATCHERS_PER_KEY, maxWatchers)
-  if (!Number.isSafeInteger(maxWatchersPerKey) || maxWatchersPerKey < 1) throw new ConfigError(`max watchers per key must be an integer ≥ 1, got ${String(maxWatchersPerKey)}`)
-  if (maxWatchersPerKey > maxWatchers) throw new ConfigError(`max watchers per key (${maxWatchersPerKey}) is more than max watchers in total (${maxWatchers})`)
-  return { maxWatchersPerKey, maxWatchers }
+  const perKey = init.maxWatchersPerKey
+  if (perKey !== undefined && (!Number.isSafeInteger(perKey) || perKey < 1)) throw new ConfigError(`max watchers per key must be an integer ≥ 1, got ${String(perKey)}`)
+  const caps = resolveWatcherCaps(maxWatchers, perKey)
+  if (caps === undefined) throw new ConfigError(`max watchers per key (${String(perKey)}) is more than max watchers in total (${maxWatchers})`)
+  return caps
 }
 
 /** Hop count or address/CIDR list for express's `trust proxy`; never `true` (SPEC §1). */
@@ -127,7 +129,8 @@ function limiterLogger (logger: Logger): { warn: (e: unknown, m?: string) => voi
 function redisStore (client: RedisClient, prefix: string): Store {
   return new RedisStore({
     prefix,
-    sendCommand: async (...args: string[]) => await (client.sendCommand(args) as Promise<boolean | number | string | Array<boolean | number | string>>)
+    // Bounded: a hung server becomes a store error, which passOnStoreError lets through.
+    sendCommand: async (...args: string[]) => await sendCommandWithin<boolean | number | string | Array<boolean | number | string>>(client, args, LIMITER_REDIS_TIMEOUT_MS)
   })
 }
 

@@ -19,6 +19,8 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000
 export const IPV6_SUBNET = 64
 
 
+/** Bound on each limiter command in Redis: a hung server becomes a store error, and the request passes (passOnStoreError). */
+export const LIMITER_REDIS_TIMEOUT_MS = 2_000
 /** Prefixes of the two limiters' keys in a shared Redis (one store per limiter). */
 export const REDIS_PREFIX_RATE_LIMIT = 'subnet-bootnode:rl:'
 export const REDIS_PREFIX_AUTH_FAIL = 'subnet-bootnode:auth-fail:'
@@ -68,6 +70,16 @@ export const DEFAULT_MAX_WATCHERS_PER_KEY = 4
  * dashboards at the per-key default), and stays far below a default 1024-descriptor limit.
  */
 export const DEFAULT_MAX_WATCHERS = 256
+
+/**
+ * The `/v1/watch` caps as the flags and createApi both take them: a per-key cap above the total
+ * could never be reached, so one given that way is refused (undefined); none given: the per-key
+ * default, lowered to a smaller total.
+ */
+export function resolveWatcherCaps (maxWatchers: number, perKey: number | undefined): { maxWatchersPerKey: number, maxWatchers: number } | undefined {
+  const maxWatchersPerKey = perKey ?? Math.min(DEFAULT_MAX_WATCHERS_PER_KEY, maxWatchers)
+  return maxWatchersPerKey > maxWatchers ? undefined : { maxWatchersPerKey, maxWatchers }
+}
 
 /**
  * `Retry-After` of the 503 past `--max-watchers`: a slot frees only when some stream ends, and each

@@ -9,6 +9,7 @@
  * and bad input as a thrown {@link ConfigError}; the caller writes them and picks the exit code.
  */
 import yargs from 'yargs'
+import { resolveWatcherCaps } from '../api/constants.js'
 import { ConfigError } from '../errors.js'
 import { KeysFilePathError, resolveKeysFile } from '../keys/index.js'
 import {
@@ -269,8 +270,8 @@ function apiConfig (input: Input, cwd: string): Omit<ApiConfig, 'keysFile'> {
 function watcherCaps (input: Input): Pick<ApiConfig, 'maxWatchersPerKey' | 'maxWatchers'> {
   const maxWatchers = input.required('max-watchers', parseIntegerWithin(1, MAX_WATCHERS))
   const perKey = input.required('max-watchers-per-key', parseIntegerWithin(1, MAX_WATCHERS_PER_KEY))
-  if (perKey <= maxWatchers) return { maxWatchersPerKey: perKey, maxWatchers }
-  if (input.defaulted('max-watchers-per-key')) return { maxWatchersPerKey: maxWatchers, maxWatchers }
+  const caps = resolveWatcherCaps(maxWatchers, input.defaulted('max-watchers-per-key') ? undefined : perKey)
+  if (caps !== undefined) return caps
   throw new ConfigError(`${input.origin('max-watchers-per-key')}: ${perKey} is more than ${input.origin('max-watchers')} (${maxWatchers}); ` +
     'lower it or raise --max-watchers')
 }

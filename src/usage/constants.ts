@@ -32,7 +32,7 @@ export const MAX_USAGE_FILE_BYTES = 8 * 1024 * 1024
 /** Redis keys of the shared usage (one prefix, apart from the limiters'). */
 export const REDIS_PREFIX_USAGE = 'subnet-bootnode:usage:'
 
-/** Bound on each Redis command of a flush (node-redis queues commands while it reconnects). */
+/** Bound on each Redis command of a flush (sendCommandWithin): a hung server cannot hold the flush or the stop. */
 export const USAGE_REDIS_TIMEOUT_MS = 2_000
 
 /** Per-day and per-week counters in Redis expire once no "today"/"this week" can name them. */

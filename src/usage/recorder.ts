@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { silentLogger } from '../log/index.js'
+import { sendCommandWithin } from '../util/redis-command.js'
 import { createRepeatingTask } from '../util/task.js'
 import { isoWeek, utcDay } from './calendar.js'
 import {
@@ -211,11 +212,10 @@ export class DefaultKeyUsage implements KeyUsage {
   /**
    * Adds each owner's delta in Redis (one script run per owner with a delta), then reads back the
    * sums of the owners another instance changed since the last flush, at most
-   * {@link USAGE_REDIS_READ_BATCH} owners a round. Every command is bounded: while Redis is away
-   * node-redis queues commands, and the flush on stop must not hang.
+   * {@link USAGE_REDIS_READ_BATCH} owners a round. Every command is bounded (sendCommandWithin), so a
+   * hung Redis cannot hold the flush on stop.
    */
   private async sumInRedis (redis: RedisClient, deltas: Map<string, Delta>, now: number): Promise<void> {
-    const options = { timeout: USAGE_REDIS_TIMEOUT_MS }
     const day = utcDay(now)
     const week = isoWeek(now)
     /** Owner → the revision its sums are as of, for those this flush already has. */
@@ -230,10 +230,10 @@ export class DefaultKeyUsage implements KeyUsage {
       ]
       let reply: unknown
       try {
-        reply = await redis.sendCommand(['EVALSHA', FLUSH_SCRIPT_SHA1, String(keys.length), ...keys, ...args], options)
+        reply = await sendCommandWithin(redis, ['EVALSHA', FLUSH_SCRIPT_SHA1, String(keys.length), ...keys, ...args], USAGE_REDIS_TIMEOUT_MS)
       } catch (err) {
         if (!String((err as Error | undefined)?.message).startsWith('NOSCRIPT')) throw err
-        reply = await redis.sendCommand(['EVAL', FLUSH_SCRIPT, String(keys.length), ...keys, ...args], options)
+        reply = await sendCommandWithin(redis, ['EVAL', FLUSH_SCRIPT, String(keys.length), ...keys, ...args], USAGE_REDIS_TIMEOUT_MS)
       }
       deltas.delete(owner)
       const values = (reply as unknown[]).map(String)
@@ -244,26 +244,29 @@ export class DefaultKeyUsage implements KeyUsage {
     if (failed !== undefined) throw failed.reason
 
     // Redis lost its data (a restart without persistence): the revisions start again, so read everything.
-    const revision = Number(await redis.sendCommand(['GET', REVISION_KEY], options) ?? 0)
+    const revision = Number(await sendCommandWithin(redis, ['GET', REVISION_KEY], USAGE_REDIS_TIMEOUT_MS) ?? 0)
     if (revision < this.seenRevision) this.seenRevision = 0
-    const changes = await redis.sendCommand([
+    const changes = await sendCommandWithin(redis, [
       'ZRANGEBYSCORE', CHANGES_KEY, `(${this.seenRevision}`, '+inf', 'WITHSCORES', 'LIMIT', '0', String(MAX_USAGE_OWNERS)
-    ], options) as string[]
+    ], USAGE_REDIS_TIMEOUT_MS) as string[]
     let seen = this.seenRevision
     const others: string[] = []
+    // Owners not held yet take the room left under MAX_USAGE_OWNERS (state grows only in setSums, below).
+    let room = MAX_USAGE_OWNERS - this.state.size
     for (let i = 0; i + 1 < changes.length; i += 2) {
       const owner = String(changes[i])
       const rev = Number(changes[i + 1])
       if (rev > seen) seen = rev
       if (fresh.get(owner) === rev) continue // this flush's own script returned these sums
-      if (this.state.has(owner) || this.state.size < MAX_USAGE_OWNERS) others.push(owner)
+      if (this.state.has(owner)) others.push(owner)
+      else if (room > 0) { room--; others.push(owner) }
     }
     for (let i = 0; i < others.length; i += USAGE_REDIS_READ_BATCH) {
       await Promise.all(others.slice(i, i + USAGE_REDIS_READ_BATCH).map(async (owner) => {
         const [sums, today, thisWeek] = await Promise.all([
-          redis.sendCommand(['HMGET', ownerKey(owner), ...OWNER_FIELDS], options) as Promise<Array<string | null>>,
-          redis.sendCommand(['HGET', dayKey(day), owner], options) as Promise<string | null>,
-          redis.sendCommand(['HGET', weekKey(week), owner], options) as Promise<string | null>
+          sendCommandWithin(redis, ['HMGET', ownerKey(owner), ...OWNER_FIELDS], USAGE_REDIS_TIMEOUT_MS) as Promise<Array<string | null>>,
+          sendCommandWithin(redis, ['HGET', dayKey(day), owner], USAGE_REDIS_TIMEOUT_MS) as Promise<string | null>,
+          sendCommandWithin(redis, ['HGET', weekKey(week), owner], USAGE_REDIS_TIMEOUT_MS) as Promise<string | null>
         ])
         this.setSums(owner, [...sums.map(v => v ?? ''), today ?? '0', thisWeek ?? '0'], day, week)
       }))

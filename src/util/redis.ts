@@ -10,6 +10,10 @@ import type { Logger } from '../log/index.js'
 
 /** Bound on connecting to Redis at start-up, so a wrong `--redis-url` fails fast with a clear error. */
 const REDIS_CONNECT_TIMEOUT_MS = 5_000
+/** Bound on node-redis's queue of commands awaiting a reply; past it a command fails at once (and the limiters let the request pass). */
+const REDIS_MAX_QUEUED_COMMANDS = 10_000
+/** Bound on closing the client at stop (close() waits for replies still due). */
+const REDIS_CLOSE_TIMEOUT_MS = 2_000
 
 /** `redis://user:secret@host` → `redis://user:***@host` for messages. */
 function redactUrl (url: string): string {
@@ -45,6 +49,12 @@ export function createRedisConnection (url: string, logger: Logger): RedisConnec
   try {
     client = createClient({
       url,
+      // While it reconnects, commands fail at once instead of queueing: the limiters then pass
+      // requests (passOnStoreError) without waiting, usage keeps its counts locally, and close()
+      // has no queue to wait for.
+      disableOfflineQueue: true,
+      // Commands left pending by a hung server (sendCommandWithin gave up on them) stay bounded too.
+      commandsQueueMaxLength: REDIS_MAX_QUEUED_COMMANDS,
       socket: {
         connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
         // at start-up a wrong URL fails at once; once connected, a lost connection is retried with backoff
@@ -82,8 +92,9 @@ export function createRedisConnection (url: string, logger: Logger): RedisConnec
     stop: async () => {
       stopping ??= (async () => {
         if (!client.isOpen) return
+        // close() waits for replies still due; a server that stopped answering must not hold the stop.
         try {
-          await client.close()
+          await settleWithin(client.close(), REDIS_CLOSE_TIMEOUT_MS, () => { client.destroy() })
         } catch {
           client.destroy()
         }

@@ -13,7 +13,7 @@ import { parseConfig } from '../../src/config/index.js'
 import { silentLogger } from '../../src/log/index.js'
 import { createSidecar } from '../../src/sidecar.js'
 import { createRedisConnection, type RedisClient } from '../../src/util/redis.js'
-import { connectTestRedis, freePort, get, makePeerIds, makeSnapshot, redisServerPath, startRedis, startTestApi } from '../helpers/api.js'
+import { connectTestRedis, freePort, get, makePeerIds, makeSnapshot, redisServerPath, startRedis, startRedisServer, startTestApi } from '../helpers/api.js'
 import { tempDir } from '../helpers/fs.js'
 import { uniqueSubnetId } from '../helpers/p2p.js'
 import type { ExecutionContext } from 'ava'
@@ -101,4 +101,40 @@ redisTest('a sidecar with --redis-url connects once for its limiters and key usa
   await sidecar.stop()
   t.is(String(await probe.sendCommand(['HGET', 'subnet-bootnode:usage:owner:alice', 'requests'])), '1', 'the last usage flush ran before the client closed')
   t.deepEqual(await otherClients(probe), [], 'closed at stop')
+})
+
+redisTest('a hung Redis holds neither keyed requests (they pass, as with Redis down) nor the sidecar\'s stop', async (t) => {
+  const redis = await startRedisServer(t, bin ?? 'redis-server')
+  const sidecar = await makeSidecar(t, redis.url)
+  await sidecar.start()
+  const { port } = sidecar.api.address()
+  const h = { 'X-API-Key': KEY }
+  t.is((await get(port, '/v1/get_bootnodes', { localAddress: '127.0.0.2', headers: h })).status, 200)
+  // SIGSTOP: the connection stays up and nothing answers; each limiter command gives up after its bound.
+  redis.signal('SIGSTOP')
+  t.teardown(() => { redis.signal('SIGCONT') })
+  const during = await Promise.race([
+    get(port, '/v1/get_bootnodes', { localAddress: '127.0.0.2', headers: h }).then(r => r.status),
+    new Promise<string>(resolve => { setTimeout(() => { resolve('no answer within 20 s') }, 20_000).unref() })
+  ])
+  t.is(during, 200, 'the request passes (passOnStoreError) once its limiter command times out')
+  const stopped = await Promise.race([
+    sidecar.stop().then(() => 'stopped'),
+    new Promise<string>(resolve => { setTimeout(() => { resolve('stop still waiting after 20 s') }, 20_000).unref() })
+  ])
+  t.is(stopped, 'stopped')
+})
+
+redisTest('with Redis killed, keyed requests still pass (the limiters' store errors let them through)', async (t) => {
+  const redis = await startRedisServer(t, bin ?? 'redis-server')
+  const sidecar = await makeSidecar(t, redis.url)
+  await sidecar.start()
+  const { port } = sidecar.api.address()
+  const h = { 'X-API-Key': KEY }
+  await redis.kill()
+  const statuses = await Promise.race([
+    Promise.all([2, 3, 4].map(async (n) => (await get(port, '/v1/get_bootnodes', { localAddress: `127.0.0.${n}`, headers: h })).status)),
+    new Promise<string>(resolve => { setTimeout(() => { resolve('no answers within 20 s') }, 20_000).unref() })
+  ])
+  t.deepEqual(statuses, [200, 200, 200])
 })

@@ -222,8 +222,8 @@ export async function connectTestRedis (t: ExecutionContext, url: string): Promi
   return connection.client
 }
 
-/** {@link startRedis}, with a way to kill the server early (a Redis outage). */
-export async function startRedisServer (t: ExecutionContext, bin: string): Promise<{ url: string, kill: () => Promise<void> }> {
+/** {@link startRedis}, with a way to kill the server early (a Redis outage) or signal it (SIGSTOP: a hung server). */
+export async function startRedisServer (t: ExecutionContext, bin: string): Promise<{ url: string, kill: () => Promise<void>, signal: (signal: NodeJS.Signals) => void }> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -244,7 +244,7 @@ export async function startRedisServer (t: ExecutionContext, bin: string): Promi
         await exited
       }
     }
-    if (ready && child.exitCode === null) return { url: `redis://127.0.0.1:${port}`, kill }
+    if (ready && child.exitCode === null) return { url: `redis://127.0.0.1:${port}`, kill, signal: (signal) => { child.kill(signal) } }
     // the port was taken between freePort() and the bind: try another
   }
   throw new Error('redis-server did not start on a free port after 3 attempts')
