@@ -450,10 +450,21 @@ class DefaultSubnetNode implements SubnetNode {
     await this.libp2p.peerStore.delete(id).catch((err: unknown) => { this.log.debug('peer store removal failed', { peer: peerId, err }) })
   }
 
-  /** The routing table of each DHT this node runs (the native one and/or the template's). */
+  /**
+   * The routing table of each DHT this node runs (the native one and/or the template's). Its
+   * `remove` and `peer:add` are kad-dht 16's, beyond the public type: checked here, so an upgrade
+   * that drops them fails the node's construction instead of quietly leaving refused peers in.
+   */
   private routingTables (): RoutingTableParts[] {
     const dhts = [this.libp2p.services.dht, this.libp2p.services.templateDht]
-    return dhts.flatMap((dht) => dht === undefined ? [] : [(dht as SingleKadDHT).routingTable as unknown as RoutingTableParts])
+    return dhts.flatMap((dht) => {
+      if (dht === undefined) return []
+      const rt = (dht as SingleKadDHT).routingTable as unknown as Partial<RoutingTableParts>
+      if (typeof rt.remove !== 'function' || typeof rt.addEventListener !== 'function') {
+        throw new Error('@libp2p/kad-dht: its routing table has no remove() or peer:add event (written for kad-dht 16); the peer gate needs them')
+      }
+      return [rt as RoutingTableParts]
+    })
   }
 
   async hasStoredRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<boolean> {
