@@ -18,7 +18,6 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000
 /** IPv6 clients are counted per /64 (SPEC §1), via express-rate-limit's `ipKeyGenerator`. */
 export const IPV6_SUBNET = 64
 
-
 /** Bound on each limiter command in Redis: a hung server becomes a store error, and the request passes (passOnStoreError). */
 export const LIMITER_REDIS_TIMEOUT_MS = 2_000
 /** Prefixes of the two limiters' keys in a shared Redis (one store per limiter). */

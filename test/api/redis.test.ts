@@ -12,6 +12,7 @@ import test from 'ava'
 import { parseConfig } from '../../src/config/index.js'
 import { silentLogger } from '../../src/log/index.js'
 import { createSidecar } from '../../src/sidecar.js'
+import { settleWithin } from '../../src/util/deadline.js'
 import { createRedisConnection, type RedisClient } from '../../src/util/redis.js'
 import { connectTestRedis, freePort, get, makePeerIds, makeSnapshot, redisServerPath, startRedis, startRedisServer, startTestApi } from '../helpers/api.js'
 import { tempDir } from '../helpers/fs.js'
@@ -103,38 +104,31 @@ redisTest('a sidecar with --redis-url connects once for its limiters and key usa
   t.deepEqual(await otherClients(probe), [], 'closed at stop')
 })
 
-redisTest('a hung Redis holds neither keyed requests (they pass, as with Redis down) nor the sidecar\'s stop', async (t) => {
+/** A redis-server and a started sidecar using it, with the sidecar's API port. */
+async function sidecarOnRedisServer (t: ExecutionContext): Promise<{ redis: Awaited<ReturnType<typeof startRedisServer>>, sidecar: Awaited<ReturnType<typeof makeSidecar>>, port: number }> {
   const redis = await startRedisServer(t, bin ?? 'redis-server')
   const sidecar = await makeSidecar(t, redis.url)
   await sidecar.start()
-  const { port } = sidecar.api.address()
-  const h = { 'X-API-Key': KEY }
-  t.is((await get(port, '/v1/get_bootnodes', { localAddress: '127.0.0.2', headers: h })).status, 200)
+  return { redis, sidecar, port: sidecar.api.address().port }
+}
+
+const AS_KEY = { 'X-API-Key': KEY }
+
+redisTest('a hung Redis holds neither keyed requests (they pass, as with Redis down) nor the sidecar\'s stop', async (t) => {
+  const { redis, sidecar, port } = await sidecarOnRedisServer(t)
+  t.is((await get(port, '/v1/get_bootnodes', { localAddress: '127.0.0.2', headers: AS_KEY })).status, 200)
   // SIGSTOP: the connection stays up and nothing answers; each limiter command gives up after its bound.
   redis.signal('SIGSTOP')
   t.teardown(() => { redis.signal('SIGCONT') })
-  const during = await Promise.race([
-    get(port, '/v1/get_bootnodes', { localAddress: '127.0.0.2', headers: h }).then(r => r.status),
-    new Promise<string>(resolve => { setTimeout(() => { resolve('no answer within 20 s') }, 20_000).unref() })
-  ])
+  const during = await settleWithin(get(port, '/v1/get_bootnodes', { localAddress: '127.0.0.2', headers: AS_KEY }).then(r => r.status), 20_000, () => 'no answer within 20 s')
   t.is(during, 200, 'the request passes (passOnStoreError) once its limiter command times out')
-  const stopped = await Promise.race([
-    sidecar.stop().then(() => 'stopped'),
-    new Promise<string>(resolve => { setTimeout(() => { resolve('stop still waiting after 20 s') }, 20_000).unref() })
-  ])
-  t.is(stopped, 'stopped')
+  t.is(await settleWithin(sidecar.stop().then(() => 'stopped'), 20_000, () => 'stop still waiting after 20 s'), 'stopped')
 })
 
 redisTest('with Redis killed, keyed requests still pass (a limiter store error lets them through)', async (t) => {
-  const redis = await startRedisServer(t, bin ?? 'redis-server')
-  const sidecar = await makeSidecar(t, redis.url)
-  await sidecar.start()
-  const { port } = sidecar.api.address()
-  const h = { 'X-API-Key': KEY }
+  const { redis, port } = await sidecarOnRedisServer(t)
   await redis.kill()
-  const statuses = await Promise.race([
-    Promise.all([2, 3, 4].map(async (n) => (await get(port, '/v1/get_bootnodes', { localAddress: `127.0.0.${n}`, headers: h })).status)),
-    new Promise<string>(resolve => { setTimeout(() => { resolve('no answers within 20 s') }, 20_000).unref() })
-  ])
+  const statuses = await settleWithin(Promise.all([2, 3, 4].map(async (n) => (await get(port, '/v1/get_bootnodes', { localAddress: `127.0.0.${n}`, headers: AS_KEY })).status)),
+    20_000, () => 'no answers within 20 s')
   t.deepEqual(statuses, [200, 200, 200])
 })
