@@ -55,6 +55,8 @@ function collectMessages (err: unknown, depth = 0): string {
 const TRANSIENT = new Set(['connection reset', 'handshake failed', 'dial failed'])
 /** Pause before that one retry. */
 const RETRY_PAUSE_MS = 100
+/** A probe's connection closes within this, else it is aborted. */
+const CLOSE_TIMEOUT_MS = 1_000
 
 /** Dials `addr` (no `/p2p/`) afresh, checks it is `peerId`, pings once, closes; once more after a transient failure. Never rejects. */
 export async function probeAddress (libp2p: Libp2p, peerId: string, addr: Multiaddr, options: ProbeOptions): Promise<ProbeResult> {
@@ -111,7 +113,8 @@ async function attempt (libp2p: Libp2p, peerId: string, addr: Multiaddr, signal:
     // ours alone (force: true), so closing it takes nothing from anyone; abort if a close hangs
     if (conn !== undefined) {
       const opened = conn
-      await opened.close({ signal: AbortSignal.timeout(1_000) }).catch((err: unknown) => { opened.abort(err as Error) })
+      const closing = deadline(CLOSE_TIMEOUT_MS)
+      await opened.close({ signal: closing.signal }).catch((err: unknown) => { opened.abort(err as Error) }).finally(() => { closing.clear() })
     }
   }
 }
