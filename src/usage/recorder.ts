@@ -10,12 +10,12 @@
  * (a change log in Redis) are read back in batches, so each instance's file shows the shared totals
  * and an idle flush costs two commands.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { mkdir, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { silentLogger } from '../log/index.js'
 import { sendCommandWithin } from '../util/redis-command.js'
-import { createRepeatingTask } from '../util/task.js'
+import { createRepeatingTask, singleFlight } from '../util/task.js'
 import { isoWeek, utcDay } from './calendar.js'
 import {
   MAX_METRIC_OWNERS, MAX_USAGE_OWNERS, OTHER_OWNER_LABEL, REDIS_DAY_TTL_S, REDIS_PREFIX_USAGE, REDIS_WEEK_TTL_S,
@@ -27,7 +27,7 @@ import type { OwnerUsage } from './file.js'
 import type { Logger } from '../log/index.js'
 import type { RedisClient } from '../util/redis.js'
 import type { Counter, Registry } from 'prom-client'
-import type { RepeatingTask } from '../util/task.js'
+import type { RepeatingTask, SingleFlight } from '../util/task.js'
 
 /** What happened since the last flush, for one owner. */
 interface Delta {
@@ -41,6 +41,12 @@ interface Delta {
   thisWeek: number
   lastUsedMs: number
   lastIp: string
+  /**
+   * Set when first sent to Redis: this instance's sequence number for it. A send that fails may
+   * still run later (a hung server runs what it had read once it wakes), so the same delta is sent
+   * again with the same number, and the script applies a number at most once per owner.
+   */
+  batch?: number
 }
 
 /** Redis keys of the shared usage: an owner's hash, and each day's and week's hash of owners' counts. */
@@ -57,21 +63,30 @@ const OWNER_FIELDS = ['requests', 'forbidden', 'rate_limited', 'last_used_ms', '
 /**
  * One owner's flush in Redis, atomically: add the deltas, keep the latest last-use, note the change
  * under a new revision, return the sums and that revision.
- * KEYS: owner hash, today's hash, this week's hash, the change log, the revision counter.
- * ARGV: owner, requests, forbidden, rate_limited, today, this_week, last_used_ms, last_ip, day TTL, week TTL.
+ * A delta is applied at most once: KEYS[6] holds, per owner, the last batch number of this instance
+ * applied; a resent batch (its first send timed out but ran later) only reads the sums.
+ * KEYS: owner hash, today's hash, this week's hash, the change log, the revision counter, this instance's applied batches.
+ * ARGV: owner, requests, forbidden, rate_limited, today, this_week, last_used_ms, last_ip, day TTL, week TTL, batch.
  */
 const FLUSH_SCRIPT = `
 local o = ARGV[1]
 local h = KEYS[1]
-if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', h, 'requests', ARGV[2]) end
-if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', h, 'forbidden', ARGV[3]) end
-if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', h, 'rate_limited', ARGV[4]) end
-if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[2], o, ARGV[5]); redis.call('EXPIRE', KEYS[2], ARGV[9]) end
-if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', KEYS[3], o, ARGV[6]); redis.call('EXPIRE', KEYS[3], ARGV[10]) end
-local last = tonumber(redis.call('HGET', h, 'last_used_ms') or '0')
-if tonumber(ARGV[7]) > last then redis.call('HSET', h, 'last_used_ms', ARGV[7], 'last_ip', ARGV[8]) end
-local rev = redis.call('INCR', KEYS[5])
-redis.call('ZADD', KEYS[4], rev, o)
+local rev
+if tonumber(ARGV[11]) > tonumber(redis.call('HGET', KEYS[6], o) or '0') then
+  if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', h, 'requests', ARGV[2]) end
+  if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', h, 'forbidden', ARGV[3]) end
+  if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', h, 'rate_limited', ARGV[4]) end
+  if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[2], o, ARGV[5]); redis.call('EXPIRE', KEYS[2], ARGV[9]) end
+  if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', KEYS[3], o, ARGV[6]); redis.call('EXPIRE', KEYS[3], ARGV[10]) end
+  local last = tonumber(redis.call('HGET', h, 'last_used_ms') or '0')
+  if tonumber(ARGV[7]) > last then redis.call('HSET', h, 'last_used_ms', ARGV[7], 'last_ip', ARGV[8]) end
+  redis.call('HSET', KEYS[6], o, ARGV[11])
+  redis.call('EXPIRE', KEYS[6], ARGV[9])
+  rev = redis.call('INCR', KEYS[5])
+  redis.call('ZADD', KEYS[4], rev, o)
+else
+  rev = tonumber(redis.call('GET', KEYS[5]) or '0')
+end
 local v = redis.call('HMGET', h, 'requests', 'forbidden', 'rate_limited', 'last_used_ms', 'last_ip')
 return { v[1] or '0', v[2] or '0', v[3] or '0', v[4] or '0', v[5] or '', redis.call('HGET', KEYS[2], o) or '0', redis.call('HGET', KEYS[3], o) or '0', tostring(rev) }
 `
@@ -96,7 +111,12 @@ export class DefaultKeyUsage implements KeyUsage {
   private changed = false
   /** The last revision of the shared usage this instance has read up to (Redis). */
   private seenRevision = 0
-  private flushing: Promise<void> | undefined
+  /** Deltas sent to Redis whose outcome is unknown (the send failed): resent as they are, before any newer delta of their owner. */
+  private inDoubt = new Map<string, Delta>()
+  /** This instance, in the Redis hash of applied batches; and its last batch number. */
+  private readonly instance = randomUUID()
+  private batches = 0
+  private readonly flushes: SingleFlight
 
   constructor (init: KeyUsageInit, components: KeyUsageComponents) {
     this.file = init.dataDir === undefined ? undefined : join(init.dataDir, USAGE_FILE_NAME)
@@ -109,6 +129,7 @@ export class DefaultKeyUsage implements KeyUsage {
     })
     this.registry = components.registry
     this.redis = components.redis
+    this.flushes = singleFlight(async () => { await this.flushOnce() }, { onError: (err) => { this.log.warn('key usage: flush failed', { err }) } })
   }
 
   async start (): Promise<void> {
@@ -138,7 +159,7 @@ export class DefaultKeyUsage implements KeyUsage {
     this.running = false
     await this.flusher.stop()
     // The last counts, so a clean restart loses nothing.
-    await this.flush().catch((err: unknown) => { this.log.warn('key usage: last flush failed', { err }) })
+    await this.flush()
   }
 
   record (owner: string, status: number, ip: string): void {
@@ -174,29 +195,43 @@ export class DefaultKeyUsage implements KeyUsage {
   usage (): Record<string, OwnerUsage> {
     const out: Record<string, OwnerUsage> = Object.create(null) as Record<string, OwnerUsage>
     for (const [owner, usage] of this.state) out[owner] = { ...usage }
-    for (const [owner, delta] of this.pending) out[owner] = merge(out[owner] ?? emptyUsage(this.now()), delta)
+    for (const deltas of [this.inDoubt, this.pending]) {
+      for (const [owner, delta] of deltas) out[owner] = merge(out[owner] ?? emptyUsage(this.now()), delta)
+    }
     return out
   }
 
-  /** Pushes the deltas and reads what others changed (Redis), or merges them (alone); then writes the file if it changed. One at a time. */
+  /**
+   * Pushes the deltas and reads what others changed (Redis), or merges them (alone); then writes
+   * the file if it changed. One at a time; a call during a run gets a run of its own after it, so
+   * what was recorded before the call is flushed when it returns. Failures are logged.
+   */
   async flush (): Promise<void> {
-    this.flushing ??= this.flushOnce().finally(() => { this.flushing = undefined })
-    await this.flushing
+    await this.flushes.run()
   }
 
   private async flushOnce (): Promise<void> {
-    const deltas = this.pending
-    this.pending = new Map()
     const now = this.now()
     if (this.redis !== undefined) {
+      // An owner with a delta in doubt sends only that one; its newer counts wait for the next flush.
+      const sending = this.inDoubt
+      this.inDoubt = new Map()
+      const fresh = this.pending
+      this.pending = new Map()
+      for (const [owner, delta] of fresh) {
+        if (sending.has(owner)) this.pending.set(owner, delta)
+        else sending.set(owner, delta)
+      }
       try {
-        await this.sumInRedis(this.redis, deltas, now)
+        await this.sumInRedis(this.redis, sending, now)
       } catch (err) {
-        // keep the deltas Redis did not take for the next flush; the file still gets the local view
-        for (const [owner, delta] of deltas) this.pending.set(owner, addDelta(delta, this.pending.get(owner)))
+        // What Redis did not confirm stays in doubt, resent unchanged; the file still gets the local view.
+        for (const [owner, delta] of sending) this.inDoubt.set(owner, delta)
         this.log.warn('key usage: Redis unavailable, kept locally until the next flush', { err })
       }
     } else {
+      const deltas = this.pending
+      this.pending = new Map()
       for (const [owner, delta] of deltas) this.state.set(owner, merge(this.state.get(owner) ?? emptyUsage(now), delta))
     }
     if (this.file === undefined || !this.changed) return
@@ -220,13 +255,15 @@ export class DefaultKeyUsage implements KeyUsage {
     const week = isoWeek(now)
     /** Owner → the revision its sums are as of, for those this flush already has. */
     const fresh = new Map<string, number>()
+    const applied = `${REDIS_PREFIX_USAGE}applied:${this.instance}`
     // Sent together: node-redis pipelines concurrent commands on its one connection. An owner's
-    // delta leaves `deltas` once Redis has it, so a failed flush keeps exactly what did not land.
+    // delta leaves `deltas` once Redis confirms it, so a failed flush keeps exactly what is in doubt.
     const results = await Promise.allSettled([...deltas].map(async ([owner, d]) => {
-      const keys = [ownerKey(owner), dayKey(day), weekKey(week), CHANGES_KEY, REVISION_KEY]
+      d.batch ??= ++this.batches
+      const keys = [ownerKey(owner), dayKey(day), weekKey(week), CHANGES_KEY, REVISION_KEY, applied]
       const args = [
         owner, String(d.requests), String(d.forbidden), String(d.rateLimited), String(d.day === day ? d.today : 0),
-        String(d.week === week ? d.thisWeek : 0), String(d.lastUsedMs), d.lastIp, String(REDIS_DAY_TTL_S), String(REDIS_WEEK_TTL_S)
+        String(d.week === week ? d.thisWeek : 0), String(d.lastUsedMs), d.lastIp, String(REDIS_DAY_TTL_S), String(REDIS_WEEK_TTL_S), String(d.batch)
       ]
       let reply: unknown
       try {
@@ -340,21 +377,5 @@ function merge (usage: OwnerUsage, delta: Delta): OwnerUsage {
     last_ip: newer ? delta.lastIp : usage.last_ip,
     forbidden: usage.forbidden + delta.forbidden,
     rate_limited: usage.rate_limited + delta.rateLimited
-  }
-}
-
-/** An older delta folded into a newer one (a failed Redis flush). */
-function addDelta (older: Delta, newer: Delta | undefined): Delta {
-  if (newer === undefined) return older
-  return {
-    requests: older.requests + newer.requests,
-    forbidden: older.forbidden + newer.forbidden,
-    rateLimited: older.rateLimited + newer.rateLimited,
-    day: newer.day,
-    today: (older.day === newer.day ? older.today : 0) + newer.today,
-    week: newer.week,
-    thisWeek: (older.week === newer.week ? older.thisWeek : 0) + newer.thisWeek,
-    lastUsedMs: newer.lastUsedMs,
-    lastIp: newer.lastIp
   }
 }

@@ -205,3 +205,27 @@ redisTest('with Redis, a flush with nothing new leaves the file alone', async t 
   t.is(after.ino, written.ino, 'not replaced')
   t.is(after.mtimeMs, written.mtimeMs, 'not rewritten')
 })
+
+redisTest('a flush that timed out on a hung Redis runs once it wakes, and its resend is not counted again', async t => {
+  const redis = await startRedisServer(t, bin ?? 'redis-server')
+  const probe = await connectTestRedis(t, redis.url)
+  const usage = await startUsage(t, {}, await connectTestRedis(t, redis.url))
+  usage.record('alice', 200, '127.0.0.2')
+  await usage.flush()
+  // SIGSTOP: the scripts are written but nothing answers; each flush gives up after its 2 s bound.
+  redis.signal('SIGSTOP')
+  t.teardown(() => { redis.signal('SIGCONT') })
+  usage.record('alice', 200, '127.0.0.2')
+  usage.record('alice', 429, '127.0.0.2')
+  await usage.flush()
+  usage.record('alice', 200, '127.0.0.3')
+  await usage.flush()
+  redis.signal('SIGCONT')
+  // The timed-out script runs on waking; the resends (same batch) and the newer counts land once each.
+  await usage.flush()
+  await usage.flush()
+  const requests = async (): Promise<string> => String(await probe.sendCommand(['HGET', 'subnet-bootnode:usage:owner:alice', 'requests']))
+  t.is(await requests(), '4')
+  t.is(String(await probe.sendCommand(['HGET', 'subnet-bootnode:usage:owner:alice', 'rate_limited'])), '1')
+  t.like(usage.usage().alice, { requests: 4, rate_limited: 1, last_ip: '127.0.0.3' })
+})
