@@ -19,9 +19,25 @@ export function deadline (ms: number, ...signals: AbortSignal[]): Deadline {
     controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
   }, ms)
   timer.unref()
+  // Linked by listeners that clear() removes, not AbortSignal.any: that registers each combined
+  // signal on its sources until they go away, so a long-lived source (a component's stop signal)
+  // grew by ~53 bytes per call, once per push, ping or sync stream.
+  const links: Array<{ source: AbortSignal, onAbort: () => void }> = []
+  for (const source of signals) {
+    if (source.aborted) {
+      controller.abort(source.reason)
+      break
+    }
+    const onAbort = (): void => { controller.abort(source.reason) }
+    source.addEventListener('abort', onAbort, { once: true })
+    links.push({ source, onAbort })
+  }
   return {
-    signal: signals.length === 0 ? controller.signal : AbortSignal.any([...signals, controller.signal]),
-    clear: () => { clearTimeout(timer) }
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer)
+      for (const { source, onAbort } of links.splice(0)) source.removeEventListener('abort', onAbort)
+    }
   }
 }
 

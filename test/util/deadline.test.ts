@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import test from 'ava'
 import { deadline, settleWithin } from '../../src/util/deadline.js'
 
@@ -21,6 +22,19 @@ test('aborts with the reason of a given signal first; clear() stops the timer', 
   quiet.clear()
   await new Promise((resolve) => setTimeout(resolve, 40))
   t.false(quiet.signal.aborted)
+})
+
+test('clear() unlinks a long-lived source: nothing stays registered on it, and its later abort no longer reaches the deadline', t => {
+  const owner = new AbortController()
+  const bounds = Array.from({ length: 100 }, () => deadline(60_000, owner.signal))
+  t.is(getEventListeners(owner.signal, 'abort').length, 100)
+  for (const b of bounds) b.clear()
+  t.is(getEventListeners(owner.signal, 'abort').length, 0)
+  owner.abort(new Error('stopped'))
+  t.false(bounds.some(b => b.signal.aborted))
+  const already = deadline(60_000, owner.signal)
+  t.true(already.signal.aborted, 'a source aborted before the call aborts at once')
+  already.clear()
 })
 
 test('settleWithin: the work\'s value or rejection when it settles in time', async t => {
