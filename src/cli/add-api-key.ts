@@ -20,6 +20,7 @@ import {
   checkOwnerName,
   generateApiKey,
   isKeyExpired,
+  parseTimestamp,
   readKeyFile,
   resolveKeysFile,
   updateKeyFile
@@ -333,9 +334,20 @@ interface ListedKey {
 
 const byOrder: Record<ListSort, (a: ListedKey, b: ListedKey) => number> = {
   owner: (a, b) => a.entry.owner < b.entry.owner ? -1 : a.entry.owner > b.entry.owner ? 1 : 0,
-  created: (a, b) => (Date.parse(b.entry.created_at ?? '') || 0) - (Date.parse(a.entry.created_at ?? '') || 0),
+  created: (a, b) => (createdMs(b.entry) ?? 0) - (createdMs(a.entry) ?? 0),
   'last-used': (a, b) => (b.lastUsedMs ?? -1) - (a.lastUsedMs ?? -1),
   requests: (a, b) => (b.today - a.today) || ((b.usage?.requests ?? 0) - (a.usage?.requests ?? 0))
+}
+
+/** The key file's created_at, read as the key store reads timestamps (no zone: UTC); undefined if absent or unreadable. */
+function createdMs (entry: ApiKeyEntry): number | undefined {
+  return entry.created_at === undefined ? undefined : parseTimestamp(entry.created_at)
+}
+
+/** Unused for `staleMs`: its last use is that old, or it was never used and was created that long ago (or when, is unknown). */
+function isStale (k: ListedKey, staleMs: number, now: number): boolean {
+  const since = k.lastUsedMs ?? createdMs(k.entry)
+  return since === undefined || now - since >= staleMs
 }
 
 async function list (opts: Options, io: AddApiKeyIo, now: number): Promise<void> {
@@ -348,12 +360,12 @@ async function list (opts: Options, io: AddApiKeyIo, now: number): Promise<void>
   if (owners === undefined && needsUsage !== undefined) throw new RefusedError(`${needsUsage} needs the sidecar's usage file: ${note ?? 'none found'}`)
   const all: ListedKey[] = entries.map((entry) => {
     const usage = owners?.[entry.owner]
-    const lastUsedMs = usage?.last_used_at == null ? undefined : Date.parse(usage.last_used_at)
+    const lastUsedMs = usage?.last_used_at == null ? undefined : parseTimestamp(usage.last_used_at)
     return { entry, status: keyStatus(entry, now), ...(usage === undefined ? {} : { usage }), lastUsedMs, today: usage === undefined ? 0 : requestsToday(usage, now) }
   })
   const shown = all
     .filter(k => listing.status === 'all' || k.status === listing.status)
-    .filter(k => listing.staleMs === undefined || k.lastUsedMs === undefined || now - k.lastUsedMs >= listing.staleMs)
+    .filter(k => listing.staleMs === undefined || isStale(k, listing.staleMs, now))
   // Array.prototype.sort is stable: ties keep the file's order.
   if (listing.sort !== undefined) shown.sort(byOrder[listing.sort])
   const summary = {

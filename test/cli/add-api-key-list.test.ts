@@ -93,6 +93,19 @@ test('--status, --sort and --stale select and order; the variable finds the usag
   t.deepEqual(owners((await list(f, ['--stale', '90d', '--status', 'active'], env)).stdout), ['delta'])
 })
 
+test('--stale counts a never-used key from its creation: one made today is not stale, one with no created_at is', async t => {
+  const keysFile = await tempKeyFile(t, [
+    { owner: 'fresh', key: 'key-fresh-0123456789abcdef', active: true, created_at: new Date().toISOString() },
+    { owner: 'old', key: 'key-old-fedcba9876543210ab', active: true, created_at: '2020-01-01T00:00:00' },
+    { owner: 'undated', key: 'key-undated-00000000aaaa11', active: true }
+  ])
+  const dataDir = await tempDir(t)
+  await writeFile(join(dataDir, 'key-usage.json'), JSON.stringify({ version: 1, updated_at: new Date().toISOString(), owners: {} }))
+  const r = await inProcess(['--list', '--keys-file', keysFile, '--data-dir', dataDir, '--stale', '1d'])
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(owners(r.stdout), ['old', 'undated'])
+})
+
 test('--json: masked keys, usage, summary; one document on stdout', async t => {
   const f = await fixture(t)
   const r = await list(f, ['--data-dir', f.dataDir, '--json', '--stale', '90d', '--sort', 'last-used'])
