@@ -285,10 +285,15 @@ function chainConfig (input: Input, subnetId: string): ChainConfig {
     chainCacheTtlMs: input.required('chain-cache-ttl', parseDurationWithin(MIN_CHAIN_CACHE_TTL_MS, MAX_CHAIN_CACHE_TTL_MS)),
     chainRefreshMs: input.required('chain-refresh', parseDurationWithin(MIN_CHAIN_REFRESH_MS, MAX_CHAIN_REFRESH_MS))
   }
-  if (chainRpc !== undefined) {
-    // The chain knows subnets by their u32 id, as the template profile does (checkTemplateSubnetId).
-    config.chainSubnetId = parseWith(input.origin('subnet-id'), subnetId, parseChainSubnetId)
+  if (chainRpc === undefined) {
+    // As --geo-db without --geo offline: a chain setting with no chain would silently do nothing.
+    for (const flag of ['min-node-class', 'chain-fail', 'chain-cache-ttl', 'chain-refresh'] as const) {
+      if (!input.defaulted(flag)) throw new ConfigError(`${input.origin(flag)}: only used with --chain-rpc`)
+    }
+    return config
   }
+  // The chain knows subnets by their u32 id, as the template profile does (checkTemplateSubnetId).
+  config.chainSubnetId = parseWith(input.origin('subnet-id'), subnetId, parseChainSubnetId)
   return config
 }
 

@@ -591,4 +591,7 @@ test('run: chain-aware flags (issue 14)', t => {
   refused(t, () => parse(['run', '--subnet-id', '1', '--chain-fail', 'maybe']), '--chain-fail', 'open|closed')
   refused(t, () => parse(['run', '--subnet-id', '1', '--chain-cache-ttl', '10ms']), '--chain-cache-ttl')
   refused(t, () => parse(['peer', '--subnet-id', '1', '--chain-rpc', 'ws://127.0.0.1:9944']), 'chain-rpc')
+  // A chain setting without --chain-rpc would do nothing: refused, as --geo-db without --geo offline.
+  refused(t, () => parse(['run', '--subnet-id', '1', '--chain-fail', 'closed']), '--chain-fail', 'only used with --chain-rpc')
+  refused(t, () => parse(['run', '--subnet-id', '1'], { SUBNET_BOOTNODE_MIN_NODE_CLASS: 'validator' }), 'SUBNET_BOOTNODE_MIN_NODE_CLASS', 'only used with --chain-rpc')
 })
