@@ -52,8 +52,8 @@ export async function main (argv: readonly string[]): Promise<void> {
   try {
     config = parseConfig(argv.slice(2), process.env, process.cwd())
   } catch (err) {
-    process.stderr.write(`subnet-bootnode: ${describeError(err)}\n`)
-    process.stderr.write('Run \'subnet-bootnode --help\' for the flags.\n')
+    // One line, as README promises; the pointer to --help rides on it (as subnet-add-api-key's does).
+    process.stderr.write(`subnet-bootnode: ${describeError(err)} (see --help)\n`)
     process.exitCode = 2
     return
   }

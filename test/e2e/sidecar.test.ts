@@ -239,7 +239,7 @@ test('bad flag values exit 2 with one line naming the flag', async t => {
     [['run', '--subnet-id', 'x', '--api-port', '70000'], /--api-port/],
     [['run', '--subnet-id', 'x', '--geo', 'maybe'], /--geo/],
     [['run', '--subnet-id', 'x', '--refresh-interval', 'soon'], /--refresh-interval/],
-    [['run', '--subnet-id', 'x', '--max-watchers', '0'], /^subnet-bootnode: --max-watchers: expected an integer from 1 to 100000, got "0"$/],
+    [['run', '--subnet-id', 'x', '--max-watchers', '0'], /^subnet-bootnode: --max-watchers: expected an integer from 1 to 100000, got "0" \(see --help\)$/],
     [['run', '--subnet-id', 'x', '--max-watchers', '2', '--max-watchers-per-key', '3'], /--max-watchers-per-key: 3 is more than --max-watchers \(2\)/],
     [['run', '--subnet-id', 'x', '--no-such-flag'], /no-such-flag/],
     [['launch'], /launch/]
@@ -248,6 +248,7 @@ test('bad flag values exit 2 with one line naming the flag', async t => {
     const r = await runCli(BOOTNODE_BIN, args)
     t.is(r.code, 2, args.join(' '))
     t.regex(r.stderr.split('\n')[0] ?? '', pattern, args.join(' '))
+    t.regex(r.stderr, /^subnet-bootnode: [^\n]+\n$/, `one line: ${args.join(' ')}`)
     t.notRegex(r.stderr, /\n\s+at /, 'no stack trace')
   }
 })
