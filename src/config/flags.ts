@@ -9,7 +9,7 @@ import {
   PROFILES, SUBNET_ID_RULE, TEMPLATE_SUBNET_ID_RULE
 } from '../p2p/constants.js'
 import { CHAIN_FAIL_MODES, DEFAULT_CHAIN_FAIL_MODE, DEFAULT_MIN_NODE_CLASS, NODE_CLASSES } from '../chain/constants.js'
-import { USAGE_FILE_NAME } from '../usage/index.js'
+import { USAGE_FILE_NAME } from '../usage/constants.js'
 import { formatDuration } from '../util/duration.js'
 import {
   DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_AUTH_FAIL_LIMIT, DEFAULT_DEMO_PEERS,
