@@ -64,7 +64,7 @@ export interface HeartbeatPublisher {
   /**
    * Announces `state` from now on instead of following the node's own JOINING → ONLINE, and
    * publishes it at once if running (the demo's state-cycling peer; a node that knows better,
-   * e.g. going into maintenance). stop() still ends with OFFLINE.
+   * e.g. going into maintenance). stop() still ends with OFFLINE; the next start() announces `state` again.
    */
   setState: (state: HeartbeatState) => void
   /** Smoothed RTTs (seconds) to up to 5 other heartbeat peers (docs/PROTOCOL.md §6), or null before the first measurement. */

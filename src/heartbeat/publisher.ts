@@ -41,8 +41,8 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
   private readonly put: boolean
   private running = false
   private currentState: HeartbeatState = 'JOINING'
-  /** Set by setState: the state is the caller's, no longer the node's own JOINING → ONLINE. */
-  private pinned = false
+  /** Set by setState: the state is the caller's, no longer the node's own JOINING → ONLINE; it survives a stop and start. */
+  private pinnedState?: HeartbeatState
   private lastSeq = 0
   private latest?: Uint8Array
   /** One round per interval; a round asked for while one runs (going ONLINE) follows it at once. */
@@ -81,11 +81,12 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
   }
 
   setState (state: HeartbeatState): void {
-    this.pinned = true
-    if (this.currentState === state) return
+    this.pinnedState = state
+    // A stopped publisher announces OFFLINE until it starts again, then the pinned state.
+    if (!this.running || this.currentState === state) return
     this.currentState = state
     this.log.info(`heartbeat state ${state}`, { peer_id: this.node.peerId, set: true })
-    if (this.running) this.rounds.run()
+    this.rounds.run()
   }
 
   nextPings (): Record<string, number> | null {
@@ -96,7 +97,7 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
     if (this.running) return
     this.running = true
     this.abort = new AbortController()
-    if (!this.pinned) this.currentState = 'JOINING'
+    this.currentState = this.pinnedState ?? 'JOINING'
     this.node.libp2p.addEventListener('peer:identify', this.onIdentify)
     routingTableEvents(this.node)?.addEventListener('peer:add', this.onRoutingTableAdd)
     this.rounds.start()
@@ -134,7 +135,7 @@ export class DefaultHeartbeatPublisher implements HeartbeatPublisher {
    * protocol has identified, or the routing table holds one. Then publish at once.
    */
   private maybeGoOnline (identifiedSubnetPeer = false): void {
-    if (!this.running || this.pinned || this.currentState !== 'JOINING') return
+    if (!this.running || this.pinnedState !== undefined || this.currentState !== 'JOINING') return
     if (!identifiedSubnetPeer && this.node.dht.routingTable.size === 0) return
     this.currentState = 'ONLINE'
     this.log.info('heartbeat state ONLINE', { peer_id: this.node.peerId })
