@@ -169,7 +169,8 @@ export async function createApi (init: ApiInit, components: ApiComponents): Prom
   })
   const watchKeepAliveMs = init.watchKeepAliveMs ?? WATCH_KEEP_ALIVE_MS
   const watch = createWatchHub({ maxPerKey: maxWatchersPerKey, maxTotal: maxWatchers, keepAliveMs: watchKeepAliveMs }, { view, bodies, keys }, {
-    onClosed: (reason) => { if (debug) logger.debug('watch stream ended', { reason }) }
+    onClosed: (reason) => { if (debug) logger.debug('watch stream ended', { reason }) },
+    onError: (err) => { logger.warn('sending a view change to the watch streams failed; they get the next one', { err }) }
   })
   watchers = () => watch.size()
   const reachability = createReachability({

@@ -43,6 +43,8 @@ export interface WatchHubComponents {
 export interface WatchHubHooks {
   /** A stream ended, and why (`client` when the client went away). */
   onClosed?: (reason: 'client' | 'revoked' | 'shutdown' | 'slow') => void
+  /** Building the frames after a view change failed (it runs off any request: thrown, it would end the process); the streams wait for the next change. */
+  onError?: (err: unknown) => void
 }
 
 export interface WatchHub {
@@ -140,8 +142,12 @@ export function createWatchHub (init: WatchHubInit, components: WatchHubComponen
   const broadcast = (): void => {
     scheduled = false
     if (closed || all.size === 0) return
-    const current = currentFrames()
-    for (const w of all) send(w, current)
+    try {
+      const current = currentFrames()
+      for (const w of all) send(w, current)
+    } catch (err) {
+      hooks.onError?.(err)
+    }
   }
   const unsubscribe = view.onChange(() => {
     if (scheduled || closed) return

@@ -166,6 +166,9 @@ function apply (type, body) {
       const last = model.heard.get(hb.peer_id)
       if (last === undefined || last.exp !== hb.expiration_time) model.heard.set(hb.peer_id, { exp: hb.expiration_time, at: now })
     }
+    // only the peers still listed: a page left open for days must not keep every peer ever seen
+    const listed = new Set(model.heartbeats.map((hb) => hb.peer_id))
+    for (const id of model.heard.keys()) if (!listed.has(id)) model.heard.delete(id)
   } else if (type === 'peers_info') {
     model.peersInfo = body.value !== null && typeof body.value === 'object' ? body.value : {}
   } else if (type === 'bootnodes') {
