@@ -37,9 +37,16 @@ export interface ChainRpc {
 export function createChainRpc (init: ChainRpcInit): ChainRpc {
   const timeoutMs = init.timeoutMs ?? CHAIN_RPC_TIMEOUT_MS
   const isWs = /^wss?:\/\//i.test(init.url)
-  // autoConnectMs false: connect only when a request needs it (see above).
-  const ws = isWs ? new WsProvider(init.url, false, {}, timeoutMs) : undefined
-  const http = isWs ? undefined : new HttpProvider(init.url)
+  let ws: WsProvider | undefined
+  let http: HttpProvider | undefined
+  try {
+    // autoConnectMs false: connect only when a request needs it (see above).
+    if (isWs) ws = new WsProvider(init.url, false, {}, timeoutMs)
+    else http = new HttpProvider(init.url)
+  } catch {
+    // The providers' message quotes the whole URL, which may hold a key (SPEC §4 --chain-rpc).
+    throw new ChainRpcError('the chain RPC URL is refused: expected ws://, wss://, http:// or https:// in lower case (value not shown: it may hold a key)')
+  }
   let connecting: Promise<void> | undefined
   let stopped = false
 
