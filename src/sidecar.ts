@@ -97,6 +97,7 @@ export async function createSidecar (config: SidecarConfig, logger: Logger, opti
         stakeCacheTtlMs: config.chainCacheTtlMs,
         stakeErrorRetryMs: config.chainErrorRetryMs,
         bootnodeRefreshMs: config.chainRefreshMs,
+        allowPrivateAddrs: config.allowPrivateAddrs,
         logger: logger.child('chain')
       }, { node, registry })
     const admission = chain?.stake
