@@ -81,8 +81,10 @@ export function createChainBootnodes (init: ChainBootnodesInit, components: Chai
   const refresh = async (signal?: AbortSignal): Promise<void> => {
     let decoded: AllSubnetBootnodes
     try {
-      decoded = decodeAllSubnetBootnodes(answerBytes(await rpc.send(RPC_GET_BOOTNODES, [init.subnetId])))
+      decoded = decodeAllSubnetBootnodes(answerBytes(await rpc.send(RPC_GET_BOOTNODES, [init.subnetId], { signal })))
     } catch (err) {
+      // Stopped: not a failed read.
+      if (signal?.aborted === true) return
       const malformed = err instanceof ChainAnswerError
       refreshes[malformed ? 'malformed' : 'error'] += 1
       const reason = (err as Error).message

@@ -9,7 +9,7 @@
  */
 import { HttpProvider, WsProvider } from '@polkadot/rpc-provider'
 import { SubnetBootnodeError } from '../errors.js'
-import { settleWithin } from '../util/deadline.js'
+import { settleWithin, untilAborted } from '../util/deadline.js'
 import { firstLine } from './codec.js'
 import { CHAIN_RPC_TIMEOUT_MS } from './constants.js'
 
@@ -28,8 +28,11 @@ export interface ChainRpcInit {
 }
 
 export interface ChainRpc {
-  /** The JSON-RPC `result`; rejects with ChainRpcError. */
-  send: (method: string, params: unknown[]) => Promise<unknown>
+  /**
+   * The JSON-RPC `result`; rejects with ChainRpcError, also as soon as `signal` aborts (the request
+   * itself is left to finish or time out: the providers take no signal).
+   */
+  send: (method: string, params: unknown[], options?: { signal?: AbortSignal }) => Promise<unknown>
   /** Closes the WebSocket, if any; idempotent. */
   stop: () => Promise<void>
 }
@@ -80,12 +83,13 @@ export function createChainRpc (init: ChainRpcInit): ChainRpc {
   }
 
   return {
-    send: async (method, params) => {
+    send: async (method, params, options = {}) => {
       if (stopped) throw new ChainRpcError('the chain client is stopped')
       try {
-        return await settleWithin(request(method, params), timeoutMs, () => { throw new ChainRpcError(`${method}: no answer within ${timeoutMs} ms`) })
+        return await settleWithin(untilAborted(request(method, params), options.signal), timeoutMs, () => { throw new ChainRpcError(`${method}: no answer within ${timeoutMs} ms`) })
       } catch (err) {
         if (err instanceof ChainRpcError) throw err
+        if (options.signal?.aborted === true) throw new ChainRpcError(`${method}: aborted`, { cause: err })
         throw new ChainRpcError(`${method}: ${firstLine(err)}`, { cause: err })
       }
     },

@@ -18,6 +18,7 @@ import test from 'ava'
 import { parseConfig } from '../../src/config/index.js'
 import { createLogger, silentLogger } from '../../src/log/index.js'
 import { createSidecar } from '../../src/sidecar.js'
+import { settleWithin } from '../../src/util/deadline.js'
 import { freePort } from '../helpers/api.js'
 import { startFakeChain } from '../helpers/fake-chain.js'
 import { tempDir } from '../helpers/fs.js'
@@ -284,6 +285,16 @@ test('without --allow-private-addrs an on-chain bootnode at a private address (o
   t.is(h.bootnodes, 2)
   t.deepEqual([...h.unreachable_bootnodes].sort(), [`/ip4/127.0.0.1/tcp/${port}/p2p/${a}`, `/dns4/localhost/tcp/${port}/p2p/${b}`].sort())
   t.is(dialled, 0, 'no connection reached the private host')
+})
+
+test('a hung chain does not hold up the stop: the bootnode read in flight is abandoned at once', async t => {
+  const subnetId = nextSubnet++
+  const chain = await startFakeChain(t, { subnetId })
+  // Far past the 10 s RPC timeout: the old stop waited for that timeout.
+  chain.delayMs = 60_000
+  const s = await startSidecar(t, subnetId, ['--chain-rpc', chain.httpUrl])
+  const outcome = await settleWithin(s.sidecar.stop().then(() => 'stopped'), 5_000, () => 'still stopping')
+  t.is(outcome, 'stopped')
 })
 
 test('without --chain-rpc: get_bootnodes?source=chain is a 404 JSON and /healthz has no chain object', async t => {
