@@ -40,7 +40,7 @@ test('a sidecar the chain client refuses to build throws without the URL and rel
   const config = parseConfig(args, {}, dir)
   if (config.command !== 'run') throw new Error(`parsed as ${config.command}`)
   // An embedder's config, not the parser's (which normalises the scheme): the provider refuses it.
-  const err = await t.throwsAsync(createSidecar({ ...config, chainRpc: 'HTTPS://rpc.example.org/?key=SECRET', chainSubnetId: 7 }, silentLogger), { name: 'ChainRpcError' })
+  const err = await t.throwsAsync(createSidecar({ ...config, chainRpc: 'WSS://rpc.example.org/?key=SECRET', chainSubnetId: 7 }, silentLogger), { name: 'ChainRpcError' })
   t.false(err?.message.includes('SECRET'), err?.message)
 
   const second = await createSidecar(config, silentLogger)
