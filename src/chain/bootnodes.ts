@@ -14,7 +14,7 @@ import { Gauge } from 'prom-client'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { silentLogger } from '../log/index.js'
-import { deadline } from '../util/deadline.js'
+import { deadline, untilAborted } from '../util/deadline.js'
 import { dialTarget, mapConcurrent } from '../util/dial-target.js'
 import { registerMirroredCounter } from '../util/metrics.js'
 import { peerIdOfMultiaddr } from '../util/multiaddr.js'
@@ -214,8 +214,9 @@ async function unreachableOf (addrs: readonly string[], node: SubnetNode, option
     try {
       if (id !== undefined && node.libp2p.getConnections(peerIdFromString(id)).length > 0) return undefined
     } catch {}
-    if (signal?.aborted === true) return addr
-    const target = await dialTarget(addr, allowPrivate, BOOTNODE_DIAL_TIMEOUT_MS)
+    // A stop does not wait for a DNS lookup (bounded, but not abortable).
+    const target = await untilAborted(dialTarget(addr, allowPrivate, BOOTNODE_DIAL_TIMEOUT_MS), signal).catch(() => undefined)
+    if (target === undefined) return addr
     if ('error' in target) {
       refused.push({ addr, reason: target.error })
       return addr
