@@ -76,112 +76,120 @@ export async function createSidecar (config: SidecarConfig, logger: Logger, opti
     ...collectedHeartbeatDhtRecords(config.subnetId, rejections, heartbeatLog),
     logger: logger.child('p2p')
   }, { registry })
-  // Heartbeat sources by profile (SPEC §4 --profile): the native push + DHT, the template's gossipsub.
-  const template = node.profile === 'native' ? undefined : createTemplateHeartbeatSource({ subnetId: config.subnetId, ttlMs: config.templateHeartbeatTtlMs, logger: logger.child('template') }, { node, registry })
-  const sources = [
-    ...(node.profile === 'template' ? [] : nativeHeartbeatSources({ logger: heartbeatLog }, { node, registry })),
-    ...(template === undefined ? [] : [template])
-  ]
-  // Chain-aware mode (SPEC §4 --chain-rpc): the collectors serve only peers with proof of stake.
-  // Loaded only then: @polkadot/types takes seconds to import.
-  const chain: Chain | undefined = config.chainRpc === undefined || config.chainSubnetId === undefined
-    ? undefined
-    : (await import('./chain/index.js')).createChain({
-      url: config.chainRpc,
-      subnetId: config.chainSubnetId,
-      minNodeClass: config.minNodeClass,
-      failMode: config.chainFail,
-      stakeCacheTtlMs: config.chainCacheTtlMs,
-      stakeErrorRetryMs: config.chainErrorRetryMs,
-      bootnodeRefreshMs: config.chainRefreshMs,
-      logger: logger.child('chain')
-    }, { node, registry })
-  const admission = chain?.stake
-  const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections, sources, admission })
-  const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, allowPrivateAddrs: config.allowPrivateAddrs, logger: logger.child('peers') }, { node, members: template, registry, admission })
-  const view = createViewBuilder({ refreshIntervalMs: config.refreshIntervalMs, logger: logger.child('view') }, {
-    node, heartbeats, peers, locator
-  })
-  const api = createApiServer({
-    host: config.apiHost,
-    port: config.apiPort,
-    rateLimit: config.rateLimit,
-    authFailLimit: config.authFailLimit,
-    trustProxy: config.trustProxy,
-    metrics: config.metrics,
-    logger: logger.child('api'),
-    attribution: locator.attribution,
-    maxWatchersPerKey: config.maxWatchersPerKey,
-    maxWatchers: config.maxWatchers,
-    allowPrivateAddrs: config.allowPrivateAddrs
-  }, {
-    view,
-    keys,
-    registry,
-    usage,
-    redis: redis?.client,
-    prober: node,
-    chain: chain === undefined ? undefined : { health: () => chain.health(), bootnodes: () => chain.bootnodes.list() }
-  })
+  // From here on the node's on-disk datastore is open and locked (since its creation): anything that
+  // throws before the sidecar is returned stops the node, so the same --data-dir serves again.
+  try {
+    // Heartbeat sources by profile (SPEC §4 --profile): the native push + DHT, the template's gossipsub.
+    const template = node.profile === 'native' ? undefined : createTemplateHeartbeatSource({ subnetId: config.subnetId, ttlMs: config.templateHeartbeatTtlMs, logger: logger.child('template') }, { node, registry })
+    const sources = [
+      ...(node.profile === 'template' ? [] : nativeHeartbeatSources({ logger: heartbeatLog }, { node, registry })),
+      ...(template === undefined ? [] : [template])
+    ]
+    // Chain-aware mode (SPEC §4 --chain-rpc): the collectors serve only peers with proof of stake.
+    // Loaded only then: @polkadot/types takes seconds to import.
+    const chain: Chain | undefined = config.chainRpc === undefined || config.chainSubnetId === undefined
+      ? undefined
+      : (await import('./chain/index.js')).createChain({
+        url: config.chainRpc,
+        subnetId: config.chainSubnetId,
+        minNodeClass: config.minNodeClass,
+        failMode: config.chainFail,
+        stakeCacheTtlMs: config.chainCacheTtlMs,
+        stakeErrorRetryMs: config.chainErrorRetryMs,
+        bootnodeRefreshMs: config.chainRefreshMs,
+        allowPrivateAddrs: config.allowPrivateAddrs,
+        logger: logger.child('chain')
+      }, { node, registry })
+    const admission = chain?.stake
+    const heartbeats = createHeartbeatCollector({ logger: heartbeatLog }, { node, registry, rejections, sources, admission })
+    const peers = createPeerCollector({ peerTtlMs: config.peerTtlMs, allowPrivateAddrs: config.allowPrivateAddrs, logger: logger.child('peers') }, { node, members: template, registry, admission })
+    const view = createViewBuilder({ refreshIntervalMs: config.refreshIntervalMs, logger: logger.child('view') }, {
+      node, heartbeats, peers, locator
+    })
+    const api = createApiServer({
+      host: config.apiHost,
+      port: config.apiPort,
+      rateLimit: config.rateLimit,
+      authFailLimit: config.authFailLimit,
+      trustProxy: config.trustProxy,
+      metrics: config.metrics,
+      logger: logger.child('api'),
+      attribution: locator.attribution,
+      maxWatchersPerKey: config.maxWatchersPerKey,
+      maxWatchers: config.maxWatchers,
+      allowPrivateAddrs: config.allowPrivateAddrs
+    }, {
+      view,
+      keys,
+      registry,
+      usage,
+      redis: redis?.client,
+      prober: node,
+      chain: chain === undefined ? undefined : { health: () => chain.health(), bootnodes: () => chain.bootnodes.list() }
+    })
 
-  const parts: Part[] = [
-    // A wrong --redis-url fails the start at once, before anything else runs.
-    ...(redis === undefined ? [] : [{ name: 'redis', start: async () => { await redis.start() }, stop: async () => { await redis.stop() } }]),
-    { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
-    // Stopped after the API, so the last flush holds every answered request.
-    { name: 'usage', start: async () => { await usage.start() }, stop: async () => { await usage.stop() } },
-    // A missing or unreadable database fails the start with one line, not the first lookup.
-    { name: 'geo', start: async () => { await locator.check() }, stop: async () => { await locator.stop() } },
-    { name: 'node', start: async () => { await node.start() }, stop: async () => { await node.stop() } },
-    // Before the collectors, so the first connections are already being checked.
-    ...(chain === undefined ? [] : [{ name: 'chain', start: async () => { await chain.start() }, stop: async () => { await chain.stop() } }]),
-    { name: 'heartbeats', start: async () => { await heartbeats.start() }, stop: async () => { await heartbeats.stop() } },
-    { name: 'peers', start: async () => { await peers.start() }, stop: async () => { await peers.stop() } },
-    { name: 'view', start: async () => { await view.start() }, stop: async () => { await view.stop() } },
-    { name: 'api', start: async () => { await api.start() }, stop: async () => { await api.stop() } }
-  ]
+    const parts: Part[] = [
+      // A wrong --redis-url fails the start at once, before anything else runs.
+      ...(redis === undefined ? [] : [{ name: 'redis', start: async () => { await redis.start() }, stop: async () => { await redis.stop() } }]),
+      { name: 'keys', start: async () => { await keys.start() }, stop: async () => { await keys.stop() } },
+      // Stopped after the API, so the last flush holds every answered request.
+      { name: 'usage', start: async () => { await usage.start() }, stop: async () => { await usage.stop() } },
+      // A missing or unreadable database fails the start with one line, not the first lookup.
+      { name: 'geo', start: async () => { await locator.check() }, stop: async () => { await locator.stop() } },
+      { name: 'node', start: async () => { await node.start() }, stop: async () => { await node.stop() } },
+      // Before the collectors, so the first connections are already being checked.
+      ...(chain === undefined ? [] : [{ name: 'chain', start: async () => { await chain.start() }, stop: async () => { await chain.stop() } }]),
+      { name: 'heartbeats', start: async () => { await heartbeats.start() }, stop: async () => { await heartbeats.stop() } },
+      { name: 'peers', start: async () => { await peers.start() }, stop: async () => { await peers.stop() } },
+      { name: 'view', start: async () => { await view.start() }, stop: async () => { await view.stop() } },
+      { name: 'api', start: async () => { await api.start() }, stop: async () => { await api.stop() } }
+    ]
 
-  let started: Part[] = []
-  let stopping: Promise<void> | undefined
+    let started: Part[] = []
+    let stopping: Promise<void> | undefined
 
-  const stop = async (): Promise<void> => {
-    stopping ??= (async () => {
-      for (const part of [...started].reverse()) {
+    const stop = async (): Promise<void> => {
+      stopping ??= (async () => {
+        for (const part of [...started].reverse()) {
+          try {
+            await part.stop()
+          } catch (err) {
+            logger.warn('component failed to stop cleanly', { component: part.name, err })
+          }
+        }
+        // A start that failed before the node's turn: its on-disk datastore is open since creation.
+        if (!started.some(part => part.name === 'node')) await node.stop().catch((err: unknown) => { logger.warn('component failed to stop cleanly', { component: 'node', err }) })
+        started = []
+      })()
+      await stopping
+    }
+
+    return {
+      node,
+      api,
+      view,
+      start: async () => {
+        if (started.length > 0) return
+        // One life per instance (as libp2p and the HTTP server): build a new sidecar to run again.
+        if (stopping !== undefined) throw new SubnetBootnodeError('this sidecar was stopped; create a new one to start again', 'ERR_SIDECAR_STOPPED')
         try {
-          await part.stop()
+          for (const part of parts) {
+            await part.start()
+            started.push(part)
+          }
         } catch (err) {
-          logger.warn('component failed to stop cleanly', { component: part.name, err })
+          await stop()
+          throw err
         }
-      }
-      // A start that failed before the node's turn: its on-disk datastore is open since creation.
-      if (!started.some(part => part.name === 'node')) await node.stop().catch((err: unknown) => { logger.warn('component failed to stop cleanly', { component: 'node', err }) })
-      started = []
-    })()
-    await stopping
-  }
-
-  return {
-    node,
-    api,
-    view,
-    start: async () => {
-      if (started.length > 0) return
-      // One life per instance (as libp2p and the HTTP server): build a new sidecar to run again.
-      if (stopping !== undefined) throw new SubnetBootnodeError('this sidecar was stopped; create a new one to start again', 'ERR_SIDECAR_STOPPED')
-      try {
-        for (const part of parts) {
-          await part.start()
-          started.push(part)
-        }
-      } catch (err) {
-        await stop()
-        throw err
-      }
-      const { host, port } = api.address()
-      logger.info('sidecar started', {
-        peer_id: node.peerId, subnet_id: config.subnetId, api: `http://${host}:${port}`, bootnodes: node.bootnodeAddrs()
-      })
-    },
-    stop
+        const { host, port } = api.address()
+        logger.info('sidecar started', {
+          peer_id: node.peerId, subnet_id: config.subnetId, api: `http://${host}:${port}`, bootnodes: node.bootnodeAddrs()
+        })
+      },
+      stop
+    }
+  } catch (err) {
+    await node.stop().catch((stopErr: unknown) => { logger.warn('component failed to stop cleanly', { component: 'node', err: stopErr }) })
+    throw err
   }
 }

@@ -8,11 +8,8 @@
  * being checked gets that check's answer), and at most `maxConcurrent` checks at once across all
  * clients (past it 503 with Retry-After).
  */
-import { lookup } from 'node:dns/promises'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPeerId } from '../heartbeat/model.js'
-import { settleWithin } from '../util/deadline.js'
-import { dialableAddrs } from '../util/dialable.js'
+import { dialTarget, mapConcurrent } from '../util/dial-target.js'
 import { MAX_REACHABILITY_ADDRS, REACHABILITY_DIALS_PER_CHECK } from './constants.js'
 import type { ProbeResult } from '../p2p/index.js'
 import type { ViewSource } from '../view/index.js'
@@ -56,47 +53,13 @@ export const UNKNOWN_PEER = 'Unknown peer'
 const CHECKS_BUSY = 'Too many reachability checks in progress; retry in a few seconds'
 const CHECKS_UNAVAILABLE = 'Reachability checks are not available on this server'
 
-const DNS_PROTOCOLS: Readonly<Record<string, 0 | 4 | 6>> = { dns: 0, dns4: 4, dns6: 6, dnsaddr: 0 }
-
-/**
- * The `/ip4|ip6/<ip>/tcp/<port>` to dial for an announced address, or why it is not dialled.
- * The node speaks TCP only; a DNS name is resolved here so its address passes the private check.
- */
-async function target (text: string, allowPrivate: boolean, timeoutMs: number): Promise<{ addr: Multiaddr } | { error: string }> {
-  let ma: Multiaddr
-  try {
-    ma = multiaddr(text)
-  } catch {
-    return { error: 'not a multiaddr' }
-  }
-  const parts = ma.getComponents()
-  const [host, tcp, ...rest] = parts
-  if (host === undefined || tcp?.name !== 'tcp' || tcp.value === undefined || host.value === undefined || rest.some((c) => c.name !== 'p2p')) {
-    return { error: 'unsupported transport' }
-  }
-  let ip = host.value
-  if (host.name in DNS_PROTOCOLS && host.name !== 'dnsaddr') {
-    try {
-      const found = await settleWithin(lookup(host.value, { family: DNS_PROTOCOLS[host.name] }), timeoutMs, () => { throw new Error('timeout') }, { unref: false })
-      ip = found.address
-    } catch {
-      return { error: 'DNS lookup failed' }
-    }
-  } else if (host.name !== 'ip4' && host.name !== 'ip6') {
-    return { error: 'unsupported transport' }
-  }
-  const addr = multiaddr(`/${ip.includes(':') ? 'ip6' : 'ip4'}/${ip}/tcp/${tcp.value}`)
-  if (dialableAddrs([addr], allowPrivate).length === 0) return { error: allowPrivate ? 'not a dialable address' : 'private address' }
-  return { addr }
-}
-
 export function createReachability (init: ReachabilityInit, components: { view: ViewSource, prober?: AddressProber | undefined }): Reachability {
   /** The checks running, by peer id. */
   const inFlight = new Map<string, Promise<ReachabilityAnswer>>()
   const { view, prober } = components
 
   const report = async (p: AddressProber, peerId: string, text: string): Promise<AddressReport> => {
-    const t = await target(text, init.allowPrivateAddrs, init.timeoutMs)
+    const t = await dialTarget(text, init.allowPrivateAddrs, init.timeoutMs)
     if ('error' in t) return { multiaddr: text, ok: false, error: t.error }
     const result = await p.probe(peerId, t.addr.toString(), { timeoutMs: init.timeoutMs })
     return result.ok ? { multiaddr: text, ok: true, rtt_ms: result.rttMs } : { multiaddr: text, ok: false, error: result.error }
@@ -117,12 +80,7 @@ export function createReachability (init: ReachabilityInit, components: { view: 
       const listed = entry.multiaddrs
       const addrs = Array.isArray(listed) ? listed.slice(0, MAX_REACHABILITY_ADDRS) : []
       const answer = (async (): Promise<ReachabilityAnswer> => {
-        const reports: AddressReport[] = new Array(addrs.length)
-        let next = 0
-        const worker = async (): Promise<void> => {
-          for (let i = next++; i < addrs.length; i = next++) reports[i] = await report(prober, peerId, addrs[i] ?? '')
-        }
-        await Promise.all(Array.from({ length: Math.min(REACHABILITY_DIALS_PER_CHECK, addrs.length) }, worker))
+        const reports = await mapConcurrent(addrs, REACHABILITY_DIALS_PER_CHECK, async (addr) => await report(prober, peerId, addr))
         return { status: 200, body: { peer_id: peerId, reachable: reports.some((r) => r.ok), addrs: reports } }
       })()
       inFlight.set(peerId, answer)

@@ -5,17 +5,22 @@
  * `refreshMs`, compared with this sidecar: is its own peer id on chain, which of its own bootnode
  * addresses are and are not, and which on-chain bootnodes it cannot reach (not connected, and a
  * dial within BOOTNODE_DIAL_TIMEOUT_MS fails). SPEC §1 `/healthz` `chain`, `?source=chain`.
+ *
+ * Any registrant writes these addresses: as `/v1/is_reachable` does, a loopback or private address
+ * (DNS names resolved first) is never dialled unless `allowPrivateAddrs`, only reported unreachable,
+ * and at most BOOTNODE_DIALS_AT_ONCE dials run at a time.
  */
 import { Gauge } from 'prom-client'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { silentLogger } from '../log/index.js'
-import { deadline } from '../util/deadline.js'
+import { deadline, untilAborted } from '../util/deadline.js'
+import { dialTarget, mapConcurrent } from '../util/dial-target.js'
 import { registerMirroredCounter } from '../util/metrics.js'
 import { peerIdOfMultiaddr } from '../util/multiaddr.js'
 import { createRepeatingTask } from '../util/task.js'
 import { ChainAnswerError, BOOTNODE_KINDS, answerBytes, decodeAllSubnetBootnodes, utf8Text } from './codec.js'
-import { BOOTNODE_DIAL_TIMEOUT_MS, DEFAULT_BOOTNODE_REFRESH_MS, MAX_CHAIN_BOOTNODES, RPC_GET_BOOTNODES } from './constants.js'
+import { BOOTNODE_DIAL_TIMEOUT_MS, BOOTNODE_DIALS_AT_ONCE, DEFAULT_BOOTNODE_REFRESH_MS, MAX_CHAIN_BOOTNODES, RPC_GET_BOOTNODES } from './constants.js'
 import type { AllSubnetBootnodes } from './codec.js'
 import type { ChainRpc } from './rpc.js'
 import type { Logger } from '../log/index.js'
@@ -27,6 +32,8 @@ export interface ChainBootnodesInit {
   subnetId: number
   /** Default 5 min. */
   refreshMs?: number
+  /** Dial loopback and private on-chain addresses too (`--allow-private-addrs`). Default false. */
+  allowPrivateAddrs?: boolean
   logger?: Logger
 }
 
@@ -74,8 +81,10 @@ export function createChainBootnodes (init: ChainBootnodesInit, components: Chai
   const refresh = async (signal?: AbortSignal): Promise<void> => {
     let decoded: AllSubnetBootnodes
     try {
-      decoded = decodeAllSubnetBootnodes(answerBytes(await rpc.send(RPC_GET_BOOTNODES, [init.subnetId])))
+      decoded = decodeAllSubnetBootnodes(answerBytes(await rpc.send(RPC_GET_BOOTNODES, [init.subnetId], { signal })))
     } catch (err) {
+      // Stopped: not a failed read.
+      if (signal?.aborted === true) return
       const malformed = err instanceof ChainAnswerError
       refreshes[malformed ? 'malformed' : 'error'] += 1
       const reason = (err as Error).message
@@ -87,7 +96,7 @@ export function createChainBootnodes (init: ChainBootnodesInit, components: Chai
     const { addrs, invalid, peerIds } = validAddrs(decoded, log)
     const own = node.bootnodeAddrs()
     const onChain = new Set(addrs)
-    const unreachable = await unreachableOf(addrs, node, signal)
+    const unreachable = await unreachableOf(addrs, node, { allowPrivate: init.allowPrivateAddrs === true, log, signal })
     list = addrs
     refreshes.ok += 1
     report = {
@@ -190,25 +199,38 @@ function parseAddr (text: string, peerId: string): string | undefined {
   }
 }
 
-/** The addresses (not this node's) whose peer this node is not connected to and cannot dial now. */
-async function unreachableOf (addrs: readonly string[], node: SubnetNode, signal?: AbortSignal): Promise<string[]> {
+/**
+ * The addresses (not this node's) whose peer this node is not connected to and cannot dial now;
+ * those it may not dial (private, not TCP) count as unreachable without a dial, logged in one line.
+ */
+async function unreachableOf (addrs: readonly string[], node: SubnetNode, options: { allowPrivate: boolean, log: Logger, signal?: AbortSignal }): Promise<string[]> {
   if (!node.isStarted()) return [...addrs]
-  const results = await Promise.all(addrs.map(async (addr) => {
+  const { allowPrivate, log, signal } = options
+  const refused: Array<{ addr: string, reason: string }> = []
+  const results = await mapConcurrent(addrs, BOOTNODE_DIALS_AT_ONCE, async (addr) => {
     const ma = multiaddr(addr)
     const id = peerIdOfMultiaddr(ma)
     if (id === node.peerId) return undefined
     try {
       if (id !== undefined && node.libp2p.getConnections(peerIdFromString(id)).length > 0) return undefined
     } catch {}
+    // A stop does not wait for a DNS lookup (bounded, but not abortable).
+    const target = await untilAborted(dialTarget(addr, allowPrivate, BOOTNODE_DIAL_TIMEOUT_MS), signal).catch(() => undefined)
+    if (target === undefined) return addr
+    if ('error' in target) {
+      refused.push({ addr, reason: target.error })
+      return addr
+    }
     const d = deadline(BOOTNODE_DIAL_TIMEOUT_MS, ...(signal === undefined ? [] : [signal]))
     try {
-      await node.libp2p.dial(ma, { signal: d.signal })
+      await node.libp2p.dial(id === undefined ? target.addr : target.addr.encapsulate(`/p2p/${id}`), { signal: d.signal })
       return undefined
     } catch {
       return addr
     } finally {
       d.clear()
     }
-  }))
+  })
+  if (refused.length > 0) log.info('on-chain bootnodes not dialled (reported unreachable)', { count: refused.length, first: refused[0] })
   return results.filter((a): a is string => a !== undefined)
 }

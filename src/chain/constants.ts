@@ -38,6 +38,8 @@ export const MAX_STAKE_CACHE = 50_000
 export const MAX_CHAIN_BOOTNODES = 256
 /** A dial to an on-chain bootnode, to tell whether this sidecar can reach it. */
 export const BOOTNODE_DIAL_TIMEOUT_MS = 5_000
+/** Dials to on-chain bootnodes at once in one refresh. */
+export const BOOTNODE_DIALS_AT_ONCE = 8
 /** Failed checks and malformed answers are logged at most once per this window. */
 export const CHAIN_LOG_WINDOW_MS = 60_000
 

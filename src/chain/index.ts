@@ -39,6 +39,8 @@ export interface ChainInit {
   stakeErrorRetryMs?: number
   /** How often the on-chain bootnode list is read. Default 5 min. */
   bootnodeRefreshMs?: number
+  /** Dial loopback and private on-chain bootnode addresses too (`--allow-private-addrs`). Default false. */
+  allowPrivateAddrs?: boolean
   /** One JSON-RPC request's bound. Default 10 s. */
   rpcTimeoutMs?: number
   logger?: Logger
@@ -73,9 +75,9 @@ export function createChain (init: ChainInit, components: ChainComponents): Chai
     errorRetryMs: init.stakeErrorRetryMs,
     logger: init.logger?.child('stake')
   }, { rpc, node: components.node, registry: components.registry })
-  const bootnodes = createChainBootnodes({ subnetId: init.subnetId, refreshMs: init.bootnodeRefreshMs, logger: init.logger?.child('bootnodes') }, {
-    rpc, node: components.node, registry: components.registry
-  })
+  const bootnodes = createChainBootnodes({
+    subnetId: init.subnetId, refreshMs: init.bootnodeRefreshMs, allowPrivateAddrs: init.allowPrivateAddrs, logger: init.logger?.child('bootnodes')
+  }, { rpc, node: components.node, registry: components.registry })
   return {
     stake,
     bootnodes,

@@ -48,6 +48,8 @@ export interface StakeGateInit {
   cacheTtlMs?: number
   /** How long an `unverified` verdict holds before the check is tried again. Default 30 s. */
   errorRetryMs?: number
+  /** Peers whose verdict is cached; past it the least recently asked is forgotten. Default MAX_STAKE_CACHE. */
+  maxCacheEntries?: number
   logger?: Logger
 }
 
@@ -83,6 +85,8 @@ class DefaultStakeGate implements StakeGate {
   private readonly ttlMs: number
   private readonly errorRetryMs: number
   private readonly minClass: number
+  private readonly maxCache: number
+  /** In the order last asked (least recently asked first), so the cap forgets the first. */
   private readonly cache = new Map<string, Entry>()
   private readonly inFlight = new Set<string>()
   private readonly queued = new Set<string>()
@@ -105,6 +109,7 @@ class DefaultStakeGate implements StakeGate {
     this.ttlMs = init.cacheTtlMs ?? DEFAULT_STAKE_CACHE_TTL_MS
     this.errorRetryMs = init.errorRetryMs ?? DEFAULT_STAKE_ERROR_RETRY_MS
     this.minClass = NODE_CLASSES.indexOf(init.minNodeClass)
+    this.maxCache = init.maxCacheEntries ?? MAX_STAKE_CACHE
     this.failLog = createWindowedLog(this.log, 'warn', 'proof of stake could not be checked', CHAIN_LOG_WINDOW_MS)
     this.sweeper = createRepeatingTask(() => { this.sweep() }, {
       intervalMs: Math.max(100, Math.min(this.ttlMs, this.errorRetryMs) / 2), logger: this.log, name: 'stake re-check'
@@ -166,7 +171,7 @@ class DefaultStakeGate implements StakeGate {
       this.schedule(peerId)
       return 'pending'
     }
-    entry.askedAt = now
+    this.asked(peerId, entry, now)
     if (entry.expiresAt <= now) this.schedule(peerId)
     return this.toAdmission(entry.verdict)
   }
@@ -180,9 +185,16 @@ class DefaultStakeGate implements StakeGate {
     const entry = this.cache.get(peerId)
     if (entry?.verdict !== 'unstaked') return false
     const now = Date.now()
-    entry.askedAt = now
+    this.asked(peerId, entry, now)
     if (entry.expiresAt <= now) this.schedule(peerId)
     return true
+  }
+
+  /** Notes the ask and moves the entry to the end of the cache's order (most recently asked). */
+  private asked (peerId: string, entry: Entry, now: number): void {
+    entry.askedAt = now
+    this.cache.delete(peerId)
+    this.cache.set(peerId, entry)
   }
 
   onChange (listener: (peerId: string, admission: Admission) => void): () => void {
@@ -205,7 +217,7 @@ class DefaultStakeGate implements StakeGate {
     if (!this.running || this.inFlight.has(peerId) || this.queued.has(peerId)) return
     if (this.inFlight.size < MAX_STAKE_CHECKS_IN_FLIGHT) {
       void this.check(peerId)
-    } else if (this.queued.size < MAX_STAKE_CACHE) {
+    } else if (this.queued.size < this.maxCache) {
       this.queued.add(peerId)
     }
   }
@@ -239,11 +251,11 @@ class DefaultStakeGate implements StakeGate {
   private record (peerId: string, verdict: StakeVerdict): void {
     const now = Date.now()
     const previous = this.cache.get(peerId)
-    this.cache.delete(peerId)
+    // A known peer keeps its place in the order last asked (a re-check is not an ask); a new one was just asked.
     this.cache.set(peerId, { verdict, expiresAt: now + (verdict === 'unverified' ? this.errorRetryMs : this.ttlMs), askedAt: previous?.askedAt ?? now })
-    if (this.cache.size > MAX_STAKE_CACHE) {
-      const oldest = this.cache.keys().next()
-      if (oldest.done !== true) this.cache.delete(oldest.value)
+    if (this.cache.size > this.maxCache) {
+      const leastRecentlyAsked = this.cache.keys().next()
+      if (leastRecentlyAsked.done !== true) this.cache.delete(leastRecentlyAsked.value)
     }
     const admission = this.toAdmission(verdict)
     if (previous === undefined || this.toAdmission(previous.verdict) !== admission) {

@@ -218,7 +218,8 @@ export function parseChainRpc (text: string): string {
   if (url === undefined || !['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol) || url.hostname === '') {
     throw new InvalidValue('expected a JSON-RPC URL such as ws://127.0.0.1:9944 or https://rpc.example.org (value not shown: it may hold a key)')
   }
-  return text
+  // The normalised form (lower-case scheme and host): the RPC providers test the scheme case-sensitively.
+  return url.href
 }
 
 /** `--subnet-id` with `--chain-rpc`: the chain's u32 subnet id, as the template profile needs it. */

@@ -69,3 +69,22 @@ export async function settleWithin<T, U> (work: PromiseLike<T>, ms: number, onTi
     clearTimeout(timer)
   }
 }
+
+/**
+ * `work`'s outcome, or a rejection with `signal`'s reason as soon as it aborts (at once if it
+ * already has). `work` is not cancelled; its later rejection is handled here.
+ */
+export async function untilAborted<T> (work: PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return await work
+  signal.throwIfAborted()
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}

@@ -583,7 +583,9 @@ test('run: chain-aware flags (issue 14)', t => {
     '--chain-fail', 'closed', '--chain-cache-ttl', '30s', '--chain-refresh', '1m'])
   if (config.command !== 'run') throw new Error(config.command)
   t.like(config, { chainRpc: 'wss://rpc.example.org/?key=k', chainSubnetId: 7, minNodeClass: 'validator', chainFail: 'closed', chainCacheTtlMs: 30_000, chainRefreshMs: 60_000 })
-  t.like(parse(['run', '--subnet-id', '3'], { SUBNET_BOOTNODE_CHAIN_RPC: 'http://127.0.0.1:9933' }), { chainRpc: 'http://127.0.0.1:9933', chainSubnetId: 3 })
+  t.like(parse(['run', '--subnet-id', '3'], { SUBNET_BOOTNODE_CHAIN_RPC: 'http://127.0.0.1:9933' }), { chainRpc: 'http://127.0.0.1:9933/', chainSubnetId: 3 })
+  // Normalised: the RPC providers refuse an upper-case scheme, quoting the whole URL in their error.
+  t.like(parse(['run', '--subnet-id', '3', '--chain-rpc', 'HTTPS://RPC.example.org/?key=SECRET']), { chainRpc: 'https://rpc.example.org/?key=SECRET' })
   refused(t, () => run(['--chain-rpc', 'http://127.0.0.1:9933']), '--subnet-id', '--chain-rpc needs the chain\'s subnet id', '"sn"')
   const line = refused(t, () => parse(['run', '--subnet-id', '1', '--chain-rpc', 'redis://secret@host']), '--chain-rpc', 'ws://127.0.0.1:9944')
   t.false(line.includes('secret'), 'the URL is not echoed')

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -17,6 +18,7 @@ import test from 'ava'
 import { parseConfig } from '../../src/config/index.js'
 import { createLogger, silentLogger } from '../../src/log/index.js'
 import { createSidecar } from '../../src/sidecar.js'
+import { settleWithin } from '../../src/util/deadline.js'
 import { freePort } from '../helpers/api.js'
 import { startFakeChain } from '../helpers/fake-chain.js'
 import { tempDir } from '../helpers/fs.js'
@@ -33,12 +35,12 @@ let nextSubnet = 4000 + (process.pid % 1000) * 10
 
 interface Running { sidecar: Sidecar, base: string, key: string, addr: string }
 
-async function startSidecar (t: ExecutionContext, subnetId: number, extra: string[], opts: { logger?: Logger, listenPort?: number, chainErrorRetryMs?: number } = {}): Promise<Running> {
+async function startSidecar (t: ExecutionContext, subnetId: number, extra: string[], opts: { logger?: Logger, listenPort?: number, chainErrorRetryMs?: number, allowPrivateAddrs?: boolean } = {}): Promise<Running> {
   const key = `key-chain-${randomBytes(16).toString('hex')}`
   const keysFile = await tempKeyFile(t, [{ owner: 'chain', key, active: true }])
   const args = [
     'run', '--subnet-id', String(subnetId), '--listen', `/ip4/127.0.0.1/tcp/${opts.listenPort ?? 0}`, '--api-host', '127.0.0.1', '--api-port', '0',
-    '--geo', 'none', '--allow-private-addrs', '--keys-file', keysFile, '--rate-limit', '100000/minute', '--refresh-interval', '100ms', ...extra
+    '--geo', 'none', ...(opts.allowPrivateAddrs === false ? [] : ['--allow-private-addrs']), '--keys-file', keysFile, '--rate-limit', '100000/minute', '--refresh-interval', '100ms', ...extra
   ]
   const config = parseConfig(args, {}, await tempDir(t, 'sbn-chain-'))
   if (config.command !== 'run') throw new Error(`parsed as ${config.command}`)
@@ -262,6 +264,37 @@ test('/healthz compares the on-chain bootnodes with this sidecar; get_bootnodes?
   t.deepEqual(list.body, { value: [`/ip4/127.0.0.1/tcp/${listenPort}/p2p/${self}`, ...nodeEntries] })
   t.deepEqual((await getJson(s, '/v1/get_bootnodes')).body.value, s.sidecar.node.bootnodeAddrs(), 'without ?source, this node\'s own list')
   t.is((await getJson(s, '/v1/get_bootnodes?source=dht')).status, 400)
+})
+
+test('without --allow-private-addrs an on-chain bootnode at a private address (or a name resolving to one) is never dialled, only reported unreachable', async t => {
+  const subnetId = nextSubnet++
+  // A TCP listener standing for a host of the sidecar's own network: it counts every connection.
+  let dialled = 0
+  const trap = createServer((socket) => { dialled += 1; socket.destroy() })
+  await new Promise<void>((resolve) => { trap.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => { await new Promise((resolve) => { trap.close(resolve) }) })
+  const port = (trap.address() as { port: number }).port
+  const [a, b] = [peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(), peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()]
+  const chain = await startFakeChain(t, { subnetId, bootnodes: { node_bootnodes: { [a]: `/ip4/127.0.0.1/tcp/${port}/p2p/${a}`, [b]: `/dns4/localhost/tcp/${port}/p2p/${b}` } } })
+  const s = await startSidecar(t, subnetId, ['--chain-rpc', chain.wsUrl, '--announce', '/ip4/203.0.113.5/tcp/31330'], { allowPrivateAddrs: false })
+
+  const h = await waitFor(async () => {
+    const r = await getJson(s, '/healthz')
+    return r.body.chain?.status === 'ok' ? r.body.chain : undefined
+  }, { what: 'the on-chain bootnode list read' })
+  t.is(h.bootnodes, 2)
+  t.deepEqual([...h.unreachable_bootnodes].sort(), [`/ip4/127.0.0.1/tcp/${port}/p2p/${a}`, `/dns4/localhost/tcp/${port}/p2p/${b}`].sort())
+  t.is(dialled, 0, 'no connection reached the private host')
+})
+
+test('a hung chain does not hold up the stop: the bootnode read in flight is abandoned at once', async t => {
+  const subnetId = nextSubnet++
+  const chain = await startFakeChain(t, { subnetId })
+  // Far past the 10 s RPC timeout: the old stop waited for that timeout.
+  chain.delayMs = 60_000
+  const s = await startSidecar(t, subnetId, ['--chain-rpc', chain.httpUrl])
+  const outcome = await settleWithin(s.sidecar.stop().then(() => 'stopped'), 5_000, () => 'still stopping')
+  t.is(outcome, 'stopped')
 })
 
 test('without --chain-rpc: get_bootnodes?source=chain is a 404 JSON and /healthz has no chain object', async t => {

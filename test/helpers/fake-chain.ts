@@ -30,7 +30,7 @@ export interface FakeChain {
   readonly stake: Map<string, NodeClass>
   bootnodes: FakeBootnodes
   mode: FakeChainMode
-  /** Each answer waits this long first. */
+  /** Each answer waits this long first (a hung chain: longer than the test). */
   delayMs: number
   /** Every call received, in order (the peer id decoded from its bytes). */
   readonly calls: Array<{ method: string, peerId?: string, minClass?: number }>
@@ -63,7 +63,8 @@ export async function startFakeChain (t: ExecutionContext, init: { subnetId: num
     }
     const reply = (body: Record<string, unknown>): string => JSON.stringify({ jsonrpc: '2.0', id: req.id ?? null, ...body })
     const params = Array.isArray(req.params) ? req.params as unknown[] : []
-    if (chain.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, chain.delayMs))
+    // Unref'd: a chain made to hang (a delay past every test) does not keep the test process alive.
+    if (chain.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, chain.delayMs).unref())
     if (req.method === RPC_PROOF_OF_STAKE) {
       const peerId = Buffer.from(params[1] as number[]).toString('utf8')
       const minClass = params[2] as number

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import test from 'ava'
-import { deadline, settleWithin } from '../../src/util/deadline.js'
+import { deadline, settleWithin, untilAborted } from '../../src/util/deadline.js'
 
 test('aborts with a TimeoutError after ms, even with no reference kept to anything but the signal', async t => {
   const { signal } = deadline(20, new AbortController().signal)
@@ -73,4 +73,17 @@ test.serial('settleWithin: the timer is cleared when the work wins, unref\'d unl
   pending.resolve(3)
   t.deepEqual(await Promise.all([unrefd, refd]), [3, 3])
   t.is(timers(), before, 'and it is cleared once the work settles')
+})
+
+test('untilAborted: the work\'s outcome, or the signal\'s reason as soon as it aborts; a late rejection is handled', async t => {
+  t.is(await untilAborted(Promise.resolve(1), new AbortController().signal), 1)
+  t.is(await untilAborted(Promise.resolve(2)), 2)
+  const controller = new AbortController()
+  let fail = (_err: Error): void => {}
+  const hung = new Promise<never>((_resolve, reject) => { fail = reject })
+  const raced = untilAborted(hung, controller.signal)
+  controller.abort(new Error('stopped'))
+  await t.throwsAsync(raced, { message: 'stopped' })
+  fail(new Error('late'))
+  await t.throwsAsync(untilAborted(Promise.resolve(3), controller.signal), { message: 'stopped' }, 'already aborted: at once')
 })
